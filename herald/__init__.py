@@ -1,0 +1,1 @@
+"""Herald: an event-driven system and its command-line tools."""

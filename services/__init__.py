@@ -1,0 +1,1 @@
+"""Herald's four stream-processing services, one package each, each a faust-streaming app."""

@@ -1,0 +1,54 @@
+"""Every Herald event payload, one module per domain; `ALL_EVENTS` maps type to model."""
+
+from shared.envelope import EventPayload
+from shared.events.directory import (
+    StaffAccount,
+    StaffAccountAdded,
+    StaffAccountChangeRejected,
+    StaffAccountChangeRequested,
+    StaffAccountRemoved,
+    StaffAccountUpdated,
+)
+from shared.events.feeds import FeedSubscribed, FeedUnsubscribed
+from shared.events.forum import ForumAlertSent
+from shared.events.items import FeedItemDiscovered
+from shared.events.ops import ServiceError, ServiceHeartbeat
+from shared.events.posts import PostFailed, PostPublished
+
+ALL_EVENTS: dict[str, type[EventPayload]] = {
+    model.event_type: model
+    for model in (
+        FeedSubscribed,
+        FeedUnsubscribed,
+        FeedItemDiscovered,
+        PostPublished,
+        PostFailed,
+        StaffAccount,
+        StaffAccountChangeRequested,
+        StaffAccountAdded,
+        StaffAccountUpdated,
+        StaffAccountRemoved,
+        StaffAccountChangeRejected,
+        ForumAlertSent,
+        ServiceHeartbeat,
+        ServiceError,
+    )
+}
+
+__all__ = [
+    "ALL_EVENTS",
+    "FeedItemDiscovered",
+    "FeedSubscribed",
+    "FeedUnsubscribed",
+    "ForumAlertSent",
+    "PostFailed",
+    "PostPublished",
+    "ServiceError",
+    "ServiceHeartbeat",
+    "StaffAccount",
+    "StaffAccountAdded",
+    "StaffAccountChangeRejected",
+    "StaffAccountChangeRequested",
+    "StaffAccountRemoved",
+    "StaffAccountUpdated",
+]

@@ -1,0 +1,29 @@
+"""Alerts to the internal Social Media Forum.
+
+Published by: notifier to `herald.forum.alerts`, keyed by the id of the event alerted about.
+Consumed by: ops and audit (what the forum was told, when, and how).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from shared.envelope import EventPayload
+
+
+class ForumAlertSent(EventPayload):
+    """The forum was told about something, on the listed transports."""
+
+    event_type = "herald.forum.alert.sent.v1"
+
+    alert_id: str = Field(description="Unique id of the alert.")
+    about_event_id: str = Field(description="CloudEvents id of the event the alert is about.")
+    about_event_type: str = Field(description="CloudEvents type of that event.")
+    headline: str = Field(description="The alert's one-line headline (the e-mail subject).")
+    transports: list[str] = Field(description="Where it went: `email`, `webhook`, `log`.")
+    sent_at: datetime = Field(description="When, UTC.")
+
+    def subject(self) -> str:
+        return self.about_event_id

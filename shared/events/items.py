@@ -1,0 +1,36 @@
+"""Items found in feeds.
+
+Published by: feed_ingest to `herald.feed-items`, keyed by item id (so all events of one item are
+ordered). Consumed by: publisher (posts it), notifier (tells the forum), other teams' consumers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from shared.envelope import EventPayload
+
+
+class FeedItemDiscovered(EventPayload):
+    """A feed item Herald has not seen before. Emitted once per item, whatever the polls and restarts."""
+
+    event_type = "herald.feed.item.discovered.v1"
+
+    item_id: str = Field(description="Stable id: from the guid when trustworthy, else the link, else a hash.")
+    feed_id: str = Field(description="Id of the feed it was found in.")
+    feed_url: str = Field(description="URL of the feed it was found in.")
+    title: str = Field(description="Plain-text title (markup removed).")
+    link: str | None = Field(default=None, description="Absolute URL of the item's page, if any.")
+    summary: str = Field(default="", description="Plain-text summary (markup removed), possibly empty.")
+    author: str | None = Field(default=None, description="Author name, if the feed gives one.")
+    tags: list[str] = Field(default_factory=list, description="Categories from the feed.")
+    image_urls: list[str] = Field(default_factory=list, description="Absolute URLs of images of the item.")
+    published: datetime | None = Field(default=None, description="Publication time in UTC, if given.")
+    updated: datetime | None = Field(default=None, description="Last update time in UTC, if given.")
+    content_hash: str = Field(description="Hash of title+link+summary; a change means the item was edited.")
+    discovered_at: datetime = Field(description="When Herald first saw it, UTC.")
+
+    def subject(self) -> str:
+        return self.item_id

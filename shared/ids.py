@@ -1,0 +1,35 @@
+"""Stable ids that more than one part of Herald derives: feeds (CLI and feed_ingest) and staff
+(CLI imports and directory). Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import urlsplit, urlunsplit
+
+
+def normalise_url(url: str) -> str:
+    """Lower-case scheme and host, drop default ports and the fragment, keep path and query."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    path = parts.path or "/"
+    return urlunsplit((scheme, host, path, parts.query, ""))
+
+
+def feed_id_for(url: str) -> str:
+    """`feed-` + 16 hex of the normalised URL: the same feed added twice is one subscription."""
+    return "feed-" + hashlib.sha256(normalise_url(url).encode()).hexdigest()[:16]
+
+
+def staff_id_for(name: str) -> str:
+    """A readable id from a person's name (`Sue Tylcoat` → `sue-tylcoat`), stable across handle changes."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    if not slug:
+        raise ValueError(f"cannot make a staff id from name {name!r}")
+    return slug

@@ -1,0 +1,61 @@
+"""A small event producer for processes that are not faust apps (the CLI, imports, tests).
+
+It sends only payload models, wrapped in the CloudEvents envelope, to catalogue topics, and waits
+for the broker's acknowledgement, so "sent" means "durably on the topic".
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shared.envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventPayload, wrap
+from shared.topics import TopicSpec
+
+
+class ProducerError(RuntimeError):
+    """Kafka could not be reached or did not take the event."""
+
+
+def record_headers(envelope: CloudEvent) -> list[tuple[str, bytes]]:
+    """Kafka headers of an event: the content type, and its type for consumers that filter."""
+    return [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()), ("ce_type", envelope.type.encode())]
+
+
+class EventProducer:
+    """`async with EventProducer(bootstrap, source="/herald/cli") as producer: await producer.send(...)`"""
+
+    def __init__(self, bootstrap_servers: str, *, source: str, namespace: str = "") -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, request_timeout_ms=15000
+        )
+        self._bootstrap = bootstrap_servers
+        self.source = source
+        self.namespace = namespace
+
+    async def __aenter__(self) -> EventProducer:
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            await self._producer.stop()
+            raise ProducerError(f"cannot reach Kafka at {self._bootstrap}: {exc}") from None
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._producer.stop()
+
+    async def send(self, spec: TopicSpec, key: str, payload: EventPayload) -> CloudEvent:
+        if spec.payloads and type(payload) not in spec.payloads:
+            raise TypeError(f"{type(payload).__name__} does not belong on {spec.name}")
+        envelope = wrap(payload, source=self.source)
+        try:
+            await self._producer.send_and_wait(
+                self.namespace + spec.name, envelope.to_bytes(), key=key.encode(), headers=record_headers(envelope)
+            )
+        except KafkaError as exc:
+            raise ProducerError(f"Kafka did not take the event for {spec.name}: {exc}") from None
+        return envelope

@@ -1,0 +1,256 @@
+"""What every Herald service is made of: a faust app with Herald's defaults, validated consumers
+that dead-letter what they cannot read, a producer of enveloped events that waits for the
+broker's acknowledgement, heartbeats, `/health` and `/metrics`.
+
+Nothing connects at import: `ServiceRuntime(...)` builds the app; `run_worker()` starts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import faust
+from faust.types import EventT
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+from shared import __version__
+from shared.envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventDecodeError, EventPayload, decode, wrap
+from shared.events import ServiceError, ServiceHeartbeat
+from shared.settings import HeraldSettings
+from shared.topics import OPS_ERRORS, OPS_HEARTBEAT, TopicSpec, dead_letter
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=EventPayload)
+Handler = Callable[[CloudEvent, Any], Awaitable[None]]
+
+DLQ_HEADER_PREFIX = "herald-dlq-"
+
+
+class ServiceRuntime:
+    """One service's faust app plus the Herald conventions around it."""
+
+    def __init__(self, service: str, settings: HeraldSettings, *, bootstrap_servers: str) -> None:
+        self.service = service
+        self.settings = settings
+        self.source = f"/herald/{service}"
+        self.instance = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.started_at = datetime.now(UTC)
+        self.ready = False
+        self.heartbeat_detail: dict[str, str] = {}
+        datadir = settings.state_dir / "faust" / service
+        datadir.parent.mkdir(parents=True, exist_ok=True)  # faust makes only the last level
+        self.app = faust.App(
+            f"{settings.topic_namespace}herald-{service}",
+            broker=[f"kafka://{server}" for server in bootstrap_servers.split(",")],
+            store="memory://",
+            autodiscover=False,
+            topic_replication_factor=1,
+            topic_partitions=4,
+            table_standby_replicas=0,
+            web_port=settings.service_port(service),
+            web_bind=settings.web_bind,
+            web_host=settings.web_bind,
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=2.0,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            datadir=str(datadir),
+        )
+        self.metrics = CollectorRegistry()
+        self.consumed = Counter(
+            "herald_events_consumed", "Records read, by topic and outcome.", ["topic", "outcome"],
+            registry=self.metrics,
+        )
+        self.published = Counter(
+            "herald_events_published", "Events sent, by topic and type.", ["topic", "type"],
+            registry=self.metrics,
+        )
+        self._topics: dict[str, faust.TopicT] = {}
+        self._install_pages()
+        self._install_heartbeat()
+
+    # --- topics -----------------------------------------------------------------------------
+    def topic(self, spec: TopicSpec) -> faust.TopicT:
+        """The faust topic for a catalogue entry; bytes in and out (Herald does its own decoding,
+        so an unreadable record is dead-lettered instead of crashing the agent)."""
+        if spec.name not in self._topics:
+            self._topics[spec.name] = self.app.topic(
+                self.settings.topic_namespace + spec.name,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=spec.partitions,
+            )
+        return self._topics[spec.name]
+
+    # --- producing --------------------------------------------------------------------------
+    async def publish(self, spec: TopicSpec, key: str, payload: EventPayload) -> CloudEvent:
+        """Send an event and wait until the broker has it (acks=all)."""
+        if spec.payloads and type(payload) not in spec.payloads:
+            raise TypeError(f"{type(payload).__name__} does not belong on {spec.name}")
+        envelope = wrap(payload, source=self.source)
+        headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()), ("ce_type", envelope.type.encode())]
+        pending = await self.topic(spec).send(key=key.encode(), value=envelope.to_bytes(), headers=headers)
+        await pending
+        self.published.labels(spec.name, envelope.type).inc()
+        return envelope
+
+    async def report_error(self, kind: str, message: str, event: EventT | None = None) -> None:
+        """Tell ops (herald.ops.errors) about a problem; never raises, never includes secrets."""
+        try:
+            msg = event.message if event is not None else None
+            await self.publish(
+                OPS_ERRORS,
+                self.service,
+                ServiceError(
+                    service=self.service,
+                    instance=self.instance,
+                    kind=kind,
+                    message=message[:1000],
+                    topic=msg.topic if msg else None,
+                    partition=msg.partition if msg else None,
+                    offset=msg.offset if msg else None,
+                    occurred_at=datetime.now(UTC),
+                ),
+            )
+        except Exception:  # reporting must not take the consumer down
+            log.exception("could not publish ServiceError %s: %s", kind, message)
+
+    async def dead_letter(self, event: EventT, reason: str) -> None:
+        """Park a record we cannot process on this service's DLQ, unchanged, with why and whence."""
+        msg = event.message
+        original = msg.headers or []
+        headers = list(original.items() if isinstance(original, Mapping) else original)
+        headers += [
+            (f"{DLQ_HEADER_PREFIX}reason", reason.encode()),
+            (f"{DLQ_HEADER_PREFIX}service", self.service.encode()),
+            (f"{DLQ_HEADER_PREFIX}topic", msg.topic.encode()),
+            (f"{DLQ_HEADER_PREFIX}partition", str(msg.partition).encode()),
+            (f"{DLQ_HEADER_PREFIX}offset", str(msg.offset).encode()),
+        ]
+        pending = await self.topic(dead_letter(self.service)).send(key=msg.key, value=msg.value, headers=headers)
+        await pending
+        log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
+        await self.report_error("dead_lettered", f"{msg.topic}[{msg.partition}]@{msg.offset}: {reason}", event)
+
+    # --- consuming --------------------------------------------------------------------------
+    def consumer(self, spec: TopicSpec, *, accepts: tuple[type[EventPayload], ...] | None = None) -> Callable[
+        [Handler], Handler
+    ]:
+        """Decorator: run `handler(envelope, payload)` for each valid event on `spec`'s topic.
+
+        Invalid records go to the dead-letter topic and the agent goes on. A handler that raises is
+        dead-lettered too (faust would otherwise ack the event and restart the agent, losing it
+        silently). Concurrency stays 1: agents with outside effects must not commit past an event
+        still in flight (faust #606).
+        """
+        accepted = {model.event_type: model for model in (accepts or spec.payloads)}
+
+        def decorator(handler: Handler) -> Handler:
+            async def agent(stream: faust.StreamT) -> None:
+                async for event in stream.events():
+                    await self._dispatch(spec, accepted, event, handler)
+
+            agent.__name__ = handler.__name__
+            agent.__qualname__ = f"{self.service}.{handler.__name__}"
+            self.app.agent(self.topic(spec), name=f"herald.{self.service}.{handler.__name__}")(agent)
+            return handler
+
+        return decorator
+
+    async def _dispatch(
+        self, spec: TopicSpec, accepted: dict[str, type[EventPayload]], event: EventT, handler: Handler
+    ) -> None:
+        try:
+            envelope, payload = decode(event.value, accepted)
+        except EventDecodeError as exc:
+            self.consumed.labels(spec.name, "invalid").inc()
+            await self.dead_letter(event, exc.reason)
+            return
+        try:
+            await handler(envelope, payload)
+        except Exception as exc:
+            self.consumed.labels(spec.name, "failed").inc()
+            log.exception("handler failed for %s %s", envelope.type, envelope.id)
+            await self.dead_letter(event, f"handler error: {type(exc).__name__}: {exc}")
+            return
+        self.consumed.labels(spec.name, "ok").inc()
+
+    # --- health, metrics, heartbeats -----------------------------------------------------------
+    def _install_pages(self) -> None:
+        runtime = self
+
+        @self.app.page("/health")
+        async def health(web: Any, request: Any) -> Any:
+            body = {
+                "service": runtime.service,
+                "instance": runtime.instance,
+                "status": "ready" if runtime.ready else "starting",
+                "version": __version__,
+                **runtime.heartbeat_detail,
+            }
+            return web.json(body, status=200 if runtime.ready else 503)
+
+        @self.app.page("/metrics")
+        async def metrics(web: Any, request: Any) -> Any:
+            return web.bytes(generate_latest(runtime.metrics), content_type="text/plain; version=0.0.4")
+
+    def _install_heartbeat(self) -> None:
+        @self.app.timer(self.settings.heartbeat_interval_seconds, name=f"herald.{self.service}.heartbeat")
+        async def heartbeat() -> None:
+            if self.ready:
+                await self.send_heartbeat("ready")
+
+    async def send_heartbeat(self, status: str) -> None:
+        try:
+            await self.publish(
+                OPS_HEARTBEAT,
+                self.service,
+                ServiceHeartbeat(
+                    service=self.service,
+                    instance=self.instance,
+                    status=status,  # type: ignore[arg-type]
+                    started_at=self.started_at,
+                    uptime_seconds=(datetime.now(UTC) - self.started_at).total_seconds(),
+                    version=__version__,
+                    detail=self.heartbeat_detail,
+                ),
+            )
+        except Exception:
+            log.exception("heartbeat not sent")
+
+    async def mark_ready(self) -> None:
+        self.ready = True
+        log.info("%s ready (instance %s)", self.service, self.instance)
+        await self.send_heartbeat("ready")
+
+
+class HeraldWorker(faust.Worker):
+    """faust's worker, telling the runtime when start-up (recovery included) is over: the web port
+    opens earlier, so "port open" is not "ready"."""
+
+    def __init__(self, runtime: ServiceRuntime, **kwargs: Any) -> None:
+        self.runtime = runtime
+        super().__init__(runtime.app, **kwargs)
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        await self.runtime.mark_ready()
+
+
+def run_worker(runtime: ServiceRuntime, *, loglevel: str = "info") -> None:
+    """Run a service in the foreground until SIGINT/SIGTERM (faust's worker handles the signals)."""
+    started = time.monotonic()
+    worker = HeraldWorker(runtime, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        log.info("%s stopped after %.1fs", runtime.service, time.monotonic() - started)

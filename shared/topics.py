@@ -1,0 +1,182 @@
+"""The topic catalogue: every Kafka topic Herald uses, in one place.
+
+Services never spell a topic name; they take a `TopicSpec` from here. `herald broker start` and
+every service's start-up create all of them with these exact partition counts (faust tables need
+their changelogs co-partitioned with their source topics), so the catalogue is the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from shared.envelope import EventPayload
+from shared.events import (
+    FeedItemDiscovered,
+    FeedSubscribed,
+    FeedUnsubscribed,
+    ForumAlertSent,
+    PostFailed,
+    PostPublished,
+    ServiceError,
+    ServiceHeartbeat,
+    StaffAccount,
+    StaffAccountAdded,
+    StaffAccountChangeRejected,
+    StaffAccountChangeRequested,
+    StaffAccountRemoved,
+    StaffAccountUpdated,
+)
+
+DAY_MS = 24 * 60 * 60 * 1000
+SERVICES = ("feed_ingest", "publisher", "notifier", "directory")
+
+#: Partitions of every keyed stream. Tables keyed like their source need the same count.
+DEFAULT_PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its name, what its key is, which events it carries, and how Kafka keeps it."""
+
+    name: str
+    key: str
+    description: str
+    payloads: tuple[type[EventPayload], ...] = ()
+    partitions: int = DEFAULT_PARTITIONS
+    cleanup_policy: Literal["delete", "compact"] = "delete"
+    retention_ms: int | None = 14 * DAY_MS
+    public: bool = True
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def accepts(self) -> dict[str, type[EventPayload]]:
+        """Event type → model, for validating records read from this topic."""
+        return {model.event_type: model for model in self.payloads}
+
+    def in_namespace(self, namespace: str) -> TopicSpec:
+        """The same topic under a name prefix (isolated test runs, several installations)."""
+        return replace(self, name=namespace + self.name) if namespace else self
+
+    def kafka_config(self) -> dict[str, str]:
+        config = {"cleanup.policy": self.cleanup_policy, **self.extra_config}
+        if self.retention_ms is not None:
+            config["retention.ms"] = str(self.retention_ms)
+        return config
+
+
+FEEDS = TopicSpec(
+    name="herald.feeds",
+    key="feed_id",
+    description="Feed subscriptions; compacted, so the latest event per feed is its state.",
+    payloads=(FeedSubscribed, FeedUnsubscribed),
+    cleanup_policy="compact",
+    retention_ms=None,
+)
+FEED_ITEMS = TopicSpec(
+    name="herald.feed-items",
+    key="item_id",
+    description="New items found in the council's feeds.",
+    payloads=(FeedItemDiscovered,),
+    retention_ms=30 * DAY_MS,
+)
+POSTS = TopicSpec(
+    name="herald.posts",
+    key="item_id",
+    description="What the publisher did with each item on each channel.",
+    payloads=(PostPublished, PostFailed),
+    retention_ms=90 * DAY_MS,
+)
+DIRECTORY_COMMANDS = TopicSpec(
+    name="herald.directory.commands",
+    key="staff_id",
+    description="Requests to change the staff directory (CLI, imports); read by directory only.",
+    payloads=(StaffAccountChangeRequested,),
+    public=False,
+)
+DIRECTORY_EVENTS = TopicSpec(
+    name="herald.directory.events",
+    key="staff_id",
+    description="Changes to the staff directory, and refused requests.",
+    payloads=(StaffAccountAdded, StaffAccountUpdated, StaffAccountRemoved, StaffAccountChangeRejected),
+    retention_ms=365 * DAY_MS,
+)
+DIRECTORY_SNAPSHOT = TopicSpec(
+    name="herald.directory.accounts",
+    key="staff_id",
+    description="The directory as it is now: latest account per staff id, tombstone when removed.",
+    payloads=(StaffAccount,),
+    cleanup_policy="compact",
+    retention_ms=None,
+)
+FORUM_ALERTS = TopicSpec(
+    name="herald.forum.alerts",
+    key="about_event_id",
+    description="What the forum was told.",
+    payloads=(ForumAlertSent,),
+    retention_ms=90 * DAY_MS,
+)
+OPS_HEARTBEAT = TopicSpec(
+    name="herald.ops.heartbeat",
+    key="service",
+    description="Liveness of every worker.",
+    payloads=(ServiceHeartbeat,),
+    partitions=1,
+    retention_ms=1 * DAY_MS,
+)
+OPS_ERRORS = TopicSpec(
+    name="herald.ops.errors",
+    key="service",
+    description="Errors ops should see: dead-lettered records, failing dependencies.",
+    payloads=(ServiceError,),
+    partitions=1,
+    retention_ms=30 * DAY_MS,
+)
+
+
+def dead_letter(service: str) -> TopicSpec:
+    """The dead-letter topic of one service: records it could not read, as they were, with the
+    reason and their origin in `herald-dlq-*` headers."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    return TopicSpec(
+        name=f"herald.dlq.{service}",
+        key="original key",
+        description=f"Records {service} could not process, unchanged, with the reason in headers.",
+        partitions=1,
+        retention_ms=30 * DAY_MS,
+    )
+
+
+#: Topics owned by one service for its own work (not a public contract).
+FEED_POLLS = TopicSpec(
+    name="herald.internal.feed-polls",
+    key="feed_id",
+    description="Poll requests (schedule ticks, pings) for feed_ingest, co-partitioned with herald.feeds.",
+    retention_ms=1 * DAY_MS,
+    public=False,
+)
+
+PUBLIC_TOPICS: tuple[TopicSpec, ...] = (
+    FEEDS,
+    FEED_ITEMS,
+    POSTS,
+    DIRECTORY_EVENTS,
+    DIRECTORY_SNAPSHOT,
+    FORUM_ALERTS,
+    OPS_HEARTBEAT,
+    OPS_ERRORS,
+)
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    *PUBLIC_TOPICS,
+    DIRECTORY_COMMANDS,
+    FEED_POLLS,
+    *(dead_letter(service) for service in SERVICES),
+)
+
+
+def by_name(name: str) -> TopicSpec:
+    for spec in ALL_TOPICS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)

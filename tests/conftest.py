@@ -1,0 +1,71 @@
+"""Fixtures every tier shares. The broker is real: `HERALD_KAFKA_BOOTSTRAP_SERVERS` if set, else
+testcontainers' Kafka if a Docker engine answers, else Herald's own local broker (Maven jars)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.kafka_admin import ensure_topics
+from shared.settings import load_settings
+
+KAFKA_IMAGE = "apache/kafka:4.1.1"
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("HERALD_KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    from herald.broker import LocalBroker
+
+    broker = LocalBroker(
+        state_dir=tmp_path_factory.mktemp("broker-state"), cache_dir=load_settings().cache_dir
+    )
+    bootstrap = broker.start(timeout=120)
+    try:
+        yield bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A unique topic/group prefix, so each test has its own topics on the shared broker."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def herald_topics(kafka_bootstrap: str, namespace: str) -> str:
+    """Create the whole catalogue under this test's namespace; returns the namespace."""
+    asyncio.run(ensure_topics(kafka_bootstrap, namespace=namespace))
+    return namespace
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "state"
+    path.mkdir()
+    return path
