@@ -91,6 +91,17 @@ class HeraldSettings(BaseSettings):
     forum_webhook_url: str | None = None
     forum_webhook_token: SecretStr | None = None
 
+    @field_validator(
+        "kafka_bootstrap_servers", "admin_token", "x_api_key", "x_api_secret", "x_access_token",
+        "x_access_token_secret", "x_ca_bundle", "smtp_host", "smtp_username", "smtp_password",
+        "forum_webhook_url", "forum_webhook_token", "kafka_port", "instance_id",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """compose passes `${VAR:-}` as an empty string: that means "not set", not "empty secret"."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("forum_email_to", mode="before")
     @classmethod
     def _split_addresses(cls, value: object) -> object:

@@ -1,0 +1,1 @@
+"""One module per `herald` command group."""

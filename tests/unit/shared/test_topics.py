@@ -1,0 +1,48 @@
+"""The topic catalogue is the only place topic names are spelled."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from shared.topics import ALL_TOPICS, FEEDS, dead_letter
+
+REPO = Path(__file__).resolve().parents[3]
+TOPIC_LITERAL = re.compile(
+    r"""["'](%s)["']|["']herald\.dlq\.""" % "|".join(re.escape(spec.name) for spec in ALL_TOPICS)
+)
+
+
+def test_no_topic_name_is_spelled_outside_the_catalogue() -> None:
+    offenders = []
+    for folder in ("services", "herald", "shared"):
+        for path in (REPO / folder).rglob("*.py"):
+            if path.name == "topics.py" and path.parent.name == "shared":
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), start=1):
+                if TOPIC_LITERAL.search(line):
+                    offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_names_are_unique_and_valid_kafka_names() -> None:
+    names = [spec.name for spec in ALL_TOPICS]
+    assert len(names) == len(set(names))
+    assert all(re.fullmatch(r"[a-zA-Z0-9._-]{1,200}", name) for name in names)
+
+
+def test_every_service_has_a_dead_letter_topic() -> None:
+    assert dead_letter("publisher").name == "herald.dlq.publisher"
+    assert dead_letter("publisher") in ALL_TOPICS
+
+
+def test_namespace_prefixes_the_name_only() -> None:
+    spaced = FEEDS.in_namespace("t1.")
+    assert spaced.name == "t1.herald.feeds"
+    assert spaced.partitions == FEEDS.partitions and spaced.cleanup_policy == "compact"
+
+
+def test_compacted_topics_have_no_time_retention() -> None:
+    for spec in ALL_TOPICS:
+        if spec.cleanup_policy == "compact":
+            assert "retention.ms" not in spec.kafka_config(), spec.name
