@@ -1,0 +1,129 @@
+"""The directory service, wired: commands in → decide → events, snapshot, table; `GET /staff` out.
+
+State: a faust Table `accounts` (staff id → account as JSON) co-partitioned with
+`herald.directory.commands`; it is what a command is decided against. `GET /staff` and the
+handle-uniqueness check read a `DirectoryView` of *all* accounts, fed by the compacted snapshot
+topic (see `view.py` for why a view rather than a GlobalTable or `@app.table_route`).
+
+Order of effects for a change: the event, then the snapshot, then the table, each acknowledged by
+the broker before the next (the table write is only queued, as faust does). A crash in between
+redelivers the command, which is decided again against the unchanged table: the event may be
+published twice (at-least-once, like every Kafka consumer), but no change is ever lost. The other
+order would lose events: a table already updated makes the redelivered command a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from services.directory.access import Unauthorized, access_level
+from services.directory.decide import decide, rejected
+from services.directory.snapshot import SnapshotFollower, write_snapshot
+from services.directory.view import DirectoryView
+from shared.envelope import CloudEvent, utcnow
+from shared.events import StaffAccount, StaffAccountChangeRequested
+from shared.runtime import ServiceRuntime
+from shared.settings import HeraldSettings
+from shared.topics import DIRECTORY_COMMANDS, DIRECTORY_EVENTS
+
+log = logging.getLogger(__name__)
+
+SERVICE = "directory"
+
+
+def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
+    """Build the directory's faust app (nothing connects until the worker runs)."""
+    runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers=bootstrap)
+    view = DirectoryView()
+    follower = SnapshotFollower(view, bootstrap, namespace=settings.topic_namespace)
+    table = runtime.app.Table(
+        "accounts",
+        default=None,
+        partitions=DIRECTORY_COMMANDS.partitions,
+        key_type=str,
+        help="staff id → StaffAccount (JSON); the directory as decided, co-partitioned with commands.",
+    )
+    runtime.heartbeat_detail["accounts"] = "0"
+
+    @runtime.app.task
+    async def follow_snapshot() -> None:
+        await follower.run()
+
+    @runtime.consumer(DIRECTORY_COMMANDS)
+    async def handle_command(envelope: CloudEvent, command: StaffAccountChangeRequested) -> None:
+        # Uniqueness needs the whole directory: wait until the view has read the snapshot.
+        await follower.caught_up.wait()
+        now = utcnow()
+        record_key = _current_key()
+        if record_key is not None and record_key != command.staff_id:
+            # The table lives in the record's partition: a mis-keyed command would file the
+            # account where later, correctly keyed commands cannot find it.
+            reason = f"record key {record_key!r} does not match staff_id {command.staff_id!r}"
+            await runtime.publish(DIRECTORY_EVENTS, command.staff_id, rejected(command, reason, now))
+            return
+        held = table.get(command.staff_id)
+        current = StaffAccount.model_validate(held) if held else None
+        decision = decide(current, command, now=now, handle_owners=view.handle_owners)
+        if decision.event is None:
+            log.info("%s %s: no change (request %s)", command.action, command.staff_id, command.request_id)
+            return
+        await runtime.publish(DIRECTORY_EVENTS, command.staff_id, decision.event)
+        if not decision.changes_state:
+            log.info(
+                "rejected %s %s: %s", command.action, command.staff_id, getattr(decision.event, "reason", "")
+            )
+            return
+        written = await write_snapshot(runtime, command.staff_id, decision.account)
+        view.apply(command.staff_id, decision.account, partition=written.partition, offset=written.offset)
+        if decision.account is None:
+            if command.staff_id in table:
+                del table[command.staff_id]
+        else:
+            table[command.staff_id] = decision.account.model_dump(mode="json")
+        runtime.heartbeat_detail["accounts"] = str(len(view))
+        log.info("%s %s (request %s)", decision.event.event_type, command.staff_id, command.request_id)
+
+    _install_staff_pages(runtime, view, follower)
+    return runtime
+
+
+def _current_key() -> str | None:
+    event = faust.current_event()
+    key = event.message.key if event is not None else None
+    return key.decode(errors="replace") if isinstance(key, bytes) else None
+
+
+def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower: SnapshotFollower) -> None:
+    admin_token = runtime.settings.admin_token
+
+    def check(web: Any, request: Any) -> tuple[bool, Any]:
+        """(include private?, error response or None)."""
+        if not follower.caught_up.is_set():
+            return False, web.json({"error": "the directory is still loading; try again shortly"}, status=503)
+        try:
+            level = access_level(request.headers.get("Authorization"), admin_token)
+        except Unauthorized as exc:
+            return False, web.json({"error": exc.reason}, status=401, headers={"WWW-Authenticate": "Bearer"})
+        return level == "admin", None
+
+    @runtime.app.page("/staff")
+    async def staff_list(web: Any, request: Any) -> Any:
+        """All accounts sorted by name; private ones only for the admin token's bearer."""
+        include_private, error = check(web, request)
+        if error is not None:
+            return error
+        return web.json([a.model_dump(mode="json") for a in view.accounts(include_private=include_private)])
+
+    @runtime.app.page("/staff/{staff_id}")
+    async def staff_one(web: Any, request: Any, staff_id: str) -> Any:
+        """One account; a private one is 404 without the token (its existence is not disclosed)."""
+        include_private, error = check(web, request)
+        if error is not None:
+            return error
+        account = view.get(staff_id)
+        if account is None or (account.private and not include_private):
+            return web.json({"error": f"no staff account {staff_id!r}"}, status=404)
+        return web.json(account.model_dump(mode="json"))

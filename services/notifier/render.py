@@ -1,0 +1,186 @@
+"""What the forum reads for each event: a one-line headline and a plain-text body. Pure.
+
+The forum is internal, so private accounts' handles are shown, marked "(private)"; anything that
+leaves the council must not reuse these texts. Dry-run posts say so in the headline, so nobody
+mistakes the outbox for X.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.envelope import CloudEvent, EventPayload
+from shared.events import (
+    PostFailed,
+    PostPublished,
+    StaffAccount,
+    StaffAccountAdded,
+    StaffAccountChangeRejected,
+    StaffAccountRemoved,
+    StaffAccountUpdated,
+)
+
+HEADLINE_MAX = 200
+
+CHANNEL_NAMES = {"x": "X", "outbox": "the outbox", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+PLATFORM_NAMES = {
+    "twitter": "X",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "linkedin": "LinkedIn",
+    "other": "other platform",
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One forum alert, whatever transport carries it."""
+
+    headline: str
+    text: str
+    event_type: str
+    event_id: str
+    subject: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def webhook_body(self) -> dict[str, Any]:
+        """The webhook's JSON body: the alert plus the event's identity and data, for bots."""
+        return {
+            "headline": self.headline,
+            "text": self.text,
+            "event_type": self.event_type,
+            "event_id": self.event_id,
+            "subject": self.subject,
+            **self.details,
+        }
+
+
+class UnsupportedEvent(ValueError):
+    """An event type the notifier has no words for (a programming error: the consumer filters)."""
+
+
+def render(envelope: CloudEvent, payload: EventPayload) -> Alert:
+    """The alert for one event."""
+    renderer = _RENDERERS.get(type(payload))
+    if renderer is None:
+        raise UnsupportedEvent(f"no alert for {envelope.type}")
+    headline, lines = renderer(payload)
+    return Alert(
+        headline=_one_line(headline),
+        text="\n".join(lines).rstrip() + "\n",
+        event_type=envelope.type,
+        event_id=envelope.id,
+        subject=envelope.subject,
+        details={"time": envelope.time.isoformat(), "source": envelope.source, "data": envelope.data},
+    )
+
+
+def _post_published(p: PostPublished) -> tuple[str, list[str]]:
+    where = f"{_channel(p.channel)} ({p.account})"
+    dry = " (dry run — outbox)" if p.dry_run else ""
+    lines = [f"Posted to {where}{dry}:", "", p.text, ""]
+    if p.dry_run:
+        lines.append("This was a dry run: no social channel was called; the post is in the outbox.")
+    if p.post_url:
+        lines.append(f"Post: {p.post_url}")
+    if p.link:
+        lines.append(f"Item: {p.link}")
+    lines += [f"Item id: {p.item_id}", f"Post id: {p.post_id}", f"Published at: {p.published_at.isoformat()}"]
+    return f"Posted to {where}{dry}: {_title(p.title, p.item_id)}", lines
+
+
+def _post_failed(p: PostFailed) -> tuple[str, list[str]]:
+    retry = (
+        "Herald will try again by itself." if p.retryable else "Herald will NOT try again: someone must act."
+    )
+    lines = [
+        f"Posting to {_channel(p.channel)} ({p.account}) failed after {p.attempts} attempt(s).",
+        f"Reason: {p.reason} ({p.error_code})",
+        retry,
+        "",
+    ]
+    if p.link:
+        lines.append(f"Item: {p.link}")
+    lines += [f"Item id: {p.item_id}", f"Failed at: {p.failed_at.isoformat()}"]
+    return f"Post FAILED on {_channel(p.channel)}: {_title(p.title, p.item_id)} — {p.reason}", lines
+
+
+def _added(e: StaffAccountAdded) -> tuple[str, list[str]]:
+    a = e.account
+    headline = f"Directory: {a.name} added on {_platform(a.platform)} as {_handle(a)}"
+    return headline, ["Added to the staff directory:", *_account_lines(a), "", f"Request: {e.request_id}"]
+
+
+def _updated(e: StaffAccountUpdated) -> tuple[str, list[str]]:
+    a, old = e.account, e.previous
+    if "handle" in e.changed_fields:
+        headline = (
+            f"Directory: {a.name}'s {_platform(a.platform)} handle changed @{old.handle} → {_handle(a)}"
+        )
+    else:
+        headline = f"Directory: {a.name}'s account updated ({', '.join(e.changed_fields) or 'no fields'})"
+    lines = ["Changed:"]
+    for name in e.changed_fields:
+        lines.append(f"  {name}: {getattr(old, name)!s} → {getattr(a, name)!s}")
+    lines += ["", "Now:", *_account_lines(a), "", f"Request: {e.request_id}"]
+    return headline, lines
+
+
+def _removed(e: StaffAccountRemoved) -> tuple[str, list[str]]:
+    a = e.account
+    headline = f"Directory: {a.name}'s {_platform(a.platform)} account {_handle(a)} removed"
+    return headline, ["Removed from the staff directory:", *_account_lines(a), "", f"Request: {e.request_id}"]
+
+
+def _rejected(e: StaffAccountChangeRejected) -> tuple[str, list[str]]:
+    headline = f"Directory change REJECTED ({e.action} {e.staff_id}): {e.reason}"
+    lines = [
+        f"A request to {e.action} staff id {e.staff_id} was refused.",
+        f"Reason: {e.reason}",
+        "",
+        f"Request: {e.request_id}",
+    ]
+    return headline, lines
+
+
+_RENDERERS: dict[type, Any] = {
+    PostPublished: _post_published,
+    PostFailed: _post_failed,
+    StaffAccountAdded: _added,
+    StaffAccountUpdated: _updated,
+    StaffAccountRemoved: _removed,
+    StaffAccountChangeRejected: _rejected,
+}
+
+
+def _account_lines(a: StaffAccount) -> list[str]:
+    return [
+        f"  Name: {a.name}",
+        f"  Role: {a.role or '—'}",
+        f"  {_platform(a.platform)}: {_handle(a)}",
+        f"  Staff id: {a.staff_id}",
+    ]
+
+
+def _handle(a: StaffAccount) -> str:
+    return f"@{a.handle}" + (" (private)" if a.private else "")
+
+
+def _channel(channel: str) -> str:
+    return CHANNEL_NAMES.get(channel, channel)
+
+
+def _platform(platform: str) -> str:
+    return PLATFORM_NAMES.get(platform, platform)
+
+
+def _title(title: str, fallback: str) -> str:
+    return _one_line(title) or fallback
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= HEADLINE_MAX else flat[: HEADLINE_MAX - 1] + "…"

@@ -1,0 +1,67 @@
+"""A real SMTP server on loopback (aiosmtpd), collecting what it receives, for notifier tests.
+
+`FakeSMTP().start()` listens on a free 127.0.0.1 port (`.port`); `.messages` holds the parsed
+messages (`email.message.EmailMessage`) in arrival order, `.envelopes` the SMTP envelopes
+(mail_from, rcpt_tos); `stop()` ends it. aiosmtpd's Controller runs the server in its own thread,
+so it works from sync and async tests alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from aiosmtpd.controller import Controller
+
+from tests.support.ports import free_port
+
+
+@dataclass(frozen=True)
+class ReceivedEnvelope:
+    mail_from: str
+    rcpt_tos: list[str]
+
+
+class _Collector:
+    def __init__(self, fake: FakeSMTP) -> None:
+        self.fake = fake
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        content = envelope.original_content or envelope.content  # type: ignore[attr-defined]
+        message = BytesParser(policy=policy.default).parsebytes(content)
+        with self.fake._lock:
+            self.fake.messages.append(message)  # type: ignore[arg-type]
+            self.fake.envelopes.append(
+                ReceivedEnvelope(envelope.mail_from, list(envelope.rcpt_tos))  # type: ignore[attr-defined]
+            )
+        return "250 Message accepted for delivery"
+
+
+class FakeSMTP:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port()
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[ReceivedEnvelope] = []
+        self._lock = threading.Lock()
+        self._controller = Controller(_Collector(self), hostname=host, port=self.port)
+
+    def start(self) -> FakeSMTP:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def subjects(self) -> list[str]:
+        with self._lock:
+            return [str(m["Subject"]) for m in self.messages]
+
+    def __enter__(self) -> FakeSMTP:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
