@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from herald.broker import BrokerError
-from herald.commands import broker, events, feeds, ops, staff, stack
+from herald.commands import broker, events, feeds, ops, stack, staff
 from herald.errors import UserError
 
 app = typer.Typer(

@@ -39,7 +39,9 @@ def bootstrap(config: HeraldSettings, *, start: bool) -> tuple[str, bool]:
     if status.running and status.bootstrap:
         return status.bootstrap, False
     if not start:
-        raise UserError("the local Kafka broker is not running: start it with `herald broker start` or `herald up`")
+        raise UserError(
+            "the local Kafka broker is not running: start it with `herald broker start` or `herald up`"
+        )
     try:
         return broker.start(timeout=120), True
     except BrokerError as exc:

@@ -48,7 +48,9 @@ def read_staff_file(path: Path, *, requested_by: str = "import") -> list[StaffAc
     try:
         staff_file = StaffFile.model_validate(document)
     except ValidationError as exc:
-        raise UserError(f"{path}: expected a mapping with an `accounts` list ({exc.errors()[0]['msg']})") from None
+        raise UserError(
+            f"{path}: expected a mapping with an `accounts` list ({exc.errors()[0]['msg']})"
+        ) from None
     requests = []
     for number, raw in enumerate(staff_file.accounts, start=1):
         try:

@@ -66,8 +66,12 @@ class Supervisor:
     async def _spawn(self, child: Child) -> None:
         child.ready = False
         child.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"services.{child.service}",
-            env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            f"services.{child.service}",
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
         )
         child.pumps = [asyncio.create_task(self._pump(child, child.process))]
@@ -92,7 +96,7 @@ class Supervisor:
                 self.console.print(f"[red]{child.service} keeps failing (exit {code}); stopping Herald[/]")
                 self.stopping.set()
                 return
-            delay = min(2 ** child.restarts, 30)
+            delay = min(2**child.restarts, 30)
             self.console.print(f"[red]{child.service} exited with {code}; restarting in {delay}s[/]")
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=delay)

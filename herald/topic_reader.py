@@ -11,10 +11,14 @@ from herald.errors import UserError
 from shared.topics import TopicSpec
 
 
-async def read_to_end(bootstrap: str, spec: TopicSpec, *, namespace: str = "") -> AsyncIterator[ConsumerRecord]:
+async def read_to_end(
+    bootstrap: str, spec: TopicSpec, *, namespace: str = ""
+) -> AsyncIterator[ConsumerRecord]:
     """Every record now on the topic, partition by partition in offset order; no consumer group."""
     name = namespace + spec.name
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000
+    )
     try:
         await consumer.start()
     except KafkaError as exc:

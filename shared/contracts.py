@@ -82,7 +82,9 @@ def asyncapi_document() -> dict[str, Any]:
 
 def render_files() -> dict[str, str]:
     """File name → exact text, as committed."""
-    files = {name: json.dumps(schema, indent=2, sort_keys=True) + "\n" for name, schema in event_schemas().items()}
+    files = {
+        name: json.dumps(schema, indent=2, sort_keys=True) + "\n" for name, schema in event_schemas().items()
+    }
     files[ASYNCAPI_FILE] = yaml.safe_dump(asyncapi_document(), sort_keys=True, allow_unicode=True)
     return files
 

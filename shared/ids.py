@@ -8,6 +8,10 @@ import re
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import HttpUrl, TypeAdapter, ValidationError
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
 
 def normalise_url(url: str) -> str:
     """Lower-case scheme and host, drop default ports and the fragment, keep path and query."""
@@ -22,7 +26,15 @@ def normalise_url(url: str) -> str:
 
 
 def feed_id_for(url: str) -> str:
-    """`feed-` + 16 hex of the normalised URL: the same feed added twice is one subscription."""
+    """`feed-` + 16 hex of the normalised URL: the same feed added twice is one subscription.
+
+    The URL is first spelled as pydantic's `HttpUrl` spells it (punycode hosts, percent-encoding,
+    dot segments resolved), because that is how it travels in `FeedSubscribed.url`: the id
+    computed from the event and from what the user typed must agree."""
+    try:
+        url = str(_HTTP_URL.validate_python(url.strip()))
+    except ValidationError:
+        pass  # not an http(s) URL: callers reject it; the id is still deterministic
     return "feed-" + hashlib.sha256(normalise_url(url).encode()).hexdigest()[:16]
 
 

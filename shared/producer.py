@@ -54,7 +54,10 @@ class EventProducer:
         envelope = wrap(payload, source=self.source)
         try:
             await self._producer.send_and_wait(
-                self.namespace + spec.name, envelope.to_bytes(), key=key.encode(), headers=record_headers(envelope)
+                self.namespace + spec.name,
+                envelope.to_bytes(),
+                key=key.encode(),
+                headers=record_headers(envelope),
             )
         except KafkaError as exc:
             raise ProducerError(f"Kafka did not take the event for {spec.name}: {exc}") from None

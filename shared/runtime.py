@@ -65,11 +65,15 @@ class ServiceRuntime:
         )
         self.metrics = CollectorRegistry()
         self.consumed = Counter(
-            "herald_events_consumed", "Records read, by topic and outcome.", ["topic", "outcome"],
+            "herald_events_consumed",
+            "Records read, by topic and outcome.",
+            ["topic", "outcome"],
             registry=self.metrics,
         )
         self.published = Counter(
-            "herald_events_published", "Events sent, by topic and type.", ["topic", "type"],
+            "herald_events_published",
+            "Events sent, by topic and type.",
+            ["topic", "type"],
             registry=self.metrics,
         )
         self._topics: dict[str, faust.TopicT] = {}
@@ -136,15 +140,19 @@ class ServiceRuntime:
             (f"{DLQ_HEADER_PREFIX}partition", str(msg.partition).encode()),
             (f"{DLQ_HEADER_PREFIX}offset", str(msg.offset).encode()),
         ]
-        pending = await self.topic(dead_letter(self.service)).send(key=msg.key, value=msg.value, headers=headers)
+        pending = await self.topic(dead_letter(self.service)).send(
+            key=msg.key, value=msg.value, headers=headers
+        )
         await pending
         log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
-        await self.report_error("dead_lettered", f"{msg.topic}[{msg.partition}]@{msg.offset}: {reason}", event)
+        await self.report_error(
+            "dead_lettered", f"{msg.topic}[{msg.partition}]@{msg.offset}: {reason}", event
+        )
 
     # --- consuming --------------------------------------------------------------------------
-    def consumer(self, spec: TopicSpec, *, accepts: tuple[type[EventPayload], ...] | None = None) -> Callable[
-        [Handler], Handler
-    ]:
+    def consumer(
+        self, spec: TopicSpec, *, accepts: tuple[type[EventPayload], ...] | None = None
+    ) -> Callable[[Handler], Handler]:
         """Decorator: run `handler(envelope, payload)` for each valid event on `spec`'s topic.
 
         Invalid records go to the dead-letter topic and the agent goes on. A handler that raises is

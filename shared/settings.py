@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -92,9 +91,20 @@ class HeraldSettings(BaseSettings):
     forum_webhook_token: SecretStr | None = None
 
     @field_validator(
-        "kafka_bootstrap_servers", "admin_token", "x_api_key", "x_api_secret", "x_access_token",
-        "x_access_token_secret", "x_ca_bundle", "smtp_host", "smtp_username", "smtp_password",
-        "forum_webhook_url", "forum_webhook_token", "kafka_port", "instance_id",
+        "kafka_bootstrap_servers",
+        "admin_token",
+        "x_api_key",
+        "x_api_secret",
+        "x_access_token",
+        "x_access_token_secret",
+        "x_ca_bundle",
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "forum_webhook_url",
+        "forum_webhook_token",
+        "kafka_port",
+        "instance_id",
         mode="before",
     )
     @classmethod
@@ -111,9 +121,7 @@ class HeraldSettings(BaseSettings):
 
     @property
     def x_credentials_set(self) -> bool:
-        return all(
-            (self.x_api_key, self.x_api_secret, self.x_access_token, self.x_access_token_secret)
-        )
+        return all((self.x_api_key, self.x_api_secret, self.x_access_token, self.x_access_token_secret))
 
     @cached_property
     def outbox_dir(self) -> Path:

@@ -20,7 +20,9 @@ RuntimeFactory = Callable[[HeraldSettings, str], ServiceRuntime]
 
 
 def main(service: str, build: RuntimeFactory) -> None:
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"
+    )
     settings = load_settings()
     bootstrap = settings.kafka_bootstrap_servers
     if not bootstrap:

@@ -20,7 +20,9 @@ def start(timeout: float = typer.Option(120.0, min=1, help="Seconds to wait for 
     """Start the broker (fetching the jars on first use) and create Herald's topics."""
     config = context.settings()
     if config.kafka_bootstrap_servers:
-        raise UserError(f"HERALD_KAFKA_BOOTSTRAP_SERVERS is set ({config.kafka_bootstrap_servers}): no local broker")
+        raise UserError(
+            f"HERALD_KAFKA_BOOTSTRAP_SERVERS is set ({config.kafka_bootstrap_servers}): no local broker"
+        )
     started = time.monotonic()
     try:
         bootstrap = context.local_broker(config).start(timeout=timeout)

@@ -18,7 +18,9 @@ console = Console()
 @app.command()
 def schema(
     write: bool = typer.Option(False, "--write", help=f"Regenerate the committed files in {CONTRACTS_DIR}."),
-    allow_breaking: bool = typer.Option(False, "--allow-breaking", help="Write even if consumers would break."),
+    allow_breaking: bool = typer.Option(
+        False, "--allow-breaking", help="Write even if consumers would break."
+    ),
     event_type: str = typer.Option(None, "--type", help="Print the JSON Schema of one event type."),
 ) -> None:
     """Print or regenerate the event schemas. Refuses to write a change that would break consumers."""
@@ -40,7 +42,9 @@ def schema(
         for name, text in old.items()
         if name.endswith(".schema.json")
         for problem in (
-            [f"{name}: removed"] if name not in files else breaking_changes(json.loads(text), json.loads(files[name]))
+            [f"{name}: removed"]
+            if name not in files
+            else breaking_changes(json.loads(text), json.loads(files[name]))
         )
     ]
     if problems and not allow_breaking:

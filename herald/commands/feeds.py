@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -35,7 +34,9 @@ def _checked_url(url: str) -> str:
 @app.command()
 def add(
     url: str = typer.Argument(..., help="The feed's http(s) URL."),
-    interval: int = typer.Option(None, "--interval", min=5, help="Seconds between polls (default from settings)."),
+    interval: int = typer.Option(
+        None, "--interval", min=5, help="Seconds between polls (default from settings)."
+    ),
     backfill: int = typer.Option(0, "--backfill", min=0, help="Also post the latest N existing items."),
 ) -> None:
     """Subscribe to a feed. Its existing items are not posted (unless --backfill N)."""
@@ -67,7 +68,9 @@ def remove(url_or_id: str = typer.Argument(..., help="Feed URL or feed id.")) ->
     current = context.run(_subscriptions(bootstrap, config.topic_namespace))
     if feed_id not in current:
         raise UserError(f"no subscribed feed {url_or_id}")
-    event = FeedUnsubscribed(feed_id=feed_id, url=str(current[feed_id].url), unsubscribed_at=datetime.now(UTC))
+    event = FeedUnsubscribed(
+        feed_id=feed_id, url=str(current[feed_id].url), unsubscribed_at=datetime.now(UTC)
+    )
 
     async def send() -> None:
         async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
@@ -105,22 +108,29 @@ def list_feeds(as_json: bool = typer.Option(False, "--json", help="One JSON obje
     table = Table("feed id", "url", "every", "subscribed", title=f"{len(feeds)} feeds")
     table.columns[1].overflow = "fold"
     for feed in sorted(feeds.values(), key=lambda f: str(f.url)):
-        table.add_row(feed.feed_id, str(feed.url), f"{feed.interval_seconds}s", feed.subscribed_at.isoformat())
+        table.add_row(
+            feed.feed_id, str(feed.url), f"{feed.interval_seconds}s", feed.subscribed_at.isoformat()
+        )
     console.print(table)
 
 
 @app.command()
 def check(url: str = typer.Argument(..., help="The feed's http(s) URL.")) -> None:
-    """Fetch and parse one feed, print the FeedItemDiscovered events it would emit (JSON lines,
-    on stdout) and the outcome (on stderr). Needs no Kafka."""
-    from services.feed_ingest.check import FeedCheckError, check_feed
+    """Fetch and parse one feed: its FeedItemDiscovered events (all items, envelope included) as
+    JSON lines on stdout, the outcome on stderr. Needs no Kafka."""
+    from services.feed_ingest.check import check_feed
 
     config = context.settings()
     _checked_url(url)
-    try:
-        result = context.run(check_feed(url, config))
-    except FeedCheckError as exc:
-        raise UserError(str(exc)) from None
+    result = context.run(check_feed(url, config))
+    if not result.ok:
+        status = f" (HTTP {result.http_status})" if result.http_status else ""
+        raise UserError(f"{url}: {result.error_kind}{status}: {result.error}")
     for envelope in result.events:
-        sys.stdout.write(json.dumps(envelope.model_dump(mode="json", exclude_none=True)) + "\n")
-    Console(stderr=True).print(result.summary())
+        sys.stdout.write(envelope.to_bytes().decode() + "\n")
+    notes = f"; warnings: {'; '.join(result.warnings)}" if result.warnings else ""
+    Console(stderr=True).print(
+        f"ok: {result.feed_title or '(untitled)'} [{result.feed_version}] HTTP {result.http_status}, "
+        f"{result.item_count} items, feed id {result.feed_id}{notes}",
+        highlight=False,
+    )

@@ -33,8 +33,10 @@ def tail(
         consumer = AIOKafkaConsumer(
             config.topic_namespace + OPS_HEARTBEAT.name,
             config.topic_namespace + OPS_ERRORS.name,
-            bootstrap_servers=bootstrap, group_id=f"herald-ops-tail-{uuid.uuid4().hex[:8]}",
-            auto_offset_reset="latest", enable_auto_commit=False,
+            bootstrap_servers=bootstrap,
+            group_id=f"herald-ops-tail-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
         )
         await consumer.start()
         workers: dict[str, ServiceHeartbeat] = {}
@@ -53,10 +55,7 @@ def tail(
                             if isinstance(payload, ServiceHeartbeat):
                                 workers[payload.subject()] = payload
                             elif isinstance(payload, ServiceError):
-                                live.console.print(
-                                    f"[red]{payload.occurred_at:%H:%M:%S} {payload.service} {payload.kind}[/] "
-                                    f"{payload.message}"
-                                )
+                                live.console.print(_error_line(payload))
                     live.update(_table(workers))
         finally:
             await consumer.stop()
@@ -67,11 +66,19 @@ def tail(
         pass
 
 
+def _error_line(error: ServiceError) -> str:
+    return f"[red]{error.occurred_at:%H:%M:%S} {error.service} {error.kind}[/] {error.message}"
+
+
 def _table(workers: dict[str, ServiceHeartbeat]) -> Table:
     table = Table("service", "instance", "status", "up", "last beat", "detail", title="Herald workers")
     for beat in sorted(workers.values(), key=lambda b: (b.service, b.instance)):
         table.add_row(
-            beat.service, beat.instance, beat.status, f"{beat.uptime_seconds:.0f}s",
-            f"{beat.started_at:%H:%M:%S}", ", ".join(f"{k}={v}" for k, v in beat.detail.items()),
+            beat.service,
+            beat.instance,
+            beat.status,
+            f"{beat.uptime_seconds:.0f}s",
+            f"{beat.started_at:%H:%M:%S}",
+            ", ".join(f"{k}={v}" for k, v in beat.detail.items()),
         )
     return table

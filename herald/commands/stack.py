@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 import time
-from enum import Enum
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from shared.topics import SERVICES
 console = Console()
 
 
-class Service(str, Enum):
+class Service(StrEnum):
     feed_ingest = "feed_ingest"
     publisher = "publisher"
     notifier = "notifier"

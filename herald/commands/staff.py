@@ -43,7 +43,9 @@ def _send(requests: list[StaffAccountChangeRequested], *, wait: float) -> None:
         if listener:
             await listener.start()
         try:
-            async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
+            async with EventProducer(
+                bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace
+            ) as producer:
                 for request in requests:
                     await producer.send(DIRECTORY_COMMANDS, request.staff_id, request)
             if listener:
@@ -68,7 +70,9 @@ class _OutcomeListener:
 
     def __init__(self, bootstrap: str, namespace: str) -> None:
         self._consumer = AIOKafkaConsumer(
-            namespace + DIRECTORY_EVENTS.name, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+            namespace + DIRECTORY_EVENTS.name,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="latest",
             enable_auto_commit=False,
         )
 
@@ -140,7 +144,13 @@ def add(
     try:
         staff_id = staff_id or staff_id_for(name)
         request = _request(
-            "add", staff_id, name=name, handle=handle, role=role, platform=_platform(platform), private=private
+            "add",
+            staff_id,
+            name=name,
+            handle=handle,
+            role=role,
+            platform=_platform(platform),
+            private=private,
         )
     except ValueError as exc:
         raise UserError(str(exc).splitlines()[0]) from None
@@ -211,12 +221,16 @@ def list_staff(as_json: bool = typer.Option(False, "--json")) -> None:
         for account in accounts.values():
             print(account.model_dump_json())
         return
-    table = Table("staff id", "name", "role", "platform", "handle", "private", title=f"{len(accounts)} accounts")
+    table = Table(
+        "staff id", "name", "role", "platform", "handle", "private", title=f"{len(accounts)} accounts"
+    )
     for account in sorted(accounts.values(), key=lambda a: a.name):
         table.add_row(
-            account.staff_id, account.name, account.role, account.platform, "@" + account.handle,
+            account.staff_id,
+            account.name,
+            account.role,
+            account.platform,
+            "@" + account.handle,
             "yes" if account.private else "",
         )
     console.print(table)
-
-

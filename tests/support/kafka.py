@@ -66,7 +66,9 @@ async def raw_records(bootstrap: str, topic: str, *, count: int, timeout: float 
     return records
 
 
-async def wait_until(predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1) -> object:
+async def wait_until(
+    predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1
+) -> object:
     """Poll `predicate` (sync or async) until it returns something truthy; fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:

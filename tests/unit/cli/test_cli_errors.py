@@ -26,7 +26,10 @@ def herald(*args: str, env: dict[str, str] | None = None, tmp: Path) -> subproce
         (("feeds", "add", "not a url"), "not an http(s) feed URL"),
         (("feeds", "list"), "the local Kafka broker is not running"),
         (("staff", "update", "sue-tylcoat"), "nothing to update"),
-        (("staff", "add", "--name", "A", "--handle", "a", "--platform", "myspace"), "unknown platform 'myspace'"),
+        (
+            ("staff", "add", "--name", "A", "--handle", "a", "--platform", "myspace"),
+            "unknown platform 'myspace'",
+        ),
         (("events", "schema", "--type", "herald.nope.v1"), "unknown event type"),
     ],
 )
@@ -45,9 +48,7 @@ def test_usage_errors_do_not_trace(tmp_path: Path) -> None:
 
 
 def test_unreachable_external_broker_is_one_line(tmp_path: Path) -> None:
-    result = herald(
-        "staff", "list", env={"HERALD_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, tmp=tmp_path
-    )
+    result = herald("staff", "list", env={"HERALD_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, tmp=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "cannot reach Kafka at 127.0.0.1:1" in result.stderr
 

@@ -19,7 +19,9 @@ def test_the_seed_staff_list_imports_as_thirteen_upserts() -> None:
     assert {r.action for r in requests} == {"upsert"}
     by_id = {r.staff_id: r for r in requests}
     assert by_id["pip-tucker"].private is True and by_id["pip-tucker"].handle == "piptucker"
-    assert by_id["sue-tylcoat"].private is False and by_id["sue-tylcoat"].role == "Solutions Development Manager"
+    assert (
+        by_id["sue-tylcoat"].private is False and by_id["sue-tylcoat"].role == "Solutions Development Manager"
+    )
     assert by_id["shaun-carter"].handle == "Shaun32" and by_id["shaun-carter"].platform == "twitter"
 
 
@@ -32,7 +34,10 @@ def test_a_bad_row_names_the_row(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("accounts: [\n", "is not valid YAML"), ("- just a list\n", "expected a mapping with an `accounts` list")],
+    [
+        ("accounts: [\n", "is not valid YAML"),
+        ("- just a list\n", "expected a mapping with an `accounts` list"),
+    ],
 )
 def test_malformed_files_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "staff.yaml"

@@ -38,7 +38,9 @@ def test_asyncapi_lists_every_topic_with_its_messages() -> None:
     document = yaml.safe_load(render_files()[ASYNCAPI_FILE])
     assert set(document["channels"]) == {spec.name for spec in ALL_TOPICS}
     feed_items = document["channels"]["herald.feed-items"]
-    assert feed_items["subscribe"]["message"]["$ref"] == "#/components/messages/herald.feed.item.discovered.v1"
+    assert (
+        feed_items["subscribe"]["message"]["$ref"] == "#/components/messages/herald.feed.item.discovered.v1"
+    )
     assert feed_items["bindings"]["kafka"]["partitions"] == 4
 
 

@@ -14,7 +14,9 @@ from shared.topics import FEEDS
 
 def _subscribed() -> FeedSubscribed:
     return FeedSubscribed(
-        feed_id="feed-1", url="https://www.devon.gov.uk/news/feed", interval_seconds=60,
+        feed_id="feed-1",
+        url="https://www.devon.gov.uk/news/feed",
+        interval_seconds=60,
         subscribed_at=datetime(2026, 1, 2, tzinfo=UTC),
     )
 
@@ -52,8 +54,10 @@ def test_unknown_fields_are_ignored_so_producers_can_add_fields() -> None:
         (b"\xff\xfe", "value is not JSON"),
         (b"not json", "value is not JSON"),
         (b'{"specversion": "1.0"}', "not a CloudEvents 1.0 envelope: id: Field required"),
-        (b'{"specversion":"0.3","id":"1","source":"/s","type":"t","time":"2026-01-01T00:00:00Z","data":{}}',
-         "not a CloudEvents 1.0 envelope: specversion"),
+        (
+            b'{"specversion":"0.3","id":"1","source":"/s","type":"t","time":"2026-01-01T00:00:00Z","data":{}}',
+            "not a CloudEvents 1.0 envelope: specversion",
+        ),
     ],
 )
 def test_unreadable_records_say_why(raw: bytes | None, reason: str) -> None:
@@ -64,7 +68,12 @@ def test_unreadable_records_say_why(raw: bytes | None, reason: str) -> None:
 
 def test_wrong_type_for_the_topic_is_an_error() -> None:
     post = PostPublished(
-        item_id="i", channel="x", account="corporate", post_id="1", text="t", dry_run=True,
+        item_id="i",
+        channel="x",
+        account="corporate",
+        post_id="1",
+        text="t",
+        dry_run=True,
         published_at=datetime.now(UTC),
     )
     with pytest.raises(EventDecodeError, match="unexpected event type 'herald.post.published.v1'"):

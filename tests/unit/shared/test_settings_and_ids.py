@@ -30,8 +30,12 @@ def test_forum_addresses_are_comma_separated(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_feed_id_is_the_same_for_equivalent_urls() -> None:
-    assert feed_id_for("HTTPS://www.Devon.gov.uk:443/news/feed#top") == feed_id_for("https://www.devon.gov.uk/news/feed")
-    assert feed_id_for("https://www.devon.gov.uk/news/feed") != feed_id_for("https://www.devon.gov.uk/events/feed")
+    assert feed_id_for("HTTPS://www.Devon.gov.uk:443/news/feed#top") == feed_id_for(
+        "https://www.devon.gov.uk/news/feed"
+    )
+    assert feed_id_for("https://www.devon.gov.uk/news/feed") != feed_id_for(
+        "https://www.devon.gov.uk/events/feed"
+    )
     assert normalise_url("http://example.org") == "http://example.org/"
 
 
@@ -48,3 +52,16 @@ def test_empty_values_from_compose_mean_unset(monkeypatch: pytest.MonkeyPatch) -
     settings = load_settings()
     assert settings.x_api_key is None and settings.admin_token is None and settings.smtp_host is None
     assert settings.kafka_bootstrap_servers is None and settings.forum_email_to == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://www.devon.gov.uk/a/../news feed", "https://bücher.example/feed", "HTTP://Example.org:80/x?a=1"],
+)
+def test_feed_id_agrees_with_the_url_as_the_event_carries_it(url: str) -> None:
+    from datetime import UTC, datetime
+
+    from shared.events import FeedSubscribed
+
+    event = FeedSubscribed(feed_id="x", url=url, interval_seconds=60, subscribed_at=datetime.now(UTC))
+    assert feed_id_for(url) == feed_id_for(str(event.url))

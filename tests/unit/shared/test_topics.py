@@ -9,7 +9,7 @@ from shared.topics import ALL_TOPICS, FEEDS, dead_letter
 
 REPO = Path(__file__).resolve().parents[3]
 TOPIC_LITERAL = re.compile(
-    r"""["'](%s)["']|["']herald\.dlq\.""" % "|".join(re.escape(spec.name) for spec in ALL_TOPICS)
+    r"""["']({})["']|["']herald\.dlq\.""".format("|".join(re.escape(spec.name) for spec in ALL_TOPICS))
 )
 
 

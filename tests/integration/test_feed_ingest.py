@@ -1,0 +1,203 @@
+"""feed_ingest as a real process against the real broker and a real HTTP feed server.
+
+Walks issue 3's promises: the first poll announces nothing, conditional GETs are used, a new item
+is announced exactly once, a restart (seen-state recovered from the table's changelog) repeats
+nothing even when the feed body changes, and the next new item is announced once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.envelope import CloudEvent
+from shared.events import FeedSubscribed
+from shared.ids import feed_id_for
+from shared.producer import EventProducer
+from shared.topics import FEED_ITEMS, FEEDS, OPS_ERRORS, dead_letter
+from tests.fakes.feed_server import FeedServer, rss_xml
+from tests.support.kafka import collect_events, raw_records, wait_until
+from tests.support.ports import free_port
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+PATH = "/news.xml"
+
+
+def item(n: int) -> dict[str, str]:
+    return {
+        "title": f"Council news {n}",
+        "link": f"https://www.lowshire.example/news/{n}",
+        "guid": f"lowshire-{n}",
+        "description": f"<p>Story <b>{n}</b></p>",
+        "pubDate": f"Mon, {n:02d} Jun 2025 09:00:00 GMT",
+    }
+
+
+async def items_now(bootstrap: str, topic: str) -> list[tuple[str, CloudEvent]]:
+    """Every record on the topic up to its current end: exact, no waiting for silence."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(FEED_ITEMS.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[tuple[str, CloudEvent]] = []
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                for record in batch.get(tp, []):
+                    found.append((record.key.decode(), CloudEvent.model_validate_json(record.value)))
+        return found
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    with FeedServer() as server:
+        yield server
+
+
+async def test_each_item_is_announced_once_across_polls_and_restarts(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, feed_server: FeedServer
+):
+    namespace = herald_topics
+    items_topic = namespace + FEED_ITEMS.name
+    port = free_port()
+    env = {
+        "HERALD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "HERALD_TOPIC_NAMESPACE": namespace,
+        "HERALD_STATE_DIR": str(state_dir),
+        "HERALD_FEED_INGEST_PORT": str(port),
+        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
+        "HERALD_POLL_TICK_SECONDS": "0.2",
+        "HERALD_HTTP_TIMEOUT_SECONDS": "5",
+    }
+    feed_server.set_feed(PATH, rss_xml([item(2), item(1)]))
+    feed_server.set_status("/broken.xml", 500, "database unavailable")
+    url, broken_url = feed_server.url(PATH), feed_server.url("/broken.xml")
+    feed_id = feed_id_for(url)
+    polls = lambda: feed_server.requests[PATH]  # noqa: E731
+    not_modified = lambda: feed_server.not_modified[PATH]  # noqa: E731
+
+    service = ServiceProcess("feed_ingest", env, port, tmp_path)
+    await asyncio.to_thread(service.start)
+    try:
+        async with EventProducer(kafka_bootstrap, source="/herald/tests", namespace=namespace) as producer:
+            await producer.send(
+                FEEDS,
+                feed_id,
+                FeedSubscribed(feed_id=feed_id, url=url, interval_seconds=5, subscribed_at=datetime.now(UTC)),
+            )
+            # A feed that fails, and a record keyed by another feed id: neither stops the rest.
+            await producer.send(
+                FEEDS,
+                feed_id_for(broken_url),
+                FeedSubscribed(
+                    feed_id=feed_id_for(broken_url),
+                    url=broken_url,
+                    interval_seconds=5,
+                    subscribed_at=datetime.now(UTC),
+                ),
+            )
+            await producer.send(
+                FEEDS,
+                "feed-0000000000000000",
+                FeedSubscribed(
+                    feed_id=feed_id,
+                    url=url,
+                    interval_seconds=5,
+                    subscribed_at=datetime.now(UTC),
+                ),
+            )
+
+        # First poll, then a conditional one answered 304: the back catalogue is not announced.
+        await wait_until(lambda: not_modified() >= 1, timeout=40)
+        assert feed_server.last_request_headers[PATH].get("If-None-Match")
+        assert await items_now(kafka_bootstrap, items_topic) == []
+
+        # A new item: announced exactly once, keyed by its item id, as plain text.
+        feed_server.set_feed(PATH, rss_xml([item(3), item(2), item(1)]))
+        announced = await wait_until(lambda: items_now(kafka_bootstrap, items_topic), timeout=40)
+        assert len(announced) == 1
+        key, event = announced[0]
+        assert event.type == "herald.feed.item.discovered.v1" and event.source == "/herald/feed_ingest"
+        assert key == event.data["item_id"] == event.subject
+        assert event.data["title"] == "Council news 3" and event.data["summary"] == "Story 3"
+        assert event.data["feed_id"] == feed_id and event.data["feed_url"] == url
+        assert event.data["published"] == "2025-06-03T09:00:00Z"
+        seen_304s = not_modified()
+        await wait_until(lambda: not_modified() > seen_304s, timeout=40)  # polled again: still one
+        assert len(await items_now(kafka_bootstrap, items_topic)) == 1
+
+        # Restart with a changed feed body (new ETag, same items): the seen-state must come back.
+        service.stop()
+        feed_server.set_feed(PATH, rss_xml([item(3), item(2), item(1)], title="Lowshire News (renamed)"))
+        before = polls()
+        await asyncio.to_thread(service.start)
+        await wait_until(lambda: polls() >= before + 2, timeout=60)  # a 200 after restart, then another poll
+        assert len(await items_now(kafka_bootstrap, items_topic)) == 1
+
+        # Re-subscribing the same feed changes nothing either.
+        async with EventProducer(kafka_bootstrap, source="/herald/tests", namespace=namespace) as producer:
+            await producer.send(
+                FEEDS,
+                feed_id,
+                FeedSubscribed(
+                    feed_id=feed_id, url=url, interval_seconds=5, backfill=3, subscribed_at=datetime.now(UTC)
+                ),
+            )
+
+        # The next new item: exactly one more.
+        feed_server.set_feed(PATH, rss_xml([item(4), item(3), item(2), item(1)]))
+        announced = await wait_until(
+            lambda: _at_least(items_now(kafka_bootstrap, items_topic), 2), timeout=40
+        )
+        titles = sorted(
+            event.data["title"] for _, event in announced
+        )  # items_now reads partition by partition
+        assert titles == ["Council news 3", "Council news 4"]
+        seen_304s = not_modified()
+        await wait_until(lambda: not_modified() > seen_304s, timeout=40)
+        final = await items_now(kafka_bootstrap, items_topic)
+        assert len(final) == 2 and len({key for key, _ in final}) == 2
+
+        health = await asyncio.to_thread(_health, port)
+        assert health["owned_feeds"] == "2"
+        errors = await collect_events(
+            kafka_bootstrap,
+            OPS_ERRORS,
+            namespace=namespace,
+            count=1,
+            where=lambda event: event.data["kind"] == "feed_http_error",
+        )
+        assert errors and "HTTP 500" in errors[0].data["message"] and broken_url in errors[0].data["message"]
+        dead = await raw_records(kafka_bootstrap, namespace + dead_letter("feed_ingest").name, count=1)
+        reason = dict(dead[0].headers)["herald-dlq-reason"].decode()
+        assert "is not the event's feed_id" in reason
+    except BaseException:
+        print(service.tail(80))
+        raise
+    finally:
+        service.stop()
+
+
+async def _at_least(found: Awaitable[list[tuple[str, CloudEvent]]], count: int) -> list | None:
+    records = await found
+    return records if len(records) >= count else None
+
+
+def _health(port: int) -> dict:
+    return httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()

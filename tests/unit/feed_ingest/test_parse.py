@@ -1,0 +1,131 @@
+"""Parsing golden feeds (tests/fixtures/feeds/*.xml beside their *.expected.json)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.feed_ingest.errors import FeedError
+from services.feed_ingest.parse import parse_feed
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
+
+
+@pytest.mark.parametrize("name", ["rss_guids", "atom", "rss_no_guids"])
+def test_golden_feeds(name: str):
+    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
+    feed = parse_feed(
+        (FIXTURES / f"{name}.xml").read_bytes(),
+        url=expected["url"],
+        feed_id=expected["feed_id"],
+        headers={"Content-Type": "application/xml"},
+    )
+    assert feed.title == expected["title"]
+    assert feed.version == expected["version"]
+    got = []
+    for parsed in feed.entries:
+        event = parsed.to_event(
+            feed_id=expected["feed_id"],
+            feed_url=expected["url"],
+            discovered_at=datetime(2025, 1, 1, tzinfo=UTC),
+        )
+        item = event.model_dump(mode="json", exclude={"discovered_at", "feed_id", "feed_url"})
+        item["identity_keys"] = list(parsed.identity_keys)
+        got.append(item)
+    assert got == expected["items"]
+
+
+def test_markup_never_reaches_titles_or_summaries():
+    feed = parse_feed(
+        (FIXTURES / "rss_guids.xml").read_bytes(), url="https://www.lowshire.gov.uk/news.rss", feed_id="f"
+    )
+    for parsed in feed.entries:
+        for text in (parsed.title, parsed.summary):
+            assert "<" not in text and "alert(1)" not in text
+
+
+def test_malformed_document_is_a_clear_error():
+    with pytest.raises(FeedError) as caught:
+        parse_feed(
+            (FIXTURES / "malformed.xml").read_bytes(), url="https://www.lowshire.gov.uk/news.rss", feed_id="f"
+        )
+    assert caught.value.kind == "malformed"
+    assert "not a readable RSS/Atom feed" in caught.value.reason
+
+
+def test_bytes_that_look_like_a_url_are_not_fetched():
+    # feedparser fetches a bare string that looks like a URL; Herald must only ever parse bytes.
+    with pytest.raises(FeedError):
+        parse_feed(b"http://127.0.0.1:9/feed.xml", url="https://www.lowshire.gov.uk/news.rss", feed_id="f")
+
+
+def test_recoverable_problems_become_warnings():
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+    <item><title>Fish & chips</title><link>https://x.example/a</link></item></channel></rss>"""
+    feed = parse_feed(body, url="https://x.example/feed", feed_id="f")
+    assert [e.link for e in feed.entries] == ["https://x.example/a"]
+    assert feed.warnings
+
+
+def _rss(items: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>
+    <link>https://x.example/</link>{items}</channel></rss>""".encode()
+
+
+def test_a_link_unique_in_the_fetch_is_an_alias_so_changing_guids_repeat_nothing():
+    poll_1 = parse_feed(
+        _rss("<item><guid>a-1</guid><link>https://x.example/a</link></item>"), url="u", feed_id="f"
+    )
+    poll_2 = parse_feed(
+        _rss("<item><guid>a-2</guid><link>https://x.example/a</link></item>"), url="u", feed_id="f"
+    )
+    assert poll_1.entries[0].item_id != poll_2.entries[0].item_id
+    assert set(poll_1.entries[0].identity_keys) & set(poll_2.entries[0].identity_keys)
+
+
+def test_a_link_shared_by_several_items_is_no_alias():
+    feed = parse_feed(
+        _rss(
+            "<item><guid>e1</guid><title>Fair</title><link>https://x.example/events</link></item>"
+            "<item><guid>e2</guid><title>Show</title><link>https://x.example/events</link></item>"
+        ),
+        url="u",
+        feed_id="f",
+    )
+    assert [len(e.identity_keys) for e in feed.entries] == [1, 1]
+    assert feed.entries[0].item_id != feed.entries[1].item_id
+
+
+def test_duplicate_guids_fall_back_to_links():
+    feed = parse_feed(
+        _rss(
+            "<item><guid>same</guid><link>https://x.example/a</link></item>"
+            "<item><guid>same</guid><link>https://x.example/b</link></item>"
+        ),
+        url="u",
+        feed_id="f",
+    )
+    assert feed.entries[0].item_id != feed.entries[1].item_id
+
+
+def test_relative_links_resolve_against_the_feed_url():
+    feed = parse_feed(
+        _rss("<item><title>A</title><link>/news/a</link></item>"),
+        url="https://x.example/feeds/news.xml",
+        feed_id="f",
+    )
+    assert feed.entries[0].link == "https://x.example/news/a"
+
+
+def test_declared_windows_1252_encoding():
+    body = (
+        '<?xml version="1.0" encoding="windows-1252"?><rss version="2.0"><channel><title>T</title>'
+        "<item><title>Caf\xe9 opens \x96 \x93soon\x94</title><link>https://x.example/c</link></item></channel></rss>"
+    ).encode("latin-1")
+    feed = parse_feed(
+        body, url="https://x.example/feed", feed_id="f", headers={"Content-Type": "application/xml"}
+    )
+    assert feed.entries[0].title == "Café opens – “soon”"
