@@ -155,17 +155,19 @@ class ServiceRuntime:
     ) -> Callable[[Handler], Handler]:
         """Decorator: run `handler(envelope, payload)` for each valid event on `spec`'s topic.
 
-        Invalid records go to the dead-letter topic and the agent goes on. A handler that raises is
-        dead-lettered too (faust would otherwise ack the event and restart the agent, losing it
-        silently). Concurrency stays 1: agents with outside effects must not commit past an event
-        still in flight (faust #606).
+        `accepts` narrows which of the topic's event types this handler wants; the topic's other
+        catalogued types are skipped (they are valid, just not this consumer's business). Records
+        that are not valid events of the topic go to the dead-letter topic and the agent goes on. A
+        handler that raises is dead-lettered too (faust would otherwise ack the event and restart the
+        agent, losing it silently). Concurrency stays 1: agents with outside effects must not commit
+        past an event still in flight (faust #606).
         """
-        accepted = {model.event_type: model for model in (accepts or spec.payloads)}
+        wanted = tuple(accepts or spec.payloads)
 
         def decorator(handler: Handler) -> Handler:
             async def agent(stream: faust.StreamT) -> None:
                 async for event in stream.events():
-                    await self._dispatch(spec, accepted, event, handler)
+                    await self._dispatch(spec, wanted, event, handler)
 
             agent.__name__ = handler.__name__
             agent.__qualname__ = f"{self.service}.{handler.__name__}"
@@ -175,13 +177,16 @@ class ServiceRuntime:
         return decorator
 
     async def _dispatch(
-        self, spec: TopicSpec, accepted: dict[str, type[EventPayload]], event: EventT, handler: Handler
+        self, spec: TopicSpec, wanted: tuple[type[EventPayload], ...], event: EventT, handler: Handler
     ) -> None:
         try:
-            envelope, payload = decode(event.value, accepted)
+            envelope, payload = decode(event.value, spec.accepts)
         except EventDecodeError as exc:
             self.consumed.labels(spec.name, "invalid").inc()
             await self.dead_letter(event, exc.reason)
+            return
+        if not isinstance(payload, wanted):
+            self.consumed.labels(spec.name, "skipped").inc()
             return
         try:
             await handler(envelope, payload)

@@ -13,10 +13,18 @@ from typing import Literal
 from shared.envelope import EventPayload
 from shared.events import (
     FeedItemDiscovered,
+    FeedItemUpdated,
+    FeedMoved,
+    FeedPolled,
+    FeedStatusChanged,
     FeedSubscribed,
     FeedUnsubscribed,
     ForumAlertSent,
+    PostApproved,
+    PostDecisionRequested,
+    PostDropped,
     PostFailed,
+    PostHeld,
     PostPublished,
     ServiceError,
     ServiceHeartbeat,
@@ -76,16 +84,30 @@ FEEDS = TopicSpec(
 FEED_ITEMS = TopicSpec(
     name="herald.feed-items",
     key="item_id",
-    description="New items found in the council's feeds.",
-    payloads=(FeedItemDiscovered,),
+    description="New items found in the council's feeds, and later changes to them.",
+    payloads=(FeedItemDiscovered, FeedItemUpdated),
     retention_ms=30 * DAY_MS,
 )
 POSTS = TopicSpec(
     name="herald.posts",
     key="item_id",
-    description="What the publisher did with each item on each channel.",
-    payloads=(PostPublished, PostFailed),
+    description="What the publisher did with each item on each channel, and the policy's decisions.",
+    payloads=(PostPublished, PostFailed, PostHeld, PostApproved, PostDropped),
     retention_ms=90 * DAY_MS,
+)
+PUBLISHER_COMMANDS = TopicSpec(
+    name="herald.publisher.commands",
+    key="item_id",
+    description="Approve or drop held posts (CLI, admin API); read by publisher only.",
+    payloads=(PostDecisionRequested,),
+    public=False,
+)
+FEED_HEALTH = TopicSpec(
+    name="herald.ops.feed-health",
+    key="feed_id",
+    description="Every poll's outcome, feeds turning broken or healthy, feeds that moved.",
+    payloads=(FeedPolled, FeedStatusChanged, FeedMoved),
+    retention_ms=7 * DAY_MS,
 )
 DIRECTORY_COMMANDS = TopicSpec(
     name="herald.directory.commands",
@@ -166,10 +188,12 @@ PUBLIC_TOPICS: tuple[TopicSpec, ...] = (
     FORUM_ALERTS,
     OPS_HEARTBEAT,
     OPS_ERRORS,
+    FEED_HEALTH,
 )
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     *PUBLIC_TOPICS,
     DIRECTORY_COMMANDS,
+    PUBLISHER_COMMANDS,
     FEED_POLLS,
     *(dead_letter(service) for service in SERVICES),
 )

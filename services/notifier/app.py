@@ -23,10 +23,10 @@ import faust
 from services.notifier.render import render
 from services.notifier.transports import RetryPolicy, configured_transports, send_alert
 from shared.envelope import CloudEvent, EventPayload, utcnow
-from shared.events import ForumAlertSent
+from shared.events import FeedMoved, FeedStatusChanged, ForumAlertSent
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
-from shared.topics import DIRECTORY_EVENTS, FORUM_ALERTS, POSTS, TopicSpec
+from shared.topics import DIRECTORY_EVENTS, FEED_HEALTH, FORUM_ALERTS, POSTS, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,11 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     @runtime.consumer(DIRECTORY_EVENTS)
     async def on_directory_event(envelope: CloudEvent, payload: EventPayload) -> None:
         await alert_about(DIRECTORY_EVENTS, envelope, payload)
+
+    # Every poll's outcome is on this topic too; the forum hears only of broken and moved feeds.
+    @runtime.consumer(FEED_HEALTH, accepts=(FeedStatusChanged, FeedMoved))
+    async def on_feed_health(envelope: CloudEvent, payload: EventPayload) -> None:
+        await alert_about(FEED_HEALTH, envelope, payload)
 
     return runtime
 

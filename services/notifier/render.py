@@ -12,7 +12,12 @@ from typing import Any
 
 from shared.envelope import CloudEvent, EventPayload
 from shared.events import (
+    FeedMoved,
+    FeedStatusChanged,
+    PostApproved,
+    PostDropped,
     PostFailed,
+    PostHeld,
     PostPublished,
     StaffAccount,
     StaffAccountAdded,
@@ -146,9 +151,63 @@ def _rejected(e: StaffAccountChangeRejected) -> tuple[str, list[str]]:
     return headline, lines
 
 
+def _held(p: PostHeld) -> tuple[str, list[str]]:
+    when = (
+        f"It goes out by itself at {p.release_at.isoformat()}."
+        if p.release_at
+        else "It waits for a person: `herald posts approve` or `herald posts drop`."
+    )
+    lines = [f"A post to {_channel(p.channel)} ({p.account}) is held: {p.reason}", when, "", p.text, ""]
+    if p.link:
+        lines.append(f"Item: {p.link}")
+    lines += [f"Item id: {p.item_id}", f"Rule: {p.rule}"]
+    return f"Post HELD for {_channel(p.channel)} ({p.rule}): {_title(p.title, p.item_id)}", lines
+
+
+def _approved(p: PostApproved) -> tuple[str, list[str]]:
+    edited = " with edited text" if p.edited else ""
+    lines = [f"{p.approved_by} approved the held post{edited}; it goes out now:", "", p.text, ""]
+    return f"Post approved for {_channel(p.channel)} by {p.approved_by}: {p.item_id}", [
+        *lines,
+        f"Item id: {p.item_id}",
+    ]
+
+
+def _dropped(p: PostDropped) -> tuple[str, list[str]]:
+    why = f" ({p.reason})" if p.reason else ""
+    return f"Post dropped for {_channel(p.channel)} by {p.dropped_by}: {p.item_id}{why}", [
+        f"{p.dropped_by} dropped the held post{why}; it will not go out.",
+        f"Item id: {p.item_id}",
+    ]
+
+
+def _feed_status(e: FeedStatusChanged) -> tuple[str, list[str]]:
+    if e.status == "broken":
+        return f"Feed BROKEN: {e.url} — {e.last_error or 'failing'}", [
+            f"The feed {e.url} has been failing since {e.since.isoformat()}.",
+            f"Latest error: {e.last_error or '—'}",
+            "Herald keeps trying; nothing from this feed is posted until it recovers.",
+            f"Feed id: {e.feed_id}",
+        ]
+    return f"Feed recovered: {e.url}", [f"The feed {e.url} works again.", f"Feed id: {e.feed_id}"]
+
+
+def _feed_moved(e: FeedMoved) -> tuple[str, list[str]]:
+    return f"Feed moved: {e.old_url} → {e.new_url}", [
+        f"The feed answered HTTP {e.http_status}: it now lives at {e.new_url}.",
+        "Herald follows it there; update any links you keep to the old address.",
+        f"Feed id: {e.feed_id}",
+    ]
+
+
 _RENDERERS: dict[type, Any] = {
     PostPublished: _post_published,
     PostFailed: _post_failed,
+    PostHeld: _held,
+    PostApproved: _approved,
+    PostDropped: _dropped,
+    FeedStatusChanged: _feed_status,
+    FeedMoved: _feed_moved,
     StaffAccountAdded: _added,
     StaffAccountUpdated: _updated,
     StaffAccountRemoved: _removed,

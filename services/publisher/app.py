@@ -33,7 +33,8 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     announce_mode(runtime, channel, settings)
     poster = Poster(runtime, ledger, {channel.name: channel}, RetryPolicy())
 
-    @runtime.consumer(FEED_ITEMS)
+    # Updates to items are not posted again (issue 4 adds routes that ask for corrections).
+    @runtime.consumer(FEED_ITEMS, accepts=(FeedItemDiscovered,))
     async def publish_item(envelope: CloudEvent, item: FeedItemDiscovered) -> None:
         await poster.handle(item)
 

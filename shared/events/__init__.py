@@ -9,20 +9,35 @@ from shared.events.directory import (
     StaffAccountRemoved,
     StaffAccountUpdated,
 )
-from shared.events.feeds import FeedSubscribed, FeedUnsubscribed
+from shared.events.feeds import FeedMoved, FeedPolled, FeedStatusChanged, FeedSubscribed, FeedUnsubscribed
 from shared.events.forum import ForumAlertSent
-from shared.events.items import FeedItemDiscovered
+from shared.events.items import FeedItemDiscovered, FeedItemUpdated
 from shared.events.ops import ServiceError, ServiceHeartbeat
-from shared.events.posts import PostFailed, PostPublished
+from shared.events.posts import (
+    PostApproved,
+    PostDecisionRequested,
+    PostDropped,
+    PostFailed,
+    PostHeld,
+    PostPublished,
+)
 
 ALL_EVENTS: dict[str, type[EventPayload]] = {
     model.event_type: model
     for model in (
         FeedSubscribed,
         FeedUnsubscribed,
+        FeedPolled,
+        FeedStatusChanged,
+        FeedMoved,
         FeedItemDiscovered,
+        FeedItemUpdated,
         PostPublished,
         PostFailed,
+        PostHeld,
+        PostApproved,
+        PostDropped,
+        PostDecisionRequested,
         StaffAccount,
         StaffAccountChangeRequested,
         StaffAccountAdded,
@@ -38,10 +53,18 @@ ALL_EVENTS: dict[str, type[EventPayload]] = {
 __all__ = [
     "ALL_EVENTS",
     "FeedItemDiscovered",
+    "FeedItemUpdated",
+    "FeedMoved",
+    "FeedPolled",
+    "FeedStatusChanged",
     "FeedSubscribed",
     "FeedUnsubscribed",
     "ForumAlertSent",
+    "PostApproved",
+    "PostDecisionRequested",
+    "PostDropped",
     "PostFailed",
+    "PostHeld",
     "PostPublished",
     "ServiceError",
     "ServiceHeartbeat",

@@ -34,3 +34,29 @@ class FeedItemDiscovered(EventPayload):
 
     def subject(self) -> str:
         return self.item_id
+
+
+class FeedItemUpdated(EventPayload):
+    """An item Herald announced before changed (same id, new title, link or text). Never a second
+    FeedItemDiscovered; the publisher posts it again only if a route asks for corrections."""
+
+    event_type = "herald.feed.item.updated.v1"
+
+    item_id: str = Field(description="Id of the item announced before.")
+    feed_id: str = Field(description="Id of the feed it was found in.")
+    feed_url: str = Field(description="URL of the feed it was found in.")
+    title: str = Field(description="Plain-text title now.")
+    link: str | None = Field(default=None, description="Absolute URL of the item's page now, if any.")
+    summary: str = Field(default="", description="Plain-text summary now.")
+    author: str | None = Field(default=None, description="Author name, if given.")
+    tags: list[str] = Field(default_factory=list, description="Categories from the feed.")
+    image_urls: list[str] = Field(default_factory=list, description="Absolute URLs of images of the item.")
+    published: datetime | None = Field(default=None, description="Publication time in UTC, if given.")
+    updated: datetime | None = Field(default=None, description="Last update time in UTC, if given.")
+    content_hash: str = Field(description="Hash of title+link+summary now.")
+    previous_content_hash: str = Field(description="The hash announced before.")
+    changed_fields: list[str] = Field(description="Which of title, link, summary changed.")
+    detected_at: datetime = Field(description="When Herald saw the change, UTC.")
+
+    def subject(self) -> str:
+        return self.item_id
