@@ -259,10 +259,26 @@ class HeraldWorker(faust.Worker):
         await self.runtime.mark_ready()
 
 
-def run_worker(runtime: ServiceRuntime, *, loglevel: str = "info") -> None:
+class HeraldWorkerQuiet(HeraldWorker):
+    """Herald's own loggers at the chosen level; faust/aiokafka internals only from WARNING, so a
+    person watching `herald up` sees what Herald does, not the consumer machinery."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        logger.setLevel(logging.WARNING)
+        for name in HERALD_LOGGERS:
+            logging.getLogger(name).setLevel(level)
+
+
+HERALD_LOGGERS = ("services", "shared", "herald")
+
+
+def run_worker(runtime: ServiceRuntime) -> None:
     """Run a service in the foreground until SIGINT/SIGTERM (faust's worker handles the signals)."""
     started = time.monotonic()
-    worker = HeraldWorker(runtime, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    level = runtime.settings.log_level
+    worker_class = HeraldWorker if runtime.settings.log_framework else HeraldWorkerQuiet
+    worker = worker_class(runtime, loglevel=level, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     finally:

@@ -50,6 +50,10 @@ class HeraldSettings(BaseSettings):
         default="", description="Prefix on every topic and group name: isolates test runs or installations."
     )
     instance_id: str | None = Field(default=None, description="Worker instance name in heartbeats.")
+    log_level: str = Field(
+        default="info", pattern="^(debug|info|warn|error|crit)$", description="Herald's logs."
+    )
+    log_framework: bool = Field(default=False, description="Also show faust/aiokafka INFO logs (debugging).")
     heartbeat_interval_seconds: float = Field(default=15.0, gt=0)
 
     # HTTP ports of the four services (health, metrics, and their own endpoints)
