@@ -14,8 +14,6 @@ import pytest
 from shared.kafka_admin import ensure_topics
 from shared.settings import load_settings
 
-KAFKA_IMAGE = "apache/kafka:4.1.1"
-
 
 def _docker_answers() -> bool:
     try:
@@ -34,10 +32,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield external
         return
     if _docker_answers():
-        from testcontainers.kafka import KafkaContainer
+        from tests.support.kafka_container import apache_kafka
 
-        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
-            yield container.get_bootstrap_server()
+        with apache_kafka() as bootstrap:
+            yield bootstrap
         return
     from herald.broker import LocalBroker
 
