@@ -7,6 +7,7 @@ Nothing connects at import: `ServiceRuntime(...)` builds the app; `run_worker()`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -140,10 +141,24 @@ class ServiceRuntime:
             (f"{DLQ_HEADER_PREFIX}partition", str(msg.partition).encode()),
             (f"{DLQ_HEADER_PREFIX}offset", str(msg.offset).encode()),
         ]
-        pending = await self.topic(dead_letter(self.service)).send(
-            key=msg.key, value=msg.value, headers=headers
-        )
-        await pending
+        delay = 0.5
+        while True:  # a record is never dropped: if Kafka can't take it now, wait and try again
+            try:
+                pending = await self.topic(dead_letter(self.service)).send(
+                    key=msg.key, value=msg.value, headers=headers
+                )
+                await pending
+                break
+            except Exception as exc:
+                log.error(
+                    "cannot dead-letter %s[%s]@%s yet (%s); retrying",
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
         log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
         await self.report_error(
             "dead_lettered", f"{msg.topic}[{msg.partition}]@{msg.offset}: {reason}", event
