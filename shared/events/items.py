@@ -24,6 +24,10 @@ class FeedItemDiscovered(EventPayload):
     title: str = Field(description="Plain-text title (markup removed).")
     link: str | None = Field(default=None, description="Absolute URL of the item's page, if any.")
     summary: str = Field(default="", description="Plain-text summary (markup removed), possibly empty.")
+    content_html: str = Field(
+        default="",
+        description="Sanitised HTML body (full content if the feed has it, else the summary); absolute URLs.",
+    )
     author: str | None = Field(default=None, description="Author name, if the feed gives one.")
     tags: list[str] = Field(default_factory=list, description="Categories from the feed.")
     image_urls: list[str] = Field(default_factory=list, description="Absolute URLs of images of the item.")
@@ -48,6 +52,10 @@ class FeedItemUpdated(EventPayload):
     title: str = Field(description="Plain-text title now.")
     link: str | None = Field(default=None, description="Absolute URL of the item's page now, if any.")
     summary: str = Field(default="", description="Plain-text summary now.")
+    content_html: str = Field(
+        default="",
+        description="Sanitised HTML body (full content if the feed has it, else the summary); absolute URLs.",
+    )
     author: str | None = Field(default=None, description="Author name, if given.")
     tags: list[str] = Field(default_factory=list, description="Categories from the feed.")
     image_urls: list[str] = Field(default_factory=list, description="Absolute URLs of images of the item.")
