@@ -30,8 +30,11 @@ lint: install
 	$(BIN)/ruff check shared services herald tests
 	$(BIN)/ruff format --check shared services herald tests
 
+## Benchmarks print figures (and a JSON line); they start what they need. nginx comes from Debian.
 bench: install
-	@ls bench/*.py >/dev/null 2>&1 && for script in bench/*.py; do $(BIN)/python $$script; done || echo "no benchmarks yet"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
+	@command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx)
+	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -159,7 +159,7 @@ class LocalBroker:
         cmd = [
             self._require_tools("java")[0],
             "-Xms128m",
-            "-Xmx512m",
+            "-Xmx1g",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={log4j}",

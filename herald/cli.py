@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from herald.broker import BrokerError
-from herald.commands import broker, events, feeds, ops, stack, staff
+from herald.commands import broker, events, feeds, ops, posts, preview, stack, staff
 from herald.errors import UserError
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app.add_typer(feeds.app, name="feeds")
 app.add_typer(staff.app, name="staff")
 app.add_typer(events.app, name="events")
 app.add_typer(ops.app, name="ops")
+app.add_typer(posts.app, name="posts")
+app.command()(preview.preview)
 app.command()(stack.up)
 app.command()(stack.run)
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.kafka_admin import ensure_topics
 from shared.settings import load_settings
@@ -50,9 +51,24 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def namespace() -> str:
-    """A unique topic/group prefix, so each test has its own topics on the shared broker."""
-    return f"t{uuid.uuid4().hex[:10]}."
+def namespace(kafka_bootstrap: str) -> Iterator[str]:
+    """A unique topic/group prefix, so each test has its own topics on the shared broker. Its topics
+    (the catalogue's and faust's changelogs) are deleted afterwards: a one-node test broker holding
+    every test's partitions at once runs out of heap."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    yield prefix
+    asyncio.run(_delete_topics(kafka_bootstrap, prefix))
+
+
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        doomed = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""`herald feeds add|list|remove|check`: the council's feed subscriptions."""
+"""`herald feeds add|list|remove|pause|resume|check`: the council's feed subscriptions."""
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -17,7 +18,7 @@ from shared.envelope import EventDecodeError, decode
 from shared.events import FeedSubscribed, FeedUnsubscribed
 from shared.ids import feed_id_for
 from shared.producer import EventProducer
-from shared.topics import FEEDS
+from shared.topics import FEED_HEALTH, FEEDS
 
 app = typer.Typer(help="Feeds Herald watches.", no_args_is_help=True)
 console = Console()
@@ -95,21 +96,107 @@ async def _subscriptions(bootstrap: str, namespace: str) -> dict[str, FeedSubscr
     return current
 
 
+def _find(current: dict[str, FeedSubscribed], url_or_id: str) -> FeedSubscribed:
+    """A subscription by feed id, by the URL it was added with, or by its current URL (moved feeds)."""
+    if url_or_id in current:
+        return current[url_or_id]
+    if not url_or_id.startswith("feed-"):
+        by_id = current.get(feed_id_for(_checked_url(url_or_id)))
+        if by_id is not None:
+            return by_id
+        for feed in current.values():
+            if str(feed.url) == url_or_id:
+                return feed
+    raise UserError(f"no subscribed feed {url_or_id}")
+
+
+def _set_paused(url_or_id: str, paused: bool) -> None:
+    config = context.settings()
+    bootstrap, _ = context.bootstrap(config, start=False)
+    feed = _find(context.run(_subscriptions(bootstrap, config.topic_namespace)), url_or_id)
+    event = feed.model_copy(update={"paused": paused})
+
+    async def send() -> None:
+        async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
+            await producer.send(FEEDS, feed.feed_id, event)
+
+    context.run(send())
+    console.print(f"{'paused' if paused else 'resumed'} {feed.feed_id} {feed.url}")
+
+
+@app.command()
+def pause(url_or_id: str = typer.Argument(..., help="Feed URL or feed id.")) -> None:
+    """Stop polling a feed for now (its seen items are kept)."""
+    _set_paused(url_or_id, True)
+
+
+@app.command()
+def resume(url_or_id: str = typer.Argument(..., help="Feed URL or feed id.")) -> None:
+    """Poll a paused feed again, at once."""
+    _set_paused(url_or_id, False)
+
+
+async def _health_events(bootstrap: str, namespace: str) -> list:
+    events = []
+    async for record in read_to_end(bootstrap, FEED_HEALTH, namespace=namespace):
+        try:
+            _, payload = decode(record.value, FEED_HEALTH.accepts)
+        except EventDecodeError:
+            continue
+        events.append(payload)
+    return events
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
 @app.command("list")
 def list_feeds(as_json: bool = typer.Option(False, "--json", help="One JSON object per line.")) -> None:
-    """The feeds Herald watches."""
+    """The feeds Herald watches, with their health: status, last success, last error, next poll."""
+    from services.feed_ingest.health import fold
+
     config = context.settings()
     bootstrap, _ = context.bootstrap(config, start=False)
     feeds = context.run(_subscriptions(bootstrap, config.topic_namespace))
+    rows = fold(feeds, context.run(_health_events(bootstrap, config.topic_namespace)))
     if as_json:
-        for feed in feeds.values():
-            print(feed.model_dump_json())
+        for row in rows:
+            health = {
+                "status": row.status,
+                "last_success": row.last_success.isoformat() if row.last_success else None,
+                "last_error": row.last_error,
+                "last_error_at": row.last_error_at.isoformat() if row.last_error_at else None,
+                "next_poll": row.next_poll.isoformat() if row.next_poll else None,
+                "items_seen": row.items_seen,
+                "items_new": row.items_new,
+            }
+            print(json.dumps({**row.feed.model_dump(mode="json"), **health}))
         return
-    table = Table("feed id", "url", "every", "subscribed", title=f"{len(feeds)} feeds")
+    table = Table(
+        "feed id",
+        "url",
+        "every",
+        "status",
+        "last success",
+        "last error",
+        "next poll",
+        "items",
+        title=f"{len(feeds)} feeds",
+    )
     table.columns[1].overflow = "fold"
-    for feed in sorted(feeds.values(), key=lambda f: str(f.url)):
+    table.columns[5].overflow = "fold"
+    for row in rows:
+        error = f"{_when(row.last_error_at)} {row.last_error}" if row.last_error else "—"
         table.add_row(
-            feed.feed_id, str(feed.url), f"{feed.interval_seconds}s", feed.subscribed_at.isoformat()
+            row.feed.feed_id,
+            str(row.feed.url),
+            f"{row.feed.interval_seconds}s",
+            row.status,
+            _when(row.last_success),
+            error,
+            "—" if row.status == "paused" else _when(row.next_poll),
+            f"{row.items_seen} ({row.items_new} new)",
         )
     console.print(table)
 

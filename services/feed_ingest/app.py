@@ -1,55 +1,85 @@
-"""feed_ingest's faust app: subscriptions table, poll scheduler, poll agent (issue 3).
+"""feed_ingest's faust app: subscriptions table, per-worker due-heap, poll agent, push endpoints.
 
 - `herald.feeds` → the `feeds` table (feed id → `FeedState`), written by the subscription consumer.
-- A timer (every `poll_tick_seconds`) looks at the feeds this worker owns (their herald.feeds
-  partition is assigned to it as active) and sends a `PollRequest` for each due one to
-  `herald.internal.feed-polls`, on the same partition: faust co-partitions topics with the same
-  partition count, so the same worker receives it and may write that feed's table entry.
-- The poll agent fetches, parses, decides, publishes each new item to `herald.feed-items` and
-  waits for the broker's ack, and only then stores the new seen-state (and waits for that
+- Scheduling (issue 5 §4): each worker keeps a heap of the feeds it owns (their herald.feeds
+  partition is assigned to it as active), rebuilt after every rebalance once recovery is over, so
+  a tick costs O(due feeds), not O(all feeds). Due feeds get a `PollRequest` on
+  `herald.internal.feed-polls`, same partition: faust co-partitions topics with the same partition
+  count, so the same worker receives it and may write that feed's table entry.
+- Memory per worker follows ownership: faust's memory store drops keys of lost partitions only
+  for keys it *recovered* (`Store._key_partition`), not for keys this worker wrote itself, so
+  the rebuild also drops every entry whose partition is no longer owned (no changelog write:
+  the store's dict only; a later assignment recovers the partition from the changelog again).
+- The poll agent fetches, parses (in a thread: feedparser is CPU-bound), decides, publishes each
+  new item (`FeedItemDiscovered`) and each changed one (`FeedItemUpdated`) to `herald.feed-items`
+  waiting for the broker's ack, and only then stores the new seen-state (waiting for that
   changelog record's ack too): a crash between the two re-announces at most those items once
-  (the publisher's ledger absorbs that), never loses one.
+  (the publisher's ledger absorbs that), never loses one. Then the poll's outcome goes to
+  `herald.ops.feed-health` (`FeedPolled`, and `FeedStatusChanged`/`FeedMoved` when they happen).
+- Push (issue 5 §5): `POST /ping` and WebSub distributions become poll requests with reason
+  "ping"/"push" on the same topic, so whichever worker the HTTP request reaches, the owner acts.
 
-Polls run `POLL_CONCURRENCY` at a time. faust may commit a poll request's offset while another is
-in flight (faust #606); losing a poll *request* is harmless: the feed is still due, so it is asked
-for again. A feed is never polled twice at once: an in-flight set here, and the generation
-number in each request (a request made before the last completed poll is ignored).
+Polls run `feed_poll_concurrency` at a time. faust may commit a poll request's offset while
+another is in flight (faust #606); losing a *scheduled* request is harmless (the feed is still
+due). A feed is never polled twice at once: an in-flight set here, and the generation number in
+each scheduled request (a request made before the last completed poll is ignored). A ping or
+push that arrives mid-poll runs right after it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import logging
+import random
 import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from pydantic import ValidationError
 
-from services.feed_ingest.decide import decide, remember
+from services.feed_ingest import websub
+from services.feed_ingest.decide import Decision, Update, decide, remember, settle_fingerprints
 from services.feed_ingest.errors import FeedError
-from services.feed_ingest.fetch import FeedFetcher
-from services.feed_ingest.parse import ParsedEntry, parse_feed
+from services.feed_ingest.fetch import FeedFetcher, FetchResult
+from services.feed_ingest.options import FeedIngestOptions
+from services.feed_ingest.parse import ParsedEntry, ParsedFeed, parse_feed
+from services.feed_ingest.schedule import DueHeap, SchedulePolicy
 from services.feed_ingest.state import (
     FeedState,
+    PollReason,
     PollRequest,
     after_error,
     after_not_modified,
     after_success,
+    moved,
+    status_change,
     subscribe,
     unsubscribe,
     utcnow,
+    websub_granted,
+    websub_requested,
 )
 from shared.envelope import CloudEvent
-from shared.events import FeedSubscribed, FeedUnsubscribed
+from shared.events import (
+    FeedItemUpdated,
+    FeedMoved,
+    FeedPolled,
+    FeedStatusChanged,
+    FeedSubscribed,
+    FeedUnsubscribed,
+)
 from shared.ids import feed_id_for
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
-from shared.topics import FEED_ITEMS, FEED_POLLS, FEEDS
+from shared.topics import FEED_HEALTH, FEED_ITEMS, FEED_POLLS, FEEDS
 
 log = logging.getLogger(__name__)
 
 SERVICE = "feed_ingest"
-POLL_CONCURRENCY = 8
 
 
 def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
@@ -59,13 +89,31 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     return runtime
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """A poll failure that is Herald's side (items not published), shaped like `FeedError`."""
+
+    kind: str
+    reason: str
+    http_status: int | None = None
+    retry_after_seconds: float | None = None
+
+
 class FeedIngest:
     """The service's parts, wired onto one runtime. Nothing connects until the worker starts."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, options: FeedIngestOptions | None = None) -> None:
         self.runtime = runtime
         self.app = runtime.app
         self.settings = runtime.settings
+        self.options = options or FeedIngestOptions()
+        self.policy = SchedulePolicy(
+            min_interval=self.options.feed_min_interval_seconds,
+            max_interval=self.options.feed_max_interval_seconds,
+            jitter=self.options.feed_poll_jitter,
+            max_backoff=self.options.feed_max_backoff_seconds,
+            broken_after=self.options.feed_broken_after_seconds,
+        )
         self.fetcher = FeedFetcher(self.settings)
         self.feeds = self.app.Table(
             "feeds",
@@ -76,20 +124,33 @@ class FeedIngest:
             help="feed_ingest: feed id → subscription, poll state and seen ids (FeedState as JSON).",
         )
         self.feeds_topic_name = self.settings.topic_namespace + FEEDS.name
+        self.heap = DueHeap()
+        self._heap_stale = True  # rebuilt after (re)assignment, once recovery is over
+        self._owned: set[str] = set()  # active feeds of owned partitions
         # feed id → monotonic deadline: a request was sent and its poll has not finished.
         self._requested: dict[str, float] = {}
         self._polling: set[str] = set()
+        self._again: dict[str, PollRequest] = {}  # ping/push that came in mid-poll
         self._request_timeout = self.settings.http_timeout_seconds * 3 + 30
+        self._random = random.Random()
+        self.poll_counts: Counter[str] = Counter()  # polls done here, owned feeds only (for /feeds/owned)
 
     def install(self) -> None:
         self.runtime.consumer(FEEDS)(self.on_subscription)
         self.app.agent(
-            self.runtime.topic(FEED_POLLS), name=f"herald.{SERVICE}.poll", concurrency=POLL_CONCURRENCY
+            self.runtime.topic(FEED_POLLS),
+            name=f"herald.{SERVICE}.poll",
+            concurrency=self.options.feed_poll_concurrency,
         )(self._poll_agent)
         self.app.timer(self.settings.poll_tick_seconds, name=f"herald.{SERVICE}.schedule")(
             self._schedule_tick
         )
+        self.app.on_partitions_assigned.connect(self._on_assignment_change)
+        self.app.on_partitions_revoked.connect(self._on_assignment_change)
         self.app.on_before_shutdown.connect(self._close)
+        from services.feed_ingest.views import install_pages
+
+        install_pages(self)
         self.runtime.heartbeat_detail["owned_feeds"] = "0"
 
     # --- subscriptions ----------------------------------------------------------------------
@@ -108,11 +169,15 @@ class FeedIngest:
             return
         existing = self._state(payload.feed_id)
         if isinstance(payload, FeedSubscribed):
-            if payload.feed_id != feed_id_for(str(payload.url)):
+            if payload.feed_id != feed_id_for(str(payload.url)) and (
+                existing is None or existing.url != str(payload.url)
+            ):
                 # Tolerated: URL parsers may spell the same URL differently; the id stays the key.
                 log.warning("feed_id %s is not feed_id_for(%s)", payload.feed_id, payload.url)
             new = subscribe(existing, payload, partition=event.message.partition, now=utcnow())
-            log.info("subscribed %s %s every %ss", new.feed_id, new.url, new.interval_seconds)
+            if existing is None or existing.paused != new.paused or not existing.active:
+                state_word = "paused" if new.paused else f"every {new.interval_seconds}s"
+                log.info("subscribed %s %s %s", new.feed_id, new.url, state_word)
         else:
             new = unsubscribe(existing, payload)
             log.info("unsubscribed %s", payload.feed_id)
@@ -123,6 +188,58 @@ class FeedIngest:
         raw = self.feeds.get(feed_id)
         return FeedState.model_validate(raw) if raw else None
 
+    # --- ownership and the due-heap -----------------------------------------------------------
+    async def _on_assignment_change(self, *args: Any, **kwargs: Any) -> None:
+        self._heap_stale = True
+
+    def owned_partitions(self) -> set[int]:
+        """Partitions of herald.feeds this worker owns now."""
+        return {
+            tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.feeds_topic_name
+        }
+
+    def rebuild(self) -> None:
+        """The heap and owned set from the table, for owned partitions only; entries of other
+        partitions are dropped from the memory store (see the module docstring)."""
+        owned = self.owned_partitions()
+        self.heap.clear()
+        self._owned.clear()
+        store = self.feeds.data
+        raw_dict = getattr(store, "data", None)
+        key_partition = getattr(store, "_key_partition", None)
+        dropped = 0
+        for feed_id, raw in list(self.feeds.items()):
+            if not raw or raw.get("partition") not in owned:
+                if isinstance(raw_dict, dict):
+                    raw_dict.pop(feed_id, None)
+                    if isinstance(key_partition, dict):
+                        key_partition.pop(feed_id, None)
+                    dropped += 1
+                continue
+            self._track(FeedState.model_validate(raw))
+        for feed_id in [f for f in self.poll_counts if f not in self._owned]:
+            del self.poll_counts[feed_id]
+        self._heap_stale = False
+        self.runtime.heartbeat_detail["owned_feeds"] = str(len(self._owned))
+        self.runtime.heartbeat_detail["owned_partitions"] = ",".join(str(p) for p in sorted(owned))
+        log.info(
+            "owning partitions %s: %d feeds (%d entries of other partitions dropped)",
+            sorted(owned),
+            len(self._owned),
+            dropped,
+        )
+
+    def _track(self, state: FeedState) -> None:
+        if state.active:
+            self._owned.add(state.feed_id)
+        else:
+            self._owned.discard(state.feed_id)
+        if state.schedulable:
+            self.heap.set(state.feed_id, state.next_poll_at)
+        else:
+            self.heap.discard(state.feed_id)
+        self.runtime.heartbeat_detail["owned_feeds"] = str(len(self._owned))
+
     # --- scheduling -------------------------------------------------------------------------
     async def _schedule_tick(self) -> None:
         try:
@@ -130,37 +247,41 @@ class FeedIngest:
         except Exception:  # a timer that raises stops for good
             log.exception("poll scheduling failed")
 
-    def owned_partitions(self) -> set[int]:
-        """Partitions of herald.feeds this worker owns now (the memory store may still hold
-        entries of partitions it has lost, so the table alone does not say)."""
-        return {
-            tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.feeds_topic_name
-        }
-
     async def request_due_polls(self) -> int:
-        """Send a poll request for each owned, active, due feed not already requested."""
+        """Send a poll request for each owned, schedulable, due feed not already requested."""
         if not self.runtime.ready or self.app.rebalancing or getattr(self.app, "in_recovery", False):
             return 0  # a half-recovered table could hold an old seen window
-        owned = self.owned_partitions()
+        if self._heap_stale:
+            self.rebuild()
         clock, now = time.monotonic(), time.time()
-        for feed_id in [f for f, deadline in self._requested.items() if deadline < clock]:
-            del self._requested[feed_id]
         topic = self.runtime.topic(FEED_POLLS)
-        count = sent = 0
-        for feed_id, raw in list(self.feeds.items()):
-            if not raw or not raw.get("active") or raw.get("partition") not in owned:
+        sent = 0
+        for feed_id in self.heap.pop_due(now):
+            state = self._state(feed_id)
+            if state is None or not state.schedulable:
                 continue
-            count += 1
-            if raw.get("next_poll_at", 0.0) > now or feed_id in self._requested:
+            if self._requested.get(feed_id, 0.0) > clock:  # asked already: look again at the deadline
+                self.heap.set(feed_id, now + self._requested[feed_id] - clock)
                 continue
-            request = PollRequest(feed_id=feed_id, generation=raw.get("generation", 0), requested_at=utcnow())
+            request = PollRequest(feed_id=feed_id, generation=state.generation, requested_at=utcnow())
             self._requested[feed_id] = clock + self._request_timeout
+            self.heap.set(feed_id, now + self._request_timeout)  # re-asked if the request is lost
             await topic.send(
-                key=feed_id.encode(), value=request.model_dump_json().encode(), partition=raw["partition"]
+                key=feed_id.encode(), value=request.model_dump_json().encode(), partition=state.partition
             )
             sent += 1
-        self.runtime.heartbeat_detail["owned_feeds"] = str(count)
         return sent
+
+    async def request_poll(self, feed_id: str, reason: PollReason, **extra: Any) -> None:
+        """Ask the feed's owner (whichever worker) to act now: ping, push or a granted lease.
+
+        Keyed by feed id with the default partitioner, like the herald.feeds record, so it lands on
+        the co-partitioned poll topic partition that the owner consumes."""
+        request = PollRequest(feed_id=feed_id, reason=reason, requested_at=utcnow(), **extra)
+        pending = await self.runtime.topic(FEED_POLLS).send(
+            key=feed_id.encode(), value=request.model_dump_json().encode()
+        )
+        await pending
 
     # --- polling ----------------------------------------------------------------------------
     async def _poll_agent(self, stream: faust.StreamT) -> Any:
@@ -170,78 +291,187 @@ class FeedIngest:
             except ValidationError as exc:
                 await self.runtime.dead_letter(event, f"not a poll request: {exc.errors()[0]['msg']}")
                 continue
-            if request.feed_id in self._polling:
-                continue  # the same feed is being polled right now; this request is a duplicate
-            self._polling.add(request.feed_id)
+            if request.reason == "lease":
+                await self._record_lease(request)
+                continue
+            feed_id = request.feed_id
+            if feed_id in self._polling:
+                if request.reason != "schedule":  # a ping/push mid-poll may carry news: run it after
+                    self._again[feed_id] = request
+                continue  # a scheduled duplicate: the poll in flight serves it
+            self._polling.add(feed_id)
             try:
-                await self.poll(request)
-            except Exception as exc:  # a Herald bug: record it, keep the agent alive
-                log.exception("poll of %s failed", request.feed_id)
-                await self.runtime.report_error(
-                    "poll_crashed", f"{request.feed_id}: {type(exc).__name__}: {exc}"
-                )
-                state = self._state(request.feed_id)
-                if state is not None and state.generation == request.generation:
-                    await self._store(
-                        after_error(state, kind="internal", reason=str(exc), http_status=None, now=utcnow())
-                    )
+                next_request: PollRequest | None = request
+                while next_request is not None:
+                    await self._guarded_poll(next_request)
+                    next_request = self._again.pop(feed_id, None)
             finally:
-                self._polling.discard(request.feed_id)
-                self._requested.pop(request.feed_id, None)
+                self._polling.discard(feed_id)
+                self._requested.pop(feed_id, None)
+
+    async def _guarded_poll(self, request: PollRequest) -> None:
+        try:
+            await self.poll(request)
+        except Exception as exc:  # a Herald bug: record it, keep the agent alive
+            log.exception("poll of %s failed", request.feed_id)
+            await self.runtime.report_error("poll_crashed", f"{request.feed_id}: {type(exc).__name__}: {exc}")
+            state = self._state(request.feed_id)
+            if state is not None and state.active:
+                await self._store(
+                    after_error(
+                        state,
+                        kind="internal",
+                        reason=str(exc),
+                        http_status=None,
+                        now=utcnow(),
+                        policy=self.policy,
+                        rand=self._random.random(),
+                    )
+                )
 
     async def poll(self, request: PollRequest) -> None:
-        """Fetch → parse → decide → publish → remember, for one feed (inside the agent)."""
+        """Fetch (or take the pushed body) → parse → decide → publish → remember → report."""
         state = self._state(request.feed_id)
-        if state is None or not state.active or state.generation != request.generation:
-            return  # unsubscribed, or already polled since the request was made
+        if state is None or not state.schedulable:
+            return  # unsubscribed or paused
+        if (
+            request.reason == "schedule"
+            and request.generation is not None
+            and state.generation != request.generation
+        ):
+            return  # already polled since the request was made
+        trigger = request.reason if request.reason in ("ping", "push") else "schedule"
+        if not state.baseline_done:
+            trigger = "first"
+        self.poll_counts[state.feed_id] += 1
+        started = time.monotonic()
+        pushed = request.reason == "push" and request.body_b64 is not None
         try:
-            fetched = await self.fetcher.fetch(state.url, etag=state.etag, last_modified=state.last_modified)
-            if fetched.status == "not_modified":
-                await self._store(
-                    after_not_modified(
-                        self._latest(state),
-                        http_status=fetched.http_status,
-                        etag=fetched.etag,
-                        last_modified=fetched.last_modified,
-                        now=utcnow(),
-                    )
+            if pushed:
+                headers = {"content-type": request.content_type} if request.content_type else {}
+                fetched = FetchResult(
+                    "ok", 200, state.url, body=base64.b64decode(request.body_b64 or ""), headers=headers
                 )
+            else:
+                fetched = await self.fetcher.fetch(
+                    state.url, etag=state.etag, last_modified=state.last_modified
+                )
+            if fetched.status == "not_modified":
+                new = after_not_modified(
+                    self._latest(state),
+                    http_status=fetched.http_status,
+                    etag=fetched.etag,
+                    last_modified=fetched.last_modified,
+                    now=utcnow(),
+                    policy=self.policy,
+                    rand=self._random.random(),
+                    max_age=fetched.min_next_poll_seconds,
+                )
+                await self._finish(state, new, fetched.url, trigger, started)
                 return
-            parsed = parse_feed(fetched.body, url=fetched.url, feed_id=state.feed_id, headers=fetched.headers)
+            parsed = await asyncio.to_thread(
+                parse_feed, fetched.body, url=fetched.url, feed_id=state.feed_id, headers=fetched.headers
+            )
         except FeedError as exc:
-            await self._record_error(state, exc.kind, exc.reason, exc.http_status)
+            await self._record_error(state, exc, trigger, started)
             return
+        await self._apply(state, fetched, parsed, trigger, started, pushed=pushed)
+        if not pushed and self.options.websub_enabled:
+            await self._maybe_subscribe(state.feed_id, fetched)
+
+    async def _apply(
+        self,
+        state: FeedState,
+        fetched: FetchResult,
+        parsed: ParsedFeed,
+        trigger: str,
+        started: float,
+        *,
+        pushed: bool,
+    ) -> None:
         decision = decide(
-            state.seen, parsed.entries, baseline_done=state.baseline_done, backfill=state.backfill
+            state.seen,
+            parsed.entries,
+            baseline_done=state.baseline_done,
+            backfill=state.backfill,
+            fingerprints=state.fingerprints,
         )
-        published = await self._publish(state, decision.emit)
-        if published < len(decision.emit):
-            unsent = decision.emit[published:]
-            seen = remember(state.seen, parsed.entries, forget=unsent)
-            reason = (
-                f"{len(unsent)} of {len(decision.emit)} new items not published; retrying on the next poll"
-            )
-            await self._record_error(state, "publish_failed", reason, fetched.http_status, seen=seen)
+        new_sent = await self._publish(state, decision.emit)
+        updates_sent = (
+            await self._publish_updates(state, decision.updates) if new_sent == len(decision.emit) else 0
+        )
+        if new_sent < len(decision.emit) or updates_sent < len(decision.updates):
+            await self._partial(state, fetched, parsed, decision, new_sent, updates_sent, trigger, started)
             return
-        await self._store(
-            after_success(
-                self._latest(state),
-                seen=decision.seen,
-                emitted=published,
-                http_status=fetched.http_status,
-                etag=fetched.etag,
-                last_modified=fetched.last_modified,
-                now=utcnow(),
-            )
+        new = after_success(
+            self._latest(state),
+            seen=decision.seen,
+            fingerprints=decision.fingerprints,
+            emitted=new_sent,
+            updated=updates_sent,
+            http_status=fetched.http_status,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            now=utcnow(),
+            policy=self.policy,
+            rand=self._random.random(),
+            max_age=fetched.min_next_poll_seconds,
+            keep_validators=pushed,
         )
-        if decision.emit or not state.baseline_done:  # routine polls stay quiet
+        if fetched.permanent_redirect and not pushed:
+            new = await self._move(new, fetched)
+        await self._finish(
+            state,
+            new,
+            fetched.url,
+            trigger,
+            started,
+            warnings=list(parsed.warnings),
+            items_total=len(parsed.entries),
+            items_new=new_sent,
+            items_updated=updates_sent,
+        )
+        if decision.emit or decision.updates or not state.baseline_done:  # routine polls stay quiet
             log.info(
-                "polled %s: %d entries, %d new%s",
+                "polled %s (%s): %d entries, %d new, %d updated%s",
                 state.feed_id,
+                trigger,
                 len(parsed.entries),
-                published,
+                new_sent,
+                updates_sent,
                 "" if state.baseline_done else " (first poll: existing items are not announced)",
             )
+
+    async def _partial(
+        self,
+        state: FeedState,
+        fetched: FetchResult,
+        parsed: ParsedFeed,
+        decision: Decision,
+        new_sent: int,
+        updates_sent: int,
+        trigger: str,
+        started: float,
+    ) -> None:
+        """Some events did not reach the broker: keep what did, retry the rest next poll."""
+        unsent = decision.emit[new_sent:]
+        unsent_updates = decision.updates[updates_sent:]
+        seen = remember(state.seen, parsed.entries, forget=unsent)
+        prints = settle_fingerprints(
+            state.fingerprints,
+            parsed.entries,
+            seen,
+            announced=decision.emit[:new_sent],
+            updated=decision.updates[:updates_sent],
+            failed=[*unsent, *(u.entry for u in unsent_updates)],
+        )
+        total = len(decision.emit) + len(decision.updates)
+        error = _Failure(
+            "publish_failed",
+            f"{len(unsent) + len(unsent_updates)} of {total} item events not published; retrying next poll",
+            fetched.http_status,
+        )
+        await self._record_error(state, error, trigger, started, seen=seen, fingerprints=prints)
 
     async def _publish(self, state: FeedState, entries: tuple[ParsedEntry, ...]) -> int:
         """Publish in order, each acknowledged by the broker; return how many made it."""
@@ -264,23 +494,192 @@ class FeedIngest:
                 return index
         return len(entries)
 
+    async def _publish_updates(self, state: FeedState, updates: tuple[Update, ...]) -> int:
+        now = utcnow()
+        for index, update in enumerate(updates):
+            entry = update.entry
+            event = FeedItemUpdated(
+                item_id=update.item_id,
+                feed_id=state.feed_id,
+                feed_url=state.url,
+                title=entry.title,
+                link=entry.link,
+                summary=entry.summary,
+                author=entry.author,
+                tags=list(entry.tags),
+                image_urls=list(entry.image_urls),
+                published=entry.published,
+                updated=entry.updated,
+                content_hash=entry.content_hash,
+                previous_content_hash=update.previous_content_hash,
+                changed_fields=list(update.changed_fields),
+                detected_at=now,
+            )
+            try:
+                await self.runtime.publish(FEED_ITEMS, update.item_id, event)
+            except Exception as exc:
+                log.error("could not publish update of %s: %s: %s", update.item_id, type(exc).__name__, exc)
+                return index
+        return len(updates)
+
     async def _record_error(
         self,
         state: FeedState,
-        kind: str,
-        reason: str,
-        http_status: int | None,
+        exc: FeedError | _Failure,
+        trigger: str,
+        started: float,
         *,
         seen: list[str] | None = None,
+        fingerprints: dict[str, str] | None = None,
     ) -> None:
         new = after_error(
-            self._latest(state), kind=kind, reason=reason, http_status=http_status, now=utcnow(), seen=seen
+            self._latest(state),
+            kind=exc.kind,
+            reason=exc.reason,
+            http_status=exc.http_status,
+            now=utcnow(),
+            seen=seen,
+            fingerprints=fingerprints,
+            policy=self.policy,
+            rand=self._random.random(),
+            retry_after=getattr(exc, "retry_after_seconds", None),
         )
         retry_in = max(0.0, new.next_poll_at - time.time())
-        log.warning("poll of %s failed (%s): %s; retry in %.0fs", state.feed_id, kind, reason, retry_in)
-        await self._store(new)
-        await self.runtime.report_error(f"feed_{kind}", f"{state.feed_id} {state.url}: {reason}")
+        log.warning(
+            "poll of %s failed (%s): %s; retry in %.0fs", state.feed_id, exc.kind, exc.reason, retry_in
+        )
+        await self._finish(state, new, state.url, trigger, started, error=exc)
+        await self.runtime.report_error(f"feed_{exc.kind}", f"{state.feed_id} {state.url}: {exc.reason}")
 
+    async def _finish(
+        self,
+        before: FeedState,
+        new: FeedState,
+        url: str,
+        trigger: str,
+        started: float,
+        *,
+        error: FeedError | _Failure | None = None,
+        warnings: list[str] | None = None,
+        items_total: int = 0,
+        items_new: int = 0,
+        items_updated: int = 0,
+    ) -> None:
+        """Store the outcome, then tell the feed-health topic (after the store: a FeedPolled means
+        the seen-state it reflects is durable)."""
+        await self._store(new)
+        now = new.last_polled_at or utcnow()
+        try:
+            await self.runtime.publish(
+                FEED_HEALTH,
+                new.feed_id,
+                FeedPolled(
+                    feed_id=new.feed_id,
+                    url=url,
+                    trigger=trigger,  # type: ignore[arg-type]
+                    outcome=new.last_outcome or "error",
+                    http_status=new.last_http_status,
+                    error_kind=error.kind if error else None,
+                    error=error.reason if error else None,
+                    warnings=warnings or [],
+                    items_total=items_total,
+                    items_new=items_new,
+                    items_updated=items_updated,
+                    duration_ms=(time.monotonic() - started) * 1000,
+                    polled_at=now,
+                    next_poll_at=datetime.fromtimestamp(new.next_poll_at, UTC),
+                ),
+            )
+            change = status_change(before, new)
+            if change is not None:
+                log.warning("feed %s is %s: %s", new.feed_id, change, new.last_error)
+                await self.runtime.publish(
+                    FEED_HEALTH,
+                    new.feed_id,
+                    FeedStatusChanged(
+                        feed_id=new.feed_id,
+                        url=new.url,
+                        status=change,
+                        since=(new.failing_since or now) if change == "broken" else now,
+                        last_error=new.last_error if change == "broken" else None,
+                        changed_at=utcnow(),
+                    ),
+                )
+        except Exception:  # health reporting must not fail the poll (its state is stored)
+            log.exception("could not report the poll of %s", new.feed_id)
+
+    async def _move(self, state: FeedState, fetched: FetchResult) -> FeedState:
+        """A permanent redirect: FeedMoved on feed-health, then the subscription re-announced
+        with the new URL and the same feed id (so its seen-state stays with it)."""
+        target = fetched.permanent_redirect or fetched.url
+        subscription = FeedSubscribed(
+            feed_id=state.feed_id,
+            url=target,
+            interval_seconds=state.interval_seconds,
+            backfill=state.backfill,
+            subscribed_at=state.subscribed_at,
+            paused=state.paused,
+        )
+        new_url = str(subscription.url)
+        if new_url == state.url:
+            return state
+        try:
+            await self.runtime.publish(
+                FEED_HEALTH,
+                state.feed_id,
+                FeedMoved(
+                    feed_id=state.feed_id,
+                    old_url=state.url,
+                    new_url=new_url,
+                    http_status=301,
+                    moved_at=utcnow(),
+                ),
+            )
+            await self.runtime.publish(FEEDS, state.feed_id, subscription)
+        except Exception:
+            log.exception("could not announce the move of %s", state.feed_id)
+            return state  # try again on the next poll
+        log.warning("feed %s moved permanently: %s → %s", state.feed_id, state.url, new_url)
+        return moved(state, new_url)
+
+    # --- WebSub -------------------------------------------------------------------------------
+    async def _maybe_subscribe(self, feed_id: str, fetched: FetchResult) -> None:
+        found = websub.discover(fetched.body, dict(fetched.headers), feed_url=fetched.url)
+        state = self._state(feed_id)
+        if found is None or state is None:
+            return
+        lease = self.options.websub_lease_seconds
+        until = state.websub_lease_until.timestamp() if state.websub_lease_until else None
+        same = state.websub_hub == found.hub and state.websub_topic == found.topic
+        if same and not websub.needs_renewal(until, lease, time.time()):
+            return
+        master = self.options.websub_secret.get_secret_value()  # type: ignore[union-attr]
+        base = self.options.websub_callback_base_url or ""
+        try:
+            await websub.subscribe(
+                self.fetcher.client,
+                hub=found.hub,
+                topic=found.topic,
+                callback=websub.callback_url(base, master, feed_id, found.topic),
+                secret=websub.feed_secret(master, feed_id),
+                lease_seconds=lease,
+            )
+        except websub.WebSubError as exc:
+            log.warning("WebSub subscription of %s failed: %s", feed_id, exc)
+            await self.runtime.report_error("websub_subscribe_failed", f"{feed_id}: {exc}")
+            return
+        log.info("asked hub %s for pushes of %s (%s)", found.hub, feed_id, found.topic)
+        current = self._state(feed_id) or state
+        await self._store(
+            websub_requested(current, hub=found.hub, topic=found.topic, lease_seconds=lease, now=utcnow())
+        )
+
+    async def _record_lease(self, request: PollRequest) -> None:
+        state = self._state(request.feed_id)
+        if state is not None and request.lease_seconds:
+            await self._store(websub_granted(state, lease_seconds=request.lease_seconds, now=utcnow()))
+
+    # --- storage ----------------------------------------------------------------------------
     def _latest(self, polled: FeedState) -> FeedState:
         """The state to apply a poll's outcome to: the table's current one, which may carry a
         subscription change made while the poll ran (only polls change the seen ids)."""
@@ -294,6 +693,8 @@ class FeedIngest:
         the state durable before this event's offset can be committed."""
         self.feeds[state.feed_id] = state.to_table()
         await self.app.producer.flush()
+        if not self._heap_stale:
+            self._track(state)
 
     async def _close(self, app: Any, **kwargs: Any) -> None:
         await self.fetcher.aclose()

@@ -1,29 +1,57 @@
-"""The "retrieve" step: one conditional GET of a feed, safely.
+"""The "retrieve" step: one conditional GET of a feed, safely (issue 5 §3 and §6).
 
-One shared `httpx.AsyncClient` (connection pool) per process, timeouts from settings, a
-User-Agent naming Herald and a contact URL, redirects followed by hand so each hop passes the
-address check, and the body size capped while streaming (never read whole first).
+- ONE `httpx.AsyncClient` (connection pool) per fetcher, and one fetcher per process; at most
+  `per_host_limit` requests to the same host at once, so one slow council server cannot take
+  the whole pool and a big subscription list cannot hammer one host.
+- Connect/read timeouts from settings, and a total deadline that stops servers that trickle
+  bytes just fast enough to dodge the read timeout.
+- Redirects followed by hand: each hop's scheme is checked, and each new connection is vetted by
+  `safety.VettingBackend` (resolve once, refuse off-limits addresses, connect to the vetted IP).
+  A chain that starts with 301/308 hops reports where they lead as `permanent_redirect`.
+- The body is read raw and decoded here (gzip, deflate, br) in bounded pieces; both the wire size
+  and the decoded size are capped at `max_feed_bytes` while streaming, so a decompression bomb is
+  refused after at most cap + 64 KB of memory.
+- Caching hints for the scheduler: Cache-Control max-age (`min_next_poll_seconds`) and 429/503
+  Retry-After (`FeedError.retry_after_seconds`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urljoin
 
+import brotli
+import httpcore
 import httpx
 
+from services.feed_ingest.decode import (
+    ACCEPT_ENCODING,
+    ContentDecoder,
+    UnsupportedEncoding,
+    max_age_seconds,
+    retry_after_seconds,
+)
 from services.feed_ingest.errors import FeedError
-from services.feed_ingest.safety import Resolver, check_url, system_resolver
+from services.feed_ingest.safety import AddressPolicy, Resolver, VettingBackend, split_url, system_resolver
 from shared import __version__
 from shared.settings import HeraldSettings
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+PERMANENT_REDIRECTS = {301, 308}
+DEFAULT_PER_HOST_LIMIT = 8
+#: Decoded/wire size ratio past which an over-cap body is called a bomb, not just a big feed.
+BOMB_RATIO = 100
 _TRANSFER_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
-ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+    "text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
 
 
 @dataclass(frozen=True)
@@ -31,34 +59,104 @@ class FetchResult:
     status: Literal["ok", "not_modified"]
     http_status: int
     url: str  # after redirects
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""  # decoded (Content-Encoding undone)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names, transfer ones dropped
     etag: str | None = None
     last_modified: str | None = None
-    #: Where a 301/308 chain ended, when it did: issue 5 will move the subscription there.
+    #: Where the leading 301/308 hops of the redirect chain led: the subscription should move there.
     permanent_redirect: str | None = None
+    #: Cache-Control max-age: the server asks not to be polled again sooner (clamped to 7 days).
+    min_next_poll_seconds: float | None = None
+    #: Bytes received on the wire (before decoding), for metrics.
+    wire_bytes: int = 0
 
 
 def user_agent(settings: HeraldSettings) -> str:
     return f"Herald/{__version__} (+{settings.user_agent_contact})"
 
 
-class FeedFetcher:
-    """Fetches feeds through one pooled client, created on first use (nothing connects at build)."""
+class HostLimiter:
+    """At most `limit` concurrent fetches per host; entries vanish when idle (memory does not grow
+    with every host ever fetched)."""
 
-    def __init__(self, settings: HeraldSettings, *, resolver: Resolver = system_resolver) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._slots: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        semaphore, users = self._slots.get(host, (None, 0))
+        if semaphore is None:
+            semaphore = asyncio.Semaphore(self.limit)
+        self._slots[host] = (semaphore, users + 1)
+        try:
+            async with semaphore:
+                yield
+        finally:
+            semaphore, users = self._slots[host]
+            if users <= 1:
+                del self._slots[host]
+            else:
+                self._slots[host] = (semaphore, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+
+class _VettedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over an httpcore pool whose network backend vets every connection.
+
+    httpx has no option for a network backend, but its transport is a thin adapter over an
+    `httpcore.AsyncConnectionPool` held in `_pool`, whose `network_backend` argument is public
+    httpcore API; so the pool is built here with ours (no proxies: feeds go straight out)."""
+
+    def __init__(self, backend: VettingBackend, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
+class FeedFetcher:
+    """Fetches feeds through one pooled client, created on first use (nothing connects at build).
+
+    `trusted_addresses`: for tests only, addresses treated as public (see `AddressPolicy`)."""
+
+    def __init__(
+        self,
+        settings: HeraldSettings,
+        *,
+        resolver: Resolver = system_resolver,
+        trusted_addresses: Iterable[str] = (),
+        per_host_limit: int | None = None,
+        total_timeout_seconds: float | None = None,
+    ) -> None:
         self.settings = settings
         self.resolver = resolver
+        self.policy = AddressPolicy.of(settings.allow_private_networks, trusted_addresses)
+        self.backend = VettingBackend(self.policy, resolver)
+        limit = per_host_limit or getattr(settings, "feed_per_host_concurrency", DEFAULT_PER_HOST_LIMIT)
+        self.hosts = HostLimiter(int(limit))
+        self.total_timeout = total_timeout_seconds or settings.http_timeout_seconds * 3
         self._client: httpx.AsyncClient | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             timeout = self.settings.http_timeout_seconds
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
             self._client = httpx.AsyncClient(
+                transport=_VettedTransport(self.backend, limits),
                 timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                headers={"User-Agent": user_agent(self.settings), "Accept": ACCEPT},
+                headers={
+                    "User-Agent": user_agent(self.settings),
+                    "Accept": ACCEPT,
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                },
                 follow_redirects=False,
                 trust_env=False,  # a feed URL must reach the host it names, not a proxy from the env
             )
@@ -72,14 +170,14 @@ class FeedFetcher:
     async def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
-        """GET `url` (conditionally when validators are given); raise `FeedError` on any failure.
-
-        A total deadline (3× the timeout) also stops servers that drip bytes just fast enough."""
+        """GET `url` (conditionally when validators are given); raise `FeedError` on any failure."""
         try:
-            async with asyncio.timeout(self.settings.http_timeout_seconds * 3):
+            async with asyncio.timeout(self.total_timeout):
                 return await self._fetch(url, etag, last_modified)
         except TimeoutError:
-            raise FeedError("timeout", f"timed out fetching {url}") from None
+            raise FeedError(
+                "timeout", f"fetching {url} took longer than {self.total_timeout:g}s in all (server too slow)"
+            ) from None
 
     async def _fetch(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
         conditional = {}
@@ -87,84 +185,125 @@ class FeedFetcher:
             conditional["If-None-Match"] = etag
         if last_modified:
             conditional["If-Modified-Since"] = last_modified
-        current, permanent_only = url, True
+        current, moved_to, chain_permanent = url, None, True
         for _hop in range(MAX_REDIRECTS + 1):
-            await check_url(
-                current, allow_private=self.settings.allow_private_networks, resolver=self.resolver
-            )
-            try:
-                async with self.client.stream("GET", current, headers=conditional) as response:
-                    if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
-                        permanent_only = permanent_only and response.status_code in (301, 308)
-                        current = urljoin(current, response.headers["location"])
-                        continue
-                    result = await self._read(response, current)
-            except httpx.TimeoutException:
-                raise FeedError("timeout", f"timed out fetching {current}") from None
-            except httpx.InvalidURL as exc:
-                raise FeedError("bad_url", f"invalid URL {current!r}: {exc}") from None
-            except httpx.DecodingError as exc:
-                raise FeedError("malformed", f"could not decode the response from {current}: {exc}") from None
-            except httpx.HTTPError as exc:
-                raise FeedError(
-                    "unreachable", f"cannot fetch {current}: {type(exc).__name__}: {exc}"
-                ) from None
-            if current != url and permanent_only:
-                return _replace_redirect(result, current)
-            return result
+            _, host, _ = split_url(current)  # scheme and host; addresses are vetted on connect
+            async with self.hosts.slot(host.lower()):
+                try:
+                    async with self.client.stream("GET", current, headers=conditional) as response:
+                        status = response.status_code
+                        if status in REDIRECT_STATUSES and "location" in response.headers:
+                            target = urljoin(current, response.headers["location"].strip())
+                            chain_permanent = chain_permanent and status in PERMANENT_REDIRECTS
+                            if chain_permanent:
+                                moved_to = target
+                            current = target
+                            continue
+                        result = await self._read(response, current)
+                except httpx.TimeoutException as exc:
+                    phase = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "reading"
+                    raise FeedError(
+                        "timeout",
+                        f"timed out {phase} {current} (over {self.settings.http_timeout_seconds:g}s)",
+                    ) from None
+                except httpx.InvalidURL as exc:
+                    raise FeedError("bad_url", f"invalid URL {current!r}: {exc}") from None
+                except httpx.HTTPError as exc:
+                    raise FeedError(
+                        "unreachable", f"cannot fetch {current}: {type(exc).__name__}: {exc}"
+                    ) from None
+            return replace(result, permanent_redirect=moved_to) if moved_to else result
         raise FeedError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
     async def _read(self, response: httpx.Response, url: str) -> FetchResult:
         status = response.status_code
-        etag = response.headers.get("etag")
-        last_modified = response.headers.get("last-modified")
+        headers = response.headers
+        etag = headers.get("etag")
+        last_modified = headers.get("last-modified")
+        min_next = max_age_seconds(headers.get("cache-control"))
         if status == 304:
-            return FetchResult("not_modified", status, url, etag=etag, last_modified=last_modified)
+            return FetchResult(
+                "not_modified",
+                status,
+                url,
+                etag=etag,
+                last_modified=last_modified,
+                min_next_poll_seconds=min_next,
+            )
         if status >= 400 or status < 200:
             phrase = response.reason_phrase or ""
+            wait = retry_after_seconds(headers.get("retry-after"))
+            after = f"; retry after {wait:g}s" if wait is not None else ""
             raise FeedError(
-                "http_error", f"HTTP {status} {phrase} from {url}".replace("  ", " "), http_status=status
+                "http_error",
+                f"HTTP {status} {phrase} from {url}".replace("  ", " ") + after,
+                http_status=status,
+                retry_after_seconds=wait,
             )
+        body, wire = await self._read_body(response, url)
+        return FetchResult(
+            "ok",
+            status,
+            url,
+            body=body,
+            headers={  # the body is decoded: its transfer headers no longer describe it
+                key.lower(): value for key, value in headers.items() if key.lower() not in _TRANSFER_HEADERS
+            },
+            etag=etag,
+            last_modified=last_modified,
+            min_next_poll_seconds=min_next,
+            wire_bytes=wire,
+        )
+
+    async def _read_body(self, response: httpx.Response, url: str) -> tuple[bytes, int]:
+        """The decoded body, capped on the wire and once decoded, never held whole before the check."""
+        status = response.status_code
         limit = self.settings.max_feed_bytes
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
             raise FeedError(
                 "too_large",
                 f"feed at {url} is {declared} bytes, over the {limit}-byte limit",
                 http_status=status,
             )
+        try:
+            decoder = ContentDecoder(response.headers.get("content-encoding"))
+        except UnsupportedEncoding as exc:
+            raise FeedError("malformed", f"{exc} from {url}", http_status=status) from None
         chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():  # decoded: the cap also bounds gzip expansion
-            size += len(chunk)
-            if size > limit:
-                raise FeedError(
-                    "too_large", f"feed at {url} is over the {limit}-byte limit", http_status=status
-                )
-            chunks.append(chunk)
-        return FetchResult(
-            "ok",
-            status,
-            url,
-            body=b"".join(chunks),
-            headers={  # the body is already decoded: its transfer headers no longer describe it
-                key.lower(): value
-                for key, value in response.headers.items()
-                if key.lower() not in _TRANSFER_HEADERS
-            },
-            etag=etag,
-            last_modified=last_modified,
-        )
+        wire = size = 0
 
+        def take(pieces: Iterable[bytes]) -> None:
+            nonlocal size
+            for piece in pieces:
+                size += len(piece)
+                if size > limit:
+                    if size > BOMB_RATIO * max(wire, 1):
+                        raise FeedError(
+                            "decompression_bomb",
+                            f"feed at {url} expands from {wire} bytes to over {limit} bytes "
+                            f"({response.headers.get('content-encoding')}); refused",
+                            http_status=status,
+                        )
+                    raise FeedError(
+                        "too_large",
+                        f"feed at {url} is over the {limit}-byte limit once decoded",
+                        http_status=status,
+                    )
+                chunks.append(piece)
 
-def _replace_redirect(result: FetchResult, final_url: str) -> FetchResult:
-    return FetchResult(
-        result.status,
-        result.http_status,
-        result.url,
-        result.body,
-        result.headers,
-        result.etag,
-        result.last_modified,
-        permanent_redirect=final_url,
-    )
+        try:
+            async for raw in response.aiter_raw():
+                wire += len(raw)
+                if wire > limit:
+                    raise FeedError(
+                        "too_large", f"feed at {url} is over the {limit}-byte limit", http_status=status
+                    )
+                take(decoder.feed(raw))
+            take(decoder.flush())
+        except (zlib.error, brotli.error) as exc:
+            coding = response.headers.get("content-encoding")
+            raise FeedError(
+                "malformed", f"could not decode the {coding} body from {url}: {exc}", http_status=status
+            ) from None
+        return b"".join(chunks), wire

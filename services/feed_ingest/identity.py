@@ -18,6 +18,10 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit, urlunsplit
 
 _WHITESPACE = re.compile(r"\s+")
+#: Something a browser would read as a tag: what is left of double-escaped markup.
+_TAG_LIKE = re.compile(r"<[A-Za-z/!?][^<>]*>?")
+#: C0/C1 controls and bidi overrides: invisible, and used to disguise text (e.g. "Trojan Source").
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _GLOBAL_ID_PREFIXES = ("tag:", "urn:")
 _SKIPPED_ELEMENTS = {"script", "style", "template", "noscript", "iframe", "object"}
 _BLOCK_ELEMENTS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"}
@@ -125,10 +129,31 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(markup: str) -> str:
-    """Plain text of an HTML fragment: tags and scripts removed, entities decoded, whitespace collapsed."""
+    """Plain text of an HTML fragment: tags and scripts removed, entities decoded, whitespace
+    collapsed, invisible controls dropped. Markup that was escaped twice (`&lt;script&gt;` in a
+    title: text "<script>" after one pass) is stripped again, so no plain-text field Herald emits
+    carries a tag, whatever the feed did."""
     if "<" not in markup and "&" not in markup:
-        return normalise_text(markup)
+        return normalise_text(_INVISIBLE.sub("", markup))
+    text = _extract(markup)
+    for _ in range(2):
+        if not _TAG_LIKE.search(text):
+            break
+        text = _extract(text)
+    text = _TAG_LIKE.sub("", text)
+    return normalise_text(_INVISIBLE.sub("", text))
+
+
+def plain_text(text: str) -> str:
+    """A field the feed calls plain text: kept as is (an `&` stays an `&`), unless it holds
+    something tag-like, which no plain-text field Herald emits may carry."""
+    if _TAG_LIKE.search(text):
+        return html_to_text(text)
+    return normalise_text(_INVISIBLE.sub("", text))
+
+
+def _extract(markup: str) -> str:
     extractor = _TextExtractor()
     extractor.feed(markup)
     extractor.close()
-    return normalise_text("".join(extractor.parts))
+    return "".join(extractor.parts)

@@ -1,13 +1,21 @@
 """Feed bytes → plain, validated entries with stable ids (the "parse" step). No I/O.
 
-feedparser reads RSS 0.9x/1.0/2.0 and Atom, detects the encoding from the bytes and the HTTP
-`Content-Type`, resolves relative links against xml:base and the feed URL, and sanitises HTML;
-this module turns its loosely-typed result into `ParsedEntry` values with Herald's identity rules.
+Formats: RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 through feedparser; JSON Feed 1.0/1.1 through
+`jsonfeed` (pydantic). Both end as the same `ParsedEntry`, with Herald's identity rules.
+
+Before feedparser sees a document: `textenc.to_utf8` settles its real encoding (mis-declared
+charsets are common) and re-encodes it as UTF-8, and `xmlguard.check_xml` refuses entity bombs and
+external entities. feedparser resolves relative links against xml:base and the feed URL and
+sanitises HTML; `sanitize.clean_html` then applies one policy to every format's HTML.
+
+Thread-safe: no module state is written, so the app may run `parse_feed` in a worker thread
+(`asyncio.to_thread`) to keep feedparser's CPU time off the event loop.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,18 +33,26 @@ from services.feed_ingest.identity import (
     item_id_from_link,
     normalise_link,
     normalise_text,
+    plain_text,
     trusted_guids,
 )
+from services.feed_ingest.jsonfeed import JsonFeed, JsonItem, looks_like_json, parse_json_feed
+from services.feed_ingest.sanitize import clean_html, text_as_html
+from services.feed_ingest.textenc import to_utf8
+from services.feed_ingest.xmlguard import check_xml
 from shared.events import FeedItemDiscovered
 
 #: Long bodies are cut: events stay small, and consumers link to the page for the rest.
 MAX_SUMMARY_CHARS = 4000
 MAX_TITLE_CHARS = 500
 
+_LINK_HEADER = re.compile(r"""<([^>]*)>\s*((?:;\s*[^;,]+)*)""")
+_REL = re.compile(r"""rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))""", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class ParsedEntry:
-    """One item of one fetch, as Herald describes it."""
+    """One item of one fetch, as Herald describes it. Text fields are plain text (no markup)."""
 
     item_id: str
     #: Every key that names this item in seen-state: the id, and the link's id when the link is
@@ -52,8 +68,14 @@ class ParsedEntry:
     updated: datetime | None
     content_hash: str
     position: int  # index in the feed document; feeds usually list newest first
+    #: The item's body as sanitised HTML (full content when the feed has it, else the summary);
+    #: relative URLs made absolute. Not part of `content_hash` (ids and hashes stay as they were).
+    content_html: str = ""
 
     def to_event(self, *, feed_id: str, feed_url: str, discovered_at: datetime) -> FeedItemDiscovered:
+        extra: dict[str, Any] = {}
+        if "content_html" in FeedItemDiscovered.model_fields:  # once the contract carries it
+            extra["content_html"] = self.content_html
         return FeedItemDiscovered(
             item_id=self.item_id,
             feed_id=feed_id,
@@ -68,6 +90,7 @@ class ParsedEntry:
             updated=self.updated,
             content_hash=self.content_hash,
             discovered_at=discovered_at,
+            **extra,
         )
 
 
@@ -75,42 +98,84 @@ class ParsedEntry:
 class ParsedFeed:
     title: str
     site_link: str | None
+    #: feedparser's format name (rss20, rss10, rss091u, atom10, atom03, …) or json10/json11.
     version: str
     entries: tuple[ParsedEntry, ...]
-    #: feedparser's complaint when it still found entries (e.g. a stray `&`), else None.
+    #: Problems with a feed still read: feedparser's complaint, mis-declared encodings, items skipped.
     warnings: tuple[str, ...] = field(default=())
+    #: WebSub hubs, from the document and the HTTP Link header (issue 5 §5).
+    hubs: tuple[str, ...] = field(default=())
+    #: The feed's own URL as it states it (rel="self" / JSON Feed feed_url), for WebSub topics.
+    self_url: str | None = None
+    #: The character encoding the document was found to be in (utf-8, cp1252, …).
+    encoding: str = "utf-8"
 
 
 def parse_feed(
     body: bytes, *, url: str, feed_id: str, headers: Mapping[str, str] | None = None
 ) -> ParsedFeed:
-    """Parse one fetched document; raise `FeedError("malformed")` if it is not a readable feed."""
+    """Parse one fetched document; raise `FeedError` ("malformed", "unsafe_xml") if it cannot be read."""
     response_headers = {key.lower(): value for key, value in (headers or {}).items()}
+    header_hubs, header_self = _link_header(response_headers.get("link", ""), url)
+    if looks_like_json(body, response_headers.get("content-type")):
+        feed = _parse_json(body, url=url, feed_id=feed_id)
+        hubs = tuple(dict.fromkeys((*feed.hubs, *header_hubs)))
+        return ParsedFeed(
+            feed.title,
+            feed.site_link,
+            feed.version,
+            feed.entries,
+            feed.warnings,
+            hubs,
+            feed.self_url or header_self,
+        )
+    decoded = to_utf8(body, response_headers.get("content-type"))
+    check_xml(decoded.body)
+    media = (response_headers.get("content-type") or "application/xml").split(";", 1)[0].strip()
+    response_headers["content-type"] = f"{media or 'application/xml'}; charset=utf-8"
     response_headers.setdefault("content-location", url)  # base for relative links
     # A BytesIO, never bare bytes: feedparser would treat bytes that look like a URL as one to fetch.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    parsed = feedparser.parse(io.BytesIO(decoded.body), response_headers=response_headers)
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not parsed.entries and (problem is not None or not parsed.get("version")):
         detail = f": {problem}" if problem is not None else ""
         raise FeedError("malformed", f"not a readable RSS/Atom feed{detail}")
     feed_info = parsed.get("feed", {})
     site_link = _absolute(feed_info.get("link"), url)
-    trust = trusted_guids([entry.get("id") for entry in parsed.entries], feed_url=url, site_link=site_link)
     drafts = [_draft(entry, url) for entry in parsed.entries]
-    link_counts: dict[str, int] = {}
-    for draft in drafts:
-        if draft["link_key"]:
-            link_counts[draft["link_key"]] = link_counts.get(draft["link_key"], 0) + 1
-    entries = tuple(
-        _entry(draft, position, trusted, feed_id, unique_link=link_counts.get(draft["link_key"], 0) == 1)
-        for position, (draft, trusted) in enumerate(zip(drafts, trust, strict=True))
-    )
+    doc_hubs, doc_self = [], None
+    for link in feed_info.get("links") or ():
+        rel, href = link.get("rel"), _absolute(link.get("href"), url)
+        if href and rel == "hub":
+            doc_hubs.append(href)
+        elif href and rel == "self" and doc_self is None:
+            doc_self = href
+    warnings = [*decoded.warnings]
+    if problem is not None:
+        warnings.append(f"{type(problem).__name__}: {problem}")
     return ParsedFeed(
         title=_text(feed_info.get("title_detail"), feed_info.get("title")),
         site_link=site_link,
         version=parsed.get("version") or "",
-        entries=entries,
-        warnings=(f"{type(problem).__name__}: {problem}",) if problem is not None else (),
+        entries=_identify(drafts, url=url, site_link=site_link, feed_id=feed_id),
+        warnings=tuple(warnings),
+        hubs=tuple(dict.fromkeys((*doc_hubs, *header_hubs))),
+        self_url=doc_self or header_self,
+        encoding=decoded.encoding,
+    )
+
+
+def _identify(
+    drafts: list[dict[str, Any]], *, url: str, site_link: str | None, feed_id: str
+) -> tuple[ParsedEntry, ...]:
+    trust = trusted_guids([draft["guid"] for draft in drafts], feed_url=url, site_link=site_link)
+    link_counts: dict[str, int] = {}
+    for draft in drafts:
+        if draft["link_key"]:
+            link_counts[draft["link_key"]] = link_counts.get(draft["link_key"], 0) + 1
+    return tuple(
+        _entry(draft, position, trusted, feed_id, unique_link=link_counts.get(draft["link_key"], 0) == 1)
+        for position, (draft, trusted) in enumerate(zip(drafts, trust, strict=True))
     )
 
 
@@ -123,12 +188,19 @@ def _draft(entry: Any, feed_url: str) -> dict[str, Any]:
         summary_html = summary_detail.get("value")
     summary = _cut(_text(summary_detail, summary_html), MAX_SUMMARY_CHARS)
     title = _cut(_text(entry.get("title_detail"), entry.get("title")), MAX_TITLE_CHARS)
+    body_detail, body = summary_detail, summary_html
+    for content in entry.get("content") or ():  # the full body, when there is one
+        if content.get("value"):
+            body_detail, body = content, content.get("value")
+            break
+    base = (body_detail or {}).get("base") or link or feed_url
     return {
         "guid": entry.get("id"),
         "link": link,
         "link_key": normalise_link(link) if link else None,
         "title": title,
         "summary": summary,
+        "content_html": _html(body_detail, body, base),
         "author": _author(entry),
         "tags": _tags(entry),
         "image_urls": _images(entry, feed_url),
@@ -136,6 +208,95 @@ def _draft(entry: Any, feed_url: str) -> dict[str, Any]:
         "published": _utc(dict.get(entry, "published_parsed")),
         "updated": _utc(dict.get(entry, "updated_parsed")),
     }
+
+
+def _parse_json(body: bytes, *, url: str, feed_id: str) -> ParsedFeed:
+    feed, items, warnings = parse_json_feed(body)
+    site_link = _absolute(feed.home_page_url, url)
+    drafts = [_json_draft(item, feed, url) for item in items]
+    if feed.items and not drafts:
+        raise FeedError("malformed", f"no readable items in the JSON Feed ({warnings[0]})")
+    return ParsedFeed(
+        title=_cut(html_to_text(feed.title), MAX_TITLE_CHARS),
+        site_link=site_link,
+        version=_json_version(feed),
+        entries=_identify(drafts, url=url, site_link=site_link, feed_id=feed_id),
+        warnings=tuple(warnings),
+        hubs=tuple(hub for hub in (_absolute(h.url, url) for h in feed.hubs) if hub),
+        self_url=_absolute(feed.feed_url, url),
+    )
+
+
+def _json_version(feed: JsonFeed) -> str:
+    return "json11" if feed.version.endswith("/1.1") else "json10"
+
+
+def _json_draft(item: JsonItem, feed: JsonFeed, feed_url: str) -> dict[str, Any]:
+    link = _absolute(item.url, feed_url) or _absolute(item.external_url, feed_url)
+    title = _cut(html_to_text(item.title or ""), MAX_TITLE_CHARS)
+    if item.summary:
+        summary = html_to_text(item.summary)
+    elif item.content_text:
+        summary = normalise_text(item.content_text)
+    else:
+        summary = html_to_text(item.content_html or "")
+    if item.content_html:
+        content_html = clean_html(item.content_html, base_url=link or feed_url)
+    else:
+        content_html = text_as_html(item.content_text or item.summary or "")
+    authors = [*item.authors, *([item.author] if item.author else []), *feed.authors]
+    if feed.author:
+        authors.append(feed.author)
+    author = next((html_to_text(a.name) for a in authors if a.name and html_to_text(a.name)), None)
+    tags: list[str] = []
+    for tag in item.tags:
+        text = html_to_text(str(tag))
+        if text and text not in tags:
+            tags.append(text)
+    candidates = [item.image, item.banner_image]
+    candidates += [a.url for a in item.attachments if a.mime_type.lower().startswith("image/")]
+    images: list[str] = []
+    for candidate in candidates:
+        absolute = _absolute(candidate, feed_url)
+        if absolute and absolute not in images:
+            images.append(absolute)
+    return {
+        "guid": item.id,
+        "link": link,
+        "link_key": normalise_link(link) if link else None,
+        "title": title,
+        "summary": _cut(summary, MAX_SUMMARY_CHARS),
+        "content_html": content_html,
+        "author": author,
+        "tags": tuple(tags),
+        "image_urls": tuple(images),
+        "published": item.date_published,
+        "updated": item.date_modified,
+    }
+
+
+def _html(detail: Any, value: Any, base: str) -> str:
+    """Sanitised HTML of a feed text construct (plain text is escaped)."""
+    if not value:
+        return ""
+    kind = (detail or {}).get("type", "text/html") if isinstance(detail, Mapping) else "text/html"
+    return text_as_html(str(value)) if kind == "text/plain" else clean_html(str(value), base_url=base)
+
+
+def _link_header(value: str, base: str) -> tuple[list[str], str | None]:
+    """(hub URLs, self URL) from an HTTP Link header (RFC 8288), as WebSub publishers send them."""
+    hubs: list[str] = []
+    self_url = None
+    for match in _LINK_HEADER.finditer(value or ""):
+        rels = set()
+        for rel in _REL.finditer(match.group(2)):
+            rels.update((rel.group(1) or rel.group(2) or "").lower().split())
+        href = _absolute(match.group(1), base)
+        if href and "hub" in rels:
+            hubs.append(href)
+        if href and "self" in rels and self_url is None:
+            self_url = href
+    return hubs, self_url
 
 
 def _entry(
@@ -153,6 +314,7 @@ def _entry(
     if link_id is not None and unique_link and link_id != item_id:
         keys.append(link_id)
     return ParsedEntry(
+        content_html=draft["content_html"],
         item_id=item_id,
         identity_keys=tuple(keys),
         title=title,
@@ -173,7 +335,7 @@ def _text(detail: Any, value: Any) -> str:
     if not value:
         return ""
     kind = (detail or {}).get("type", "text/html") if isinstance(detail, Mapping) else "text/html"
-    return normalise_text(str(value)) if kind == "text/plain" else html_to_text(str(value))
+    return plain_text(str(value)) if kind == "text/plain" else html_to_text(str(value))
 
 
 def _cut(text: str, limit: int) -> str:

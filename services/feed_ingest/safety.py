@@ -2,8 +2,14 @@
 the host's) own networks unless `HERALD_ALLOW_PRIVATE_NETWORKS=1` (issue 5 §6: a feed URL must
 not turn Herald into a probe of internal services or cloud metadata).
 
-The check resolves the host and refuses if any address is not globally routable; the fetcher
-runs it again on every redirect hop.
+Two layers:
+- `check_url` (before a request, and on every redirect hop): scheme and host, and — for quick,
+  clear errors — the host's addresses.
+- `VettingBackend` (the fetcher's httpcore network backend): resolves the host ONCE when a
+  connection is opened, refuses if any address is off limits, and connects to the vetted address
+  itself. TLS still uses the URL's host name (SNI and certificate check: httpcore passes it to
+  `start_tls`), and the Host header is the URL's. So there is no DNS-rebinding gap: the address
+  checked is the address connected to; a second lookup that answers 127.0.0.1 is never made.
 """
 
 from __future__ import annotations
@@ -11,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import httpcore
 
 from services.feed_ingest.errors import FeedError
 
@@ -20,6 +29,21 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 ALLOW_HINT = "set HERALD_ALLOW_PRIVATE_NETWORKS=1 to allow it"
+
+#: Cloud metadata services, named in refusals (most are link-local or private anyway; a few are
+#: not, e.g. Alibaba's 100.100.100.200 is carrier-grade NAT space).
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "169.254.169.123")
+)
+#: Ranges Python's `is_global` calls global but that must never be fetched.
+_EXTRA_BLOCKED = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "64:ff9b:1::/48",  # local-use NAT64
+        "2002::/16",  # 6to4: embeds an arbitrary IPv4 address
+    )
+)
 
 
 def split_url(url: str) -> tuple[str, str, int]:
@@ -40,8 +64,18 @@ def split_url(url: str) -> tuple[str, str, int]:
 
 def address_problem(address: IPAddress) -> str | None:
     """Why an address is off limits ("a loopback address"), or None if it is public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or _nat64_embedded(address)
+        if embedded is not None:
+            problem = address_problem(embedded)
+            return f"{problem} (embedded in {address})" if problem else None
+    problem = _class_problem(address)
+    if address in METADATA_ADDRESSES:
+        return f"a cloud metadata address ({(problem or 'a public address')[2:].strip()})"
+    return problem
+
+
+def _class_problem(address: IPAddress) -> str | None:
     for test, words in (
         ("is_loopback", "a loopback"),
         ("is_link_local", "a link-local"),  # includes 169.254.169.254, cloud metadata
@@ -52,8 +86,15 @@ def address_problem(address: IPAddress) -> str | None:
     ):
         if getattr(address, test):
             return f"{words} address"
-    if not address.is_global:  # e.g. 100.64.0.0/10 carrier-grade NAT
-        return "a non-public address"
+    if not address.is_global or any(address in net for net in _EXTRA_BLOCKED):
+        return "a non-public address"  # e.g. 100.64.0.0/10 carrier-grade NAT
+    return None
+
+
+def _nat64_embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address inside a well-known-prefix NAT64 address (64:ff9b::/96)."""
+    if address in ipaddress.ip_network("64:ff9b::/96"):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
@@ -62,28 +103,122 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-async def check_url(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> None:
-    """Raise `FeedError` if Herald must not fetch `url`; return quietly if it may."""
-    _, host, port = split_url(url)
-    if allow_private:
-        return
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which resolved addresses may be connected to.
+
+    `trusted`: addresses treated as public although they are not. Only for tests that must run
+    their servers on loopback yet check the refusal of other addresses (e.g. trust 127.0.0.1,
+    refuse a redirect to 127.0.0.2); production code leaves it empty."""
+
+    allow_private: bool = False
+    trusted: frozenset[IPAddress] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, allow_private: bool, trusted: Iterable[str] = ()) -> AddressPolicy:
+        return cls(allow_private, frozenset(ipaddress.ip_address(a) for a in trusted))
+
+    def problem(self, address: IPAddress) -> str | None:
+        if self.allow_private or address in self.trusted:
+            return None
+        return address_problem(address)
+
+
+async def resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
+    """The host's addresses (a literal needs no lookup); `FeedError("unresolvable")` if none."""
     literal = _as_address(host)
     if literal is not None:
-        addresses = [literal]
-    else:
-        try:
-            addresses = [
-                ip for ip in (_as_address(raw) for raw in await resolver(host, port)) if ip is not None
-            ]
-        except (OSError, UnicodeError) as exc:
-            raise FeedError("unresolvable", f"cannot resolve feed host {host!r}: {exc}") from None
-        if not addresses:
-            raise FeedError("unresolvable", f"feed host {host!r} has no addresses")
+        return [literal]
+    try:
+        addresses = [ip for ip in (_as_address(raw) for raw in await resolver(host, port)) if ip is not None]
+    except (OSError, UnicodeError) as exc:
+        raise FeedError("unresolvable", f"cannot resolve feed host {host!r}: {exc}") from None
+    if not addresses:
+        raise FeedError("unresolvable", f"feed host {host!r} has no addresses")
+    return addresses
+
+
+def vet(host: str, addresses: list[IPAddress], policy: AddressPolicy, *, url: str | None = None) -> None:
+    """Refuse if ANY address is off limits: a host with one public and one private address could
+    otherwise be steered to the private one."""
+    literal = _as_address(host) is not None
     for address in addresses:
-        problem = address_problem(address)
+        problem = policy.problem(address)
         if problem:
-            via = "is" if literal is not None else f"resolves to {address},"
-            raise FeedError("unsafe_address", f"refused {url}: host {host!r} {via} {problem} ({ALLOW_HINT})")
+            via = "is" if literal else f"resolves to {address},"
+            what = url or host
+            raise FeedError("unsafe_address", f"refused {what}: host {host!r} {via} {problem} ({ALLOW_HINT})")
+
+
+async def check_url(
+    url: str,
+    *,
+    allow_private: bool,
+    resolver: Resolver = system_resolver,
+    policy: AddressPolicy | None = None,
+) -> None:
+    """Raise `FeedError` if Herald must not fetch `url`; return quietly if it may.
+
+    A pre-check for clear errors before any connection; the connection itself is vetted again
+    by `VettingBackend` on the addresses it actually uses."""
+    _, host, port = split_url(url)
+    policy = policy or AddressPolicy(allow_private)
+    if policy.allow_private:
+        return
+    vet(host, await resolve(host, port, resolver), policy, url=url)
+
+
+class VettingBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that resolves, vets and connects to the vetted address.
+
+    Every new connection (the first request to a host, each redirect hop to a new host, each
+    reconnect) passes here; pooled connections were vetted when they were opened."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+        #: Connections opened, as (host, address): lets tests see which address was used.
+        self.connections: list[tuple[str, str]] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await resolve(host, port, self.resolver)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host!r} timed out") from None
+        vet(host, addresses, self.policy)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                stream = await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+                continue
+            self.connections.append((host, str(address)))
+            return stream
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not feed URLs")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 def _as_address(text: str) -> IPAddress | None:

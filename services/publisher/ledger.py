@@ -1,14 +1,24 @@
 """The posting ledger: for each (item id, channel:account), what Herald intended and what happened.
 
 Kafka delivers at least once and posting is an outside effect, so the publisher writes an *intent*
-before calling a channel and the *result* after. On a redelivered item the ledger decides
-(`decide`, pure): posted → acknowledge without posting; an intent with no result (the process died
-during the call) → never post blindly, report it for a person to check (issue 4 adds the X
-timeline lookup); a final failure → nothing more to do.
+before calling a channel and the *result* after. The life of an entry (issue 4):
+
+    queued ──▶ intent ──▶ posted | failed          (held ──▶ queued | dropped, by a person or a timer)
+      ▲          │
+      └──────────┘ (429 / transient error before any byte went out: back in the queue)
+
+`queued` is written (and acknowledged by the broker) by the FEED_ITEMS handler *before* its offset
+can be committed, with everything needed to post (the item, the text, the route's urgency): the
+per-account queues live in memory, and after a crash the publisher rebuilds them from the queued
+entries, so an item read from Kafka but not yet posted is never lost. `decide` (pure) says what a
+redelivered item's entry means; an intent with no result is *resolved* (the channel's recent posts
+are searched for the link; Mastodon retries with the same Idempotency-Key; X holds it), never
+posted blindly.
 
 The ledger is a faust Table (changelog-backed, in memory, restored from its changelog at start-up),
-co-partitioned with `herald.feed-items` (4 partitions) and written only from the item's own
-handler, so an item's entries live in its partition.
+co-partitioned with `herald.feed-items` (4 partitions). Entries record the partition of their item,
+and writes from the per-account workers, the release timer and the command handler name that
+partition explicitly, so an item's entries always live in its own partition.
 """
 
 from __future__ import annotations
@@ -26,9 +36,12 @@ LEDGER_TABLE = "post-ledger"
 
 
 class LedgerState(StrEnum):
+    QUEUED = "queued"
     INTENT = "intent"
     POSTED = "posted"
     FAILED = "failed"
+    HELD = "held"
+    DROPPED = "dropped"
 
 
 class Decision(StrEnum):
@@ -36,11 +49,24 @@ class Decision(StrEnum):
     ALREADY_POSTED = "already_posted"
     ALREADY_FAILED = "already_failed"
     UNCONFIRMED = "unconfirmed"
+    PENDING = "pending"  # queued: the account's worker has it (or will, after a restart)
+    HELD = "held"
+    DROPPED = "dropped"
 
 
-def ledger_key(item_id: str, channel: str, account: str) -> str:
-    """One entry per item and channel account: `<item id>|<channel>:<account>`."""
-    return f"{item_id}|{channel}:{account}"
+def ledger_key(item_id: str, channel: str, account: str, revision: str | None = None) -> str:
+    """One entry per item and channel account: `<item id>|<channel>:<account>`; a correction (an
+    updated item a route posts again) is its own entry: `…|<content hash>`."""
+    key = f"{item_id}|{channel}:{account}"
+    return f"{key}|{revision}" if revision else key
+
+
+def split_key(key: str) -> tuple[str, str, str]:
+    """(item id, channel kind, account) of a ledger key."""
+    item_id, _, rest = key.partition("|")
+    target = rest.partition("|")[0]
+    kind, _, account = target.partition(":")
+    return item_id, kind, account
 
 
 @dataclass(frozen=True)
@@ -59,12 +85,65 @@ class LedgerEntry:
     retryable: bool = False
     maybe_posted: bool = False
     event_sent: bool = False
+    # issue 4: what a worker needs to post after a restart, and the policy's decisions
+    target: str = ""  # the route's `kind:account`
+    link: str | None = None  # the item's link as posted (UTM added): what `find_recent` looks for
+    partition: int | None = None  # the item's partition on herald.feed-items
+    item: dict[str, Any] | None = None  # the item's payload (FeedItemDiscovered/Updated JSON)
+    item_type: str = ""  # its CloudEvents type
+    urgent: bool = False
+    approved: bool = False  # a person approved it: the policy is skipped, the ledger is not
+    approved_by: str | None = None
+    rule: str | None = None  # held: the policy rule
+    release_at: str | None = None  # held: ISO time it goes out by itself; None: needs a person
+    cost: float = 0.0
+    posted_at: str | None = None
+    queued_at: str | None = None
 
     @classmethod
     def intent(cls, text: str, *, attempts: int) -> LedgerEntry:
         return cls(state=LedgerState.INTENT, text=text, attempts=attempts, updated_at=_now())
 
+    @classmethod
+    def queued(
+        cls,
+        text: str,
+        *,
+        target: str,
+        partition: int | None,
+        item: dict[str, Any],
+        item_type: str,
+        urgent: bool,
+        link: str | None = None,
+        attempts: int = 0,
+    ) -> LedgerEntry:
+        now = _now()
+        return cls(
+            state=LedgerState.QUEUED,
+            text=text,
+            attempts=attempts,
+            updated_at=now,
+            target=target,
+            partition=partition,
+            item=item,
+            item_type=item_type,
+            urgent=urgent,
+            link=link,
+            queued_at=now,
+        )
+
+    def to_state(self, state: LedgerState, **changes: Any) -> LedgerEntry:
+        """The same entry in another state (result fields cleared when going back to the queue)."""
+        if state in (LedgerState.QUEUED, LedgerState.INTENT):
+            changes.setdefault("error_code", None)
+            changes.setdefault("reason", None)
+        return replace(self, state=state, updated_at=_now(), event_sent=False, **changes)
+
+    def held(self, *, rule: str, reason: str, release_at: str | None) -> LedgerEntry:
+        return self.to_state(LedgerState.HELD, rule=rule, reason=reason, release_at=release_at)
+
     def posted(self, *, post_id: str, post_url: str | None, dry_run: bool, attempts: int) -> LedgerEntry:
+        now = _now()
         return replace(
             self,
             state=LedgerState.POSTED,
@@ -72,7 +151,8 @@ class LedgerEntry:
             post_url=post_url,
             dry_run=dry_run,
             attempts=attempts,
-            updated_at=_now(),
+            updated_at=now,
+            posted_at=now,
             event_sent=False,
         )
 
@@ -112,6 +192,12 @@ def decide(entry: LedgerEntry | None) -> Decision:
         return Decision.ALREADY_POSTED
     if entry.state is LedgerState.INTENT:
         return Decision.UNCONFIRMED  # we called the channel and never learnt the answer
+    if entry.state is LedgerState.QUEUED:
+        return Decision.PENDING
+    if entry.state is LedgerState.HELD:
+        return Decision.HELD
+    if entry.state is LedgerState.DROPPED:
+        return Decision.DROPPED
     if entry.retryable and entry.maybe_posted:
         return Decision.UNCONFIRMED  # the last try may have gone out
     if entry.retryable:
@@ -150,9 +236,14 @@ class LedgerTable(faust.Table):
         self._pending_sends[key] = fut
         return fut
 
-    async def put_durably(self, key: str, value: dict[str, Any], *, wait_seconds: float = 15.0) -> None:
-        """Set `key` and return only once the broker has acknowledged the changelog record."""
-        self[key] = value
+    async def put_durably(
+        self, key: str, value: dict[str, Any], *, partition: int | None = None, wait_seconds: float = 15.0
+    ) -> None:
+        """Set `key` and return only once the broker has acknowledged the changelog record.
+
+        `partition`: write outside an agent's iteration (a per-account worker, a timer) into that
+        changelog partition — the one of the item's own FEED_ITEMS partition, as faust would."""
+        self._set(key, value, partition)
         fut = self._pending_sends.pop(key, None)
         if fut is None:
             raise LedgerWriteError(f"no changelog send for ledger key {key!r}")
@@ -163,10 +254,19 @@ class LedgerTable(faust.Table):
                 f"ledger record for {key!r} not confirmed: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
+    def put(self, key: str, value: dict[str, Any], *, partition: int | None = None) -> None:
         """Set `key` without waiting (for bookkeeping whose loss is harmless)."""
-        self[key] = value
+        self._set(key, value, partition)
         self._pending_sends.pop(key, None)
+
+    def _set(self, key: str, value: dict[str, Any], partition: int | None) -> None:
+        if partition is None:
+            self[key] = value  # faust's own path: the current event's partition
+            return
+        # What `Table.on_key_set` + `__setitem__` do, with the partition given instead of taken
+        # from the current event (faust 0.15 tables/table.py): changelog first, then the store.
+        self.send_changelog(partition, key, value)
+        self.data[key] = value
 
 
 class PostingLedger:
@@ -190,10 +290,18 @@ class PostingLedger:
         raw = self.table.get(key)
         return LedgerEntry.from_json(raw) if raw else None
 
+    def entries(self) -> list[tuple[str, LedgerEntry]]:
+        """Every entry this worker holds (its partitions), for the queue rebuild and listings."""
+        return [(key, LedgerEntry.from_json(raw)) for key, raw in list(self.table.data.items()) if raw]
+
+    def item_entries(self, item_id: str) -> list[tuple[str, LedgerEntry]]:
+        prefix = f"{item_id}|"
+        return [(key, entry) for key, entry in self.entries() if key.startswith(prefix)]
+
     async def record(self, key: str, entry: LedgerEntry) -> None:
         """Write and wait for the broker's acknowledgement (intents and results)."""
-        await self.table.put_durably(key, entry.to_json())
+        await self.table.put_durably(key, entry.to_json(), partition=entry.partition)
 
     def note(self, key: str, entry: LedgerEntry) -> None:
         """Write without waiting (the "event sent" mark: losing it only re-sends an event)."""
-        self.table.put(key, entry.to_json())
+        self.table.put(key, entry.to_json(), partition=entry.partition)

@@ -15,6 +15,7 @@ module errs towards counting *more*: a post measured here never turns out longer
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
@@ -192,32 +193,45 @@ def graphemes(text: str) -> list[str]:
     return _GRAPHEME_RE.findall(text)
 
 
-def truncate(text: str, suffix: str = "", *, limit: int = MAX_WEIGHTED_LENGTH) -> str | None:
+def truncate(
+    text: str,
+    suffix: str = "",
+    *,
+    limit: int = MAX_WEIGHTED_LENGTH,
+    fits_fn: Callable[[str], bool] | None = None,
+) -> str | None:
     """The longest start of `text` that, with an ellipsis and then `suffix`, fits in `limit`.
 
     `text` is cut at a word boundary (whitespace) when any word fits, else between graphemes (a
     title in a script without spaces); never inside a grapheme, and `suffix` (the link) is never
     cut. Returns `text + suffix` unchanged when it fits, and None when not even the ellipsis does.
+    `fits_fn` replaces X's rule with another channel's (Mastodon, Bluesky: see `lengths`).
     """
-    if fits(text + suffix, limit):
+    if fits_fn is not None:
+        return _truncate(text, suffix, fits_fn)
+    return _truncate(text, suffix, lambda candidate: fits(candidate, limit))
+
+
+def _truncate(text: str, suffix: str, fits: Callable[[str], bool]) -> str | None:
+    if fits(text + suffix):
         return text + suffix
     words = regex.split(r"(\s+)", text)
     # Whole words first: the longest prefix ending before a run of whitespace.
     cuts = [len("".join(words[:i])) for i in range(1, len(words), 2)]
     for cut in reversed(cuts):
         head = text[:cut].rstrip()
-        if head and fits(head + ELLIPSIS + suffix, limit):
+        if head and fits(head + ELLIPSIS + suffix):
             return head + ELLIPSIS + suffix
     # No whole word fits: cut between graphemes of the first word (binary search on the count).
     clusters = graphemes(text)
     low, high = 0, len(clusters)
     while low < high:
         middle = (low + high + 1) // 2
-        if fits("".join(clusters[:middle]).rstrip() + ELLIPSIS + suffix, limit):
+        if fits("".join(clusters[:middle]).rstrip() + ELLIPSIS + suffix):
             low = middle
         else:
             high = middle - 1
     head = "".join(clusters[:low]).rstrip()
     if head:
         return head + ELLIPSIS + suffix
-    return ELLIPSIS + suffix if fits(ELLIPSIS + suffix, limit) else None
+    return ELLIPSIS + suffix if fits(ELLIPSIS + suffix) else None

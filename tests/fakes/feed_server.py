@@ -10,18 +10,26 @@ It runs its own event loop in a thread, so sync tests, async tests and blocking 
     ...
     server.requests["/news.xml"], server.not_modified["/news.xml"]
     server.stop()
+
+Tricky servers too (issue 5): `delay` before the headers, bodies trickled a chunk at a time,
+`encoding` gzip/deflate/br applied by the server, endless generated bodies (`set_stream`),
+redirect chains (`set_redirect`), any status with headers (429/503 + Retry-After, Cache-Control).
+`max_in_flight` tells the most requests it was serving at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import threading
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
 
+import brotli
 from aiohttp import web
 
 
@@ -33,6 +41,9 @@ class _Resource:
     last_modified: str
     status: int = 200
     extra_headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering
+    trickle: tuple[int, float] | None = None  # (bytes per chunk, seconds between chunks)
+    stream: tuple[bytes, int] | None = None  # (chunk, how many times): a body never held whole
 
 
 class FeedServer:
@@ -44,6 +55,8 @@ class FeedServer:
         self.requests: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()
         self.last_request_headers: dict[str, dict[str, str]] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._resources: dict[str, _Resource] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -59,9 +72,19 @@ class FeedServer:
         content_type: str = "application/rss+xml; charset=utf-8",
         status: int = 200,
         headers: dict[str, str] | None = None,
+        encoding: str | None = None,
+        delay: float = 0.0,
+        trickle: tuple[int, float] | None = None,
+        stream: tuple[bytes, int] | None = None,
     ) -> None:
-        """Serve `xml` at `path` from now on, with a new ETag (and Last-Modified if the body changed)."""
+        """Serve `xml` at `path` from now on, with a new ETag (and Last-Modified if the body changed).
+
+        `encoding` ("gzip", "deflate", "br") compresses the body and sets Content-Encoding."""
         body = xml.encode() if isinstance(xml, str) else xml
+        headers = dict(headers or {})
+        if encoding is not None:
+            body = compress(body, encoding)
+            headers["Content-Encoding"] = encoding
         with self._lock:
             previous = self._resources.get(path)
             changed = previous is None or previous.body != body
@@ -73,12 +96,25 @@ class FeedServer:
                 if changed or previous is None
                 else previous.last_modified,
                 status=status,
-                extra_headers=dict(headers or {}),
+                extra_headers=headers,
+                delay=delay,
+                trickle=trickle,
+                stream=stream,
             )
 
-    def set_status(self, path: str, status: int, body: str = "") -> None:
-        """Answer `path` with this status (e.g. 500, 404) until `set_feed` is called again."""
-        self.set_feed(path, body, content_type="text/plain; charset=utf-8", status=status)
+    def set_status(
+        self, path: str, status: int, body: str = "", *, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer `path` with this status (e.g. 500, 404, 429) until `set_feed` is called again."""
+        self.set_feed(path, body, content_type="text/plain; charset=utf-8", status=status, headers=headers)
+
+    def set_redirect(self, path: str, location: str, status: int = 301) -> None:
+        """Redirect `path` to `location` (absolute, or a path on this server)."""
+        self.set_feed(path, "", status=status, headers={"Location": location})
+
+    def set_stream(self, path: str, chunk: bytes, count: int, **options: object) -> None:
+        """Serve `chunk` `count` times (no Content-Length): a huge body the server never holds."""
+        self.set_feed(path, b"", stream=(chunk, count), **options)  # type: ignore[arg-type]
 
     def remove(self, path: str) -> None:
         with self._lock:
@@ -148,11 +184,21 @@ class FeedServer:
             await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1  # the server's own loop: no lock needed
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         with self._lock:
             self.requests[path] += 1
             self.last_request_headers[path] = dict(request.headers)
             resource = self._resources.get(path)
+        if resource is not None and resource.delay:
+            await asyncio.sleep(resource.delay)
         if resource is None:
             return web.Response(status=404, text="not found")
         if resource.status != 200:
@@ -162,9 +208,30 @@ class FeedServer:
         if _not_modified(request, resource):
             with self._lock:
                 self.not_modified[path] += 1
-            return web.Response(status=304, headers=validators)
+            # RFC 9110 §15.4.5: a 304 repeats Cache-Control (and Expires, Vary) of the 200
+            kept = {
+                k: v for k, v in resource.extra_headers.items() if k.lower() in ("cache-control", "expires")
+            }
+            return web.Response(status=304, headers={**validators, **kept})
         headers = {**validators, **resource.extra_headers, "Content-Type": resource.content_type}
-        return web.Response(status=200, body=resource.body, headers=headers)
+        if resource.trickle is None and resource.stream is None:
+            return web.Response(status=200, body=resource.body, headers=headers)
+        response = web.StreamResponse(status=200, headers=headers)
+        await response.prepare(request)
+        try:
+            if resource.stream is not None:
+                chunk, count = resource.stream
+                for _ in range(count):
+                    await response.write(chunk)
+            else:
+                size, interval = resource.trickle or (1, 0.0)
+                for start in range(0, len(resource.body), size):
+                    await response.write(resource.body[start : start + size])
+                    await asyncio.sleep(interval)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client gave up (as Herald should, past its caps and deadlines)
+        return response
 
 
 def _not_modified(request: web.Request, resource: _Resource) -> bool:
@@ -174,6 +241,16 @@ def _not_modified(request: web.Request, resource: _Resource) -> bool:
         tags = {tag.strip() for tag in if_none_match.split(",")}
         return resource.etag in tags or "*" in tags
     return request.headers.get("If-Modified-Since") == resource.last_modified
+
+
+def compress(body: bytes, encoding: str) -> bytes:
+    if encoding == "gzip":
+        return gzip.compress(body)
+    if encoding == "deflate":
+        return zlib.compress(body)
+    if encoding == "br":
+        return brotli.compress(body, quality=5)
+    raise ValueError(f"unknown encoding {encoding!r}")
 
 
 def rss_xml(items: list[dict[str, str]], *, title: str = "Lowshire County Council — News") -> str:

@@ -7,6 +7,11 @@ puts in the URL) and 127.0.0.1. It runs in its own thread and loop, so tests of 
 
 Like X it answers a repeated text with 403 duplicate content; tests can also script answers:
 `fake.script("429", "500")` makes the next two calls fail that way.
+
+Also served, for image attachments and the "was it posted?" lookup: `POST /2/media/upload`
+(multipart `media`, OAuth-checked; `.media` keeps what arrived; `fail_uploads(n)` answers 400),
+`GET /2/users/me` and `GET /2/users/:id/tweets` (newest first, with `entities.urls` expanded as X
+does). Every answer carries `x-rate-limit-*` headers (`rate_limit_remaining` counts down per post).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import ssl
 import threading
 import time
@@ -43,6 +49,9 @@ REQUIRED_OAUTH = (
     "oauth_nonce",
     "oauth_timestamp",
 )
+USER_ID = "2244994945"
+USERNAME = "herald_test"
+_URL_RE = re.compile(r"https?://\S+")
 DUPLICATE = {
     "detail": "You are not allowed to create a Tweet with duplicate content.",
     "type": "about:blank",
@@ -74,6 +83,10 @@ class FakeXApi:
         self.rate_limit_reset_in = rate_limit_reset_in
         self.posts: list[dict[str, Any]] = []
         self.calls: list[Call] = []
+        self.media: list[dict[str, Any]] = []
+        self.rate_limit_remaining = 100
+        self._upload_failures = 0
+        self._media_ids = itertools.count(1_900_000_000_000_000_000)
         self._scripted: list[str] = []
         self.in_flight = 0
         self._release: asyncio.Event | None = None
@@ -91,6 +104,17 @@ class FakeXApi:
         or "hang" (held until `release()`, then accepted)."""
         with self._lock:
             self._scripted.extend(answers)
+
+    def fail_uploads(self, count: int = 1) -> None:
+        """The next `count` media uploads answer 400."""
+        with self._lock:
+            self._upload_failures += count
+
+    def add_existing_post(self, text: str, link: str | None = None) -> str:
+        """Put a post on the account's timeline (as if made earlier, e.g. before a crash)."""
+        post_id = str(next(self._ids))
+        self.posts.append({"id": post_id, "text": text, "oauth": {}, "media_ids": [], "link": link})
+        return post_id
 
     def release(self) -> None:
         """Let calls held by a scripted "hang" answer (they are then accepted, as X would)."""
@@ -134,6 +158,9 @@ class FakeXApi:
         self._release = asyncio.Event()
         app = web.Application()
         app.router.add_post("/2/tweets", self._create_tweet)
+        app.router.add_post("/2/media/upload", self._upload_media)
+        app.router.add_get("/2/users/me", self._users_me)
+        app.router.add_get("/2/users/{user_id}/tweets", self._user_tweets)
         server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._ca.issue_cert("api.twitter.com", "127.0.0.1", "localhost").configure_cert(server_ssl)
         self._runner = web.AppRunner(app)
@@ -166,9 +193,90 @@ class FakeXApi:
             return self._scripted_answer(scripted, text, oauth)
         if text in self.texts():
             return self._answer(text, oauth, 403, DUPLICATE)
+        media_ids = [str(m) for m in ((body.get("media") or {}).get("media_ids") or [])]
+        known = {m["id"] for m in self.media}
+        unknown = [m for m in media_ids if m not in known]
+        if unknown:
+            return self._answer(
+                text, oauth, 400, {"title": "Invalid Request", "detail": f"unknown media id {unknown[0]}"}
+            )
         post_id = str(next(self._ids))
-        self.posts.append({"id": post_id, "text": text, "oauth": oauth})
-        return self._answer(text, oauth, 201, {"data": {"id": post_id, "text": text}})
+        self.posts.append({"id": post_id, "text": text, "oauth": oauth, "media_ids": media_ids})
+        self.rate_limit_remaining = max(0, self.rate_limit_remaining - 1)
+        return self._answer(text, oauth, 201, {"data": {"id": post_id, "text": text}}, self._limit_headers())
+
+    def _limit_headers(self) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": "100",
+            "x-rate-limit-remaining": str(self.rate_limit_remaining),
+            "x-rate-limit-reset": str(int(time.time()) + 900),
+        }
+
+    async def _upload_media(self, request: web.Request) -> web.Response:
+        oauth, problem = self._check_oauth(request)
+        if problem:
+            return self._answer(None, oauth, 401, {"title": "Unauthorized", "detail": problem, "status": 401})
+        fields: dict[str, Any] = {}
+        async for part in await request.multipart():
+            if part.name == "media":
+                fields["media"] = await part.read()
+                fields["content_type"] = part.headers.get("Content-Type", "")
+            elif part.name:
+                fields[part.name] = await part.text()
+        with self._lock:
+            failing = self._upload_failures > 0
+            self._upload_failures -= 1 if failing else 0
+        if failing:
+            return self._answer(
+                None, oauth, 400, {"title": "Invalid Request", "detail": "media type unrecognized"}
+            )
+        if not fields.get("media"):
+            return self._answer(None, oauth, 400, {"title": "Invalid Request", "detail": "media is required"})
+        media_id = str(next(self._media_ids))
+        self.media.append(
+            {
+                "id": media_id,
+                "bytes": fields["media"],
+                "content_type": fields.get("content_type"),
+                "media_category": fields.get("media_category"),
+            }
+        )
+        body = {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(fields["media"])}}
+        return self._answer(None, oauth, 200, body, self._limit_headers())
+
+    async def _users_me(self, request: web.Request) -> web.Response:
+        oauth, problem = self._check_oauth(request)
+        if problem:
+            return self._answer(None, oauth, 401, {"title": "Unauthorized", "detail": problem, "status": 401})
+        body = {"data": {"id": USER_ID, "name": "Herald Test", "username": USERNAME}}
+        return self._answer(None, oauth, 200, body, self._limit_headers())
+
+    async def _user_tweets(self, request: web.Request) -> web.Response:
+        oauth, problem = self._check_oauth(request)
+        if problem:
+            return self._answer(None, oauth, 401, {"title": "Unauthorized", "detail": problem, "status": 401})
+        if request.match_info["user_id"] != USER_ID:
+            return self._answer(None, oauth, 404, {"title": "Not Found Error", "detail": "no such user"})
+        with self._lock:
+            scripted = self._scripted.pop(0) if self._scripted else None
+        if scripted is not None:
+            return self._scripted_answer(scripted, "", oauth)
+        limit = int(request.query.get("max_results", "10"))
+        data = []
+        for post in reversed(self.posts[-limit:]):
+            # X shows links as t.co in `text`; entities.urls keep the expanded URL.
+            links = _URL_RE.findall(post["text"]) or ([post["link"]] if post.get("link") else [])
+            shown = _URL_RE.sub("https://t.co/abc123", post["text"])
+            tweet: dict[str, Any] = {"id": post["id"], "text": shown}
+            if "entities" in request.query.get("tweet.fields", ""):
+                tweet["entities"] = {
+                    "urls": [
+                        {"url": "https://t.co/abc123", "expanded_url": link, "display_url": link[:20]}
+                        for link in links
+                    ]
+                }
+            data.append(tweet)
+        return self._answer(None, oauth, 200, {"data": data, "meta": {"result_count": len(data)}})
 
     def _scripted_answer(self, kind: str, text: str, oauth: dict[str, str]) -> web.Response:
         if kind == "429":

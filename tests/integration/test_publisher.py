@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.envelope import CloudEvent
 from shared.events import FeedItemDiscovered
 from shared.producer import EventProducer
-from shared.topics import FEED_ITEMS, OPS_ERRORS, POSTS
+from shared.topics import FEED_ITEMS, POSTS
 from tests.fakes.x_api import CREDENTIALS, FakeXApi
 from tests.support.kafka import collect_events, wait_until
 from tests.support.ports import free_port
@@ -242,7 +242,8 @@ async def test_outbox_dry_run_survives_a_restart(
 async def test_intent_without_result_is_not_posted_again(
     kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
 ) -> None:
-    """SIGKILL while X is handling the call: after the restart the item is reported, not re-posted."""
+    """SIGKILL while X is handling the call: after the restart the intent is resolved by looking at
+    the account's timeline (issue 4): the post is found there, recorded, never posted again."""
     namespace = herald_topics
     port = free_port()
     env = publisher_env(
@@ -269,17 +270,9 @@ async def test_intent_without_result_is_not_posted_again(
 
     service = ServiceProcess("publisher", env, port, tmp_path).start()
     try:
-        [failed] = await outcome(kafka_bootstrap, namespace, item)
-        assert failed.type == "herald.post.failed.v1"
-        assert failed.data["error_code"] == "unconfirmed" and failed.data["retryable"] is False
-        errors = await collect_events(
-            kafka_bootstrap,
-            OPS_ERRORS,
-            namespace=namespace,
-            where=lambda e: e.data.get("kind") == "post_unconfirmed",
-            timeout=30,
-        )
-        assert item.item_id in errors[0].data["message"]
+        [published] = await outcome(kafka_bootstrap, namespace, item)
+        assert published.type == "herald.post.published.v1", published.data
+        assert published.data["post_id"] == fake_x.posts[0]["id"]
         assert fake_x.texts() == [text]
         assert [call.text for call in fake_x.calls].count(text) == 1
     finally:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,30 +10,6 @@ from services.feed_ingest.errors import FeedError
 from services.feed_ingest.parse import parse_feed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
-
-
-@pytest.mark.parametrize("name", ["rss_guids", "atom", "rss_no_guids"])
-def test_golden_feeds(name: str):
-    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
-    feed = parse_feed(
-        (FIXTURES / f"{name}.xml").read_bytes(),
-        url=expected["url"],
-        feed_id=expected["feed_id"],
-        headers={"Content-Type": "application/xml"},
-    )
-    assert feed.title == expected["title"]
-    assert feed.version == expected["version"]
-    got = []
-    for parsed in feed.entries:
-        event = parsed.to_event(
-            feed_id=expected["feed_id"],
-            feed_url=expected["url"],
-            discovered_at=datetime(2025, 1, 1, tzinfo=UTC),
-        )
-        item = event.model_dump(mode="json", exclude={"discovered_at", "feed_id", "feed_url"})
-        item["identity_keys"] = list(parsed.identity_keys)
-        got.append(item)
-    assert got == expected["items"]
 
 
 def test_markup_never_reaches_titles_or_summaries():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from services.feed_ingest.schedule import SchedulePolicy
 from services.feed_ingest.state import (
     MAX_BACKOFF_SECONDS,
     FeedState,
@@ -11,6 +12,8 @@ from services.feed_ingest.state import (
     after_error,
     after_not_modified,
     after_success,
+    moved,
+    status_change,
     subscribe,
     unsubscribe,
 )
@@ -78,10 +81,10 @@ def test_errors_back_off_exponentially_and_success_resets():
     )
     assert state.generation == 12
     state = after_not_modified(state, http_status=304, etag=None, last_modified=None, now=NOW)
-    assert (
-        state.consecutive_failures == 0 and state.last_error is None and state.last_outcome == "not_modified"
-    )
-    assert state.next_poll_at == NOW.timestamp() + 300
+    assert state.consecutive_failures == 0 and state.last_outcome == "not_modified"
+    assert state.status == "ok" and state.failing_since is None
+    assert state.last_error == "HTTP 500"  # kept: `herald feeds list` shows the last error
+    assert state.next_poll_at == NOW.timestamp() + 300 * 1.25  # quiet: polled a little less often
 
 
 def test_state_round_trips_through_the_table_encoding():
@@ -89,3 +92,82 @@ def test_state_round_trips_through_the_table_encoding():
     assert FeedState.model_validate(state.to_table()) == state
     request = PollRequest(feed_id=state.feed_id, generation=4, requested_at=NOW)
     assert PollRequest.model_validate_json(request.model_dump_json()) == request
+
+
+def test_a_feed_failing_longer_than_allowed_turns_broken_and_recovers():
+    policy = SchedulePolicy(broken_after=3600)
+    state = subscribe(None, subscribed(interval=300), partition=0, now=NOW)
+    first = after_error(state, kind="timeout", reason="slow", http_status=None, now=NOW, policy=policy)
+    assert first.failing_since == NOW and not first.broken and status_change(state, first) is None
+    later = after_error(
+        first, kind="timeout", reason="slow", http_status=None, now=NOW + timedelta(hours=1), policy=policy
+    )
+    assert later.broken and later.status == "broken" and status_change(first, later) == "broken"
+    again = after_error(
+        later, kind="timeout", reason="slow", http_status=None, now=NOW + timedelta(hours=2), policy=policy
+    )
+    assert status_change(later, again) is None  # announced once
+    healed = after_not_modified(
+        again, http_status=304, etag=None, last_modified=None, now=NOW + timedelta(hours=3), policy=policy
+    )
+    assert not healed.broken and status_change(again, healed) == "healthy"
+
+
+def test_retry_after_and_max_age_are_honoured():
+    state = subscribe(None, subscribed(interval=300), partition=0, now=NOW)
+    limited = after_error(
+        state, kind="http_error", reason="HTTP 429", http_status=429, now=NOW, retry_after=3000
+    )
+    assert limited.next_poll_at == NOW.timestamp() + 3000
+    cached = after_not_modified(state, http_status=304, etag=None, last_modified=None, now=NOW, max_age=900)
+    assert cached.next_poll_at == NOW.timestamp() + 900
+    capped = after_not_modified(state, http_status=304, etag=None, last_modified=None, now=NOW, max_age=10**7)
+    assert capped.next_poll_at == NOW.timestamp() + 1200  # never beyond the adaptive maximum
+
+
+def test_changes_poll_sooner_and_quiet_polls_later_within_bounds():
+    policy = SchedulePolicy(min_interval=60, max_interval=3600)
+    state = subscribe(None, subscribed(interval=300), partition=0, now=NOW)
+    for _ in range(10):
+        state = after_success(
+            state, seen=[], emitted=1, http_status=200, etag=None, last_modified=None, now=NOW, policy=policy
+        )
+    assert state.effective_interval == 75  # 300 / 4 (the span), above the 60 s minimum
+    for _ in range(30):
+        state = after_not_modified(
+            state, http_status=304, etag=None, last_modified=None, now=NOW, policy=policy
+        )
+    assert state.effective_interval == 1200  # 300 × 4, below the 3600 s maximum
+
+
+def test_pause_stops_scheduling_and_resume_polls_at_once():
+    state = after_success(
+        subscribe(None, subscribed(), partition=0, now=NOW),
+        seen=["a"],
+        emitted=0,
+        http_status=200,
+        etag='"e"',
+        last_modified=None,
+        now=NOW,
+    )
+    paused = subscribe(state, subscribed().model_copy(update={"paused": True}), partition=0, now=NOW)
+    assert paused.status == "paused" and not paused.schedulable and paused.seen == ["a"]
+    later = NOW + timedelta(minutes=1)
+    resumed = subscribe(paused, subscribed(), partition=0, now=later)
+    assert resumed.schedulable and resumed.next_poll_at == later.timestamp() and resumed.etag == '"e"'
+
+
+def test_a_move_keeps_the_seen_state_and_drops_the_old_validators():
+    state = after_success(
+        subscribe(None, subscribed(), partition=0, now=NOW),
+        seen=["a"],
+        emitted=0,
+        http_status=200,
+        etag='"e"',
+        last_modified=None,
+        now=NOW,
+    )
+    new_url = "https://news.lowshire.gov.uk/feed.rss"
+    assert moved(state, new_url).url == new_url
+    again = subscribe(state, subscribed().model_copy(update={"url": new_url}), partition=0, now=NOW)
+    assert again.url == new_url and again.seen == ["a"] and again.etag is None

@@ -1,0 +1,819 @@
+"""feed_ingest throughput against lemon24/reader on the same corpus (issue 5, "Must show").
+
+What it does, in one run (about 1–3 minutes on 2 cores):
+1. writes a corpus of 1,000 RSS feeds × 20 items (~13 KB each, `bench/corpus.py`) and serves it
+   with Debian's nginx on loopback (`bench/nginx.py`; ETag/Last-Modified give 304s for free),
+   spread over a few loopback addresses (127.0.0.1…N) like feeds spread over council hosts;
+2. Herald: real `python -m services.feed_ingest` worker processes (mode "worker", the default)
+   against a real Kafka broker, in a topic namespace of their own. 1,000 `FeedSubscribed` events
+   (backfill=20, so every feed's first poll announces all its 20 items; interval 1 h, so each
+   feed is polled once per pass) go to herald.feeds; the bench reads the worker's table
+   changelog and herald.feed-items back from Kafka:
+   - pass "all-new": from sending the subscriptions until every feed's state says "ok" and all
+     20,000 FeedItemDiscovered events are on herald.feed-items (acks=all);
+   - pass "unchanged": every feed unsubscribed then re-subscribed (which makes it due at once,
+     seen ids and validators kept); from the re-subscriptions until every feed's state says
+     "not_modified" (conditional GET → 304). Both passes include the worker's subscription
+     handling and faust's scheduling: they are end to end, Kafka in and out.
+   Mode "pipeline" instead drives fetch → parse → decide → produce in this process (no faust
+   scheduling, one process) — a bound on what the worker can reach, not a substitute for it;
+3. the peer: lemon24/reader `update_feeds(workers=4, scheduled=False)` twice on the same URLs;
+4. parser cost per core: Herald's `parse_feed` (feedparser) and fastfeedparser behind the same
+   item model, on the same bodies.
+
+Prints a rich table and one JSON line (`{"bench": "feed_ingest", ...}`). The broker is
+`HERALD_KAFKA_BOOTSTRAP_SERVERS` if set, else Herald's local broker (started, then stopped).
+Bench-only dependencies: `reader` (+ `sgmllib3k`, which reader's vendored feedparser imports)
+and `fastfeedparser`; a missing one skips its part and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+for _path in (str(REPO), str(BENCH_DIR)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from corpus import Corpus, write_corpus  # noqa: E402
+from nginx import Nginx, free_port  # noqa: E402
+
+GOAL_ALL_NEW = 5.0
+GOAL_UNCHANGED = 10.0
+
+
+@dataclass
+class PassResult:
+    """One pass over the corpus: how long, and what it got through."""
+
+    seconds: float
+    feeds: int
+    items: int = 0
+    errors: int = 0
+    note: str = ""
+    #: Worker mode: first to last poll outcome on the changelog, without the subscription lead-in.
+    poll_window: float | None = None
+
+    @property
+    def feeds_per_s(self) -> float:
+        return self.feeds / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def items_per_s(self) -> float:
+        return self.items / self.seconds if self.seconds > 0 else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "feeds": self.feeds,
+            "items": self.items,
+            "errors": self.errors,
+            "feeds_per_s": round(self.feeds_per_s, 1),
+            "items_per_s": round(self.items_per_s, 1),
+            **(
+                {
+                    "poll_window_seconds": round(self.poll_window, 3),
+                    "poll_window_feeds_per_s": round(self.feeds / self.poll_window, 1),
+                }
+                if self.poll_window
+                else {}
+            ),
+        }
+
+
+@dataclass
+class Report:
+    corpus: dict[str, Any]
+    herald_mode: str
+    herald: dict[str, PassResult] = field(default_factory=dict)
+    reader: dict[str, PassResult] = field(default_factory=dict)
+    parsers: dict[str, float] = field(default_factory=dict)  # name → feeds/s on one core
+    parsers_agree: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def ratio(self, name: str) -> float | None:
+        ours, theirs = self.herald.get(name), self.reader.get(name)
+        if not ours or not theirs or not theirs.feeds_per_s:
+            return None
+        return ours.feeds_per_s / theirs.feeds_per_s
+
+
+# --- Kafka ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def kafka_bootstrap() -> Iterator[str]:
+    """The broker to use: HERALD_KAFKA_BOOTSTRAP_SERVERS, else Herald's local one (stopped after,
+    if this run started it)."""
+    from herald.broker import LocalBroker
+    from herald.context import bootstrap
+    from shared.settings import load_settings
+
+    settings = load_settings()
+    servers, started = bootstrap(settings, start=True)
+    try:
+        yield servers
+    finally:
+        if started:
+            LocalBroker(settings.state_dir, settings.cache_dir, port=settings.kafka_port).stop()
+
+
+class KafkaWatch:
+    """Reads the worker's table changelog and herald.feed-items from the start, counting what a
+    pass needs: feeds whose state reached an outcome, and item events, with broker timestamps."""
+
+    def __init__(self, bootstrap: str, changelog: str, items_topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.changelog = changelog
+        self.items_topic = items_topic
+        self.states: dict[str, dict[str, Any]] = {}
+        self.outcome_at: dict[str, dict[str, float]] = {"ok": {}, "not_modified": {}, "error": {}}
+        self.inactive: set[str] = set()
+        self.items = 0
+        self.item_ids: set[str] = set()
+        self.last_item_ts = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: Any = None
+
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        self._consumer = AIOKafkaConsumer(
+            self.changelog,
+            self.items_topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    if record.topic == self.items_topic:
+                        self.items += 1
+                        self.item_ids.add((record.key or b"").decode())
+                        self.last_item_ts = max(self.last_item_ts, record.timestamp / 1000)
+                    else:
+                        self._on_state(record)
+
+    def _on_state(self, record: Any) -> None:
+        try:
+            key = json.loads(record.key) if record.key else None
+            value = json.loads(record.value) if record.value else None
+        except ValueError:
+            return
+        if not isinstance(key, str) or not isinstance(value, dict):
+            return
+        self.states[key] = value
+        if value.get("active") is False:
+            self.inactive.add(key)
+        else:
+            self.inactive.discard(key)
+        outcome = value.get("last_outcome")
+        if outcome in self.outcome_at and value.get("generation", 0) >= 1:
+            self.outcome_at[outcome].setdefault(key, record.timestamp / 1000)
+
+    async def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            await asyncio.sleep(0.05)
+        print(f"  ! timed out after {timeout:.0f}s waiting for {what}", file=sys.stderr)
+        return False
+
+
+# --- Herald: the real worker ------------------------------------------------------------------
+class Workers:
+    """N feed_ingest worker processes sharing one topic namespace (one consumer group)."""
+
+    def __init__(self, count: int, env: dict[str, str], log_dir: Path) -> None:
+        self.count = count
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: list[tuple[subprocess.Popen[bytes], int, Path]] = []
+
+    def start(self, timeout: float = 90.0) -> None:
+        for index in range(self.count):
+            port = free_port()
+            log_path = self.log_dir / f"feed_ingest-{index}.log"
+            env = {
+                **os.environ,
+                **self.env,
+                "HERALD_FEED_INGEST_PORT": str(port),
+                "HERALD_INSTANCE_ID": f"bench-{index}",
+                "HERALD_STATE_DIR": str(self.log_dir / f"state-{index}"),
+                "PYTHONUNBUFFERED": "1",
+            }
+            with log_path.open("ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "services.feed_ingest"],
+                    cwd=REPO,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            self.processes.append((process, port, log_path))
+            print(f"  worker {index}: pid {process.pid}, log {log_path}", file=sys.stderr)
+        deadline = time.monotonic() + timeout
+        for process, port, log_path in self.processes:
+            while not _healthy(port):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"feed_ingest worker did not become ready:\n{_tail(log_path)}")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        for process, _, _ in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process, _, _ in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+    def logs(self) -> str:
+        return "\n".join(_tail(path, 15) for _, _, path in self.processes)
+
+
+def _window(stamps: Any) -> float | None:
+    values = list(stamps)
+    return max(values) - min(values) if len(values) > 1 else None
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+async def herald_worker(
+    urls: Sequence[str],
+    items_per_feed: int,
+    bootstrap: str,
+    *,
+    workers: int,
+    work_dir: Path,
+    timeout: float,
+    extra_env: dict[str, str],
+) -> dict[str, PassResult]:
+    from aiokafka import AIOKafkaProducer
+
+    from shared.envelope import wrap
+    from shared.events import FeedSubscribed, FeedUnsubscribed
+    from shared.ids import feed_id_for
+    from shared.kafka_admin import ensure_topics
+    from shared.producer import record_headers
+    from shared.topics import FEED_ITEMS, FEEDS
+
+    namespace = f"bench-{uuid.uuid4().hex[:8]}."
+    await ensure_topics(bootstrap, namespace=namespace)
+    env = {
+        "HERALD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "HERALD_TOPIC_NAMESPACE": namespace,
+        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",  # the corpus is on loopback
+        "HERALD_POLL_TICK_SECONDS": "0.2",
+        "HERALD_HEARTBEAT_INTERVAL_SECONDS": "60",
+        **extra_env,
+    }
+    pool = Workers(workers, env, work_dir)
+    results: dict[str, PassResult] = {}
+    print(f"  starting {workers} feed_ingest worker(s) in namespace {namespace} …", file=sys.stderr)
+    watch = KafkaWatch(
+        bootstrap,
+        f"{namespace}herald-feed_ingest-feeds-changelog",
+        namespace + FEED_ITEMS.name,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    try:
+        pool.start()
+        if workers > 1:
+            await asyncio.sleep(3)  # let the group settle on its partitions before the clock starts
+        await watch.start()
+        await producer.start()
+        feed_ids = [feed_id_for(url) for url in urls]
+        total = len(urls)
+
+        async def send_all(make: Callable[[str, str], Any]) -> None:
+            futures = []
+            for url, feed_id in zip(urls, feed_ids, strict=True):
+                envelope = wrap(make(url, feed_id), source="/herald/bench")
+                futures.append(
+                    await producer.send(
+                        namespace + FEEDS.name,
+                        envelope.to_bytes(),
+                        key=feed_id.encode(),
+                        headers=record_headers(envelope),
+                    )
+                )
+            await asyncio.gather(*futures)
+
+        def subscribed(url: str, feed_id: str) -> FeedSubscribed:
+            return FeedSubscribed(
+                feed_id=feed_id,
+                url=url,
+                interval_seconds=3600,
+                backfill=items_per_feed,
+                subscribed_at=datetime.now(UTC),
+            )
+
+        def unsubscribed(url: str, feed_id: str) -> FeedUnsubscribed:
+            return FeedUnsubscribed(feed_id=feed_id, url=url, unsubscribed_at=datetime.now(UTC))
+
+        # Pass 1: all new.
+        started = time.time()
+        await send_all(subscribed)
+        done = await watch.wait(
+            lambda: (
+                len(watch.outcome_at["ok"]) + len(watch.outcome_at["error"]) >= total
+                and watch.items >= len(watch.outcome_at["ok"]) * items_per_feed
+            ),
+            timeout,
+            "the all-new pass",
+        )
+        ok = watch.outcome_at["ok"]
+        end = max([*ok.values(), watch.last_item_ts, started])
+        results["all_new"] = PassResult(
+            end - started,
+            len(ok),
+            items=len(watch.item_ids),
+            errors=len(watch.outcome_at["error"]),
+            note="" if done else "incomplete (timed out)",
+            poll_window=_window(ok.values()),
+        )
+        if watch.items != len(watch.item_ids):
+            results["all_new"].note += f" {watch.items - len(watch.item_ids)} duplicate item events"
+
+        # Pass 2: unchanged. Unsubscribe + re-subscribe makes every feed due now, state kept.
+        await send_all(unsubscribed)
+        await watch.wait(lambda: len(watch.inactive) >= total, 60, "the unsubscriptions")
+        errors_before = len(watch.outcome_at["error"])
+        started = time.time()
+        await send_all(subscribed)
+        done = await watch.wait(
+            lambda: (
+                len(watch.outcome_at["not_modified"]) + len(watch.outcome_at["error"]) - errors_before
+                >= total
+            ),
+            timeout,
+            "the unchanged pass",
+        )
+        not_modified = watch.outcome_at["not_modified"]
+        end = max([*not_modified.values(), started])
+        results["unchanged"] = PassResult(
+            end - started,
+            len(not_modified),
+            errors=len(watch.outcome_at["error"]) - errors_before,
+            note="" if done else "incomplete (timed out)",
+            poll_window=_window(not_modified.values()),
+        )
+        if watch.items != len(watch.item_ids) or len(watch.item_ids) != results["all_new"].items:
+            results["unchanged"].note += " items emitted again!"
+        if watch.outcome_at["error"]:
+            sample = next(iter(watch.outcome_at["error"]))
+            print(f"  ! feed errors, e.g. {watch.states[sample].get('last_error')}", file=sys.stderr)
+    except Exception:
+        print(pool.logs(), file=sys.stderr)
+        raise
+    finally:
+        await producer.stop()
+        await watch.stop()
+        pool.stop()
+    return results
+
+
+# --- Herald: the pipeline in this process (mode "pipeline") ------------------------------------
+async def herald_pipeline(
+    urls: Sequence[str], items_per_feed: int, bootstrap: str, *, concurrency: int, parser: str
+) -> dict[str, PassResult]:
+    """fetch → parse → decide → produce (acks=all) with the worker's own functions, `concurrency`
+    polls at a time, in one process: no faust agent, table or scheduler. `parser`
+    "fastfeedparser" swaps `parse_feed` for `fastfeedparser_entries` (what a switch would give)."""
+    from aiokafka import AIOKafkaProducer
+
+    from services.feed_ingest.decide import decide
+    from services.feed_ingest.errors import FeedError
+    from services.feed_ingest.fetch import FeedFetcher
+    from services.feed_ingest.parse import parse_feed
+    from shared.envelope import wrap
+    from shared.ids import feed_id_for
+    from shared.kafka_admin import ensure_topics
+    from shared.producer import record_headers
+    from shared.settings import HeraldSettings
+    from shared.topics import FEED_ITEMS
+
+    namespace = f"bench-{uuid.uuid4().hex[:8]}."
+    await ensure_topics(bootstrap, [FEED_ITEMS], namespace=namespace)
+    topic = namespace + FEED_ITEMS.name
+    settings = HeraldSettings(allow_private_networks=True, kafka_bootstrap_servers=bootstrap)
+    fetcher = FeedFetcher(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    state: dict[str, tuple[str | None, str | None, list[str]]] = {}
+    gate = asyncio.Semaphore(concurrency)
+    counts = {"feeds": 0, "items": 0, "errors": 0, "not_modified": 0}
+
+    async def poll(url: str) -> None:
+        async with gate:
+            feed_id = feed_id_for(url)
+            etag, last_modified, seen = state.get(url, (None, None, []))
+            try:
+                fetched = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
+                if fetched.status == "not_modified":
+                    counts["not_modified"] += 1
+                    return
+                if parser == "fastfeedparser":
+                    entries = fastfeedparser_entries(fetched.body, url=fetched.url, feed_id=feed_id)
+                else:
+                    parsed = parse_feed(
+                        fetched.body, url=fetched.url, feed_id=feed_id, headers=fetched.headers
+                    )
+                    entries = list(parsed.entries)
+            except FeedError:
+                counts["errors"] += 1
+                return
+            decision = decide(seen, entries, baseline_done=bool(seen), backfill=items_per_feed)
+            now = datetime.now(UTC)
+            futures = []
+            for entry in decision.emit:
+                envelope = wrap(
+                    entry.to_event(feed_id=feed_id, feed_url=url, discovered_at=now), source="/herald/bench"
+                )
+                futures.append(
+                    await producer.send(
+                        topic,
+                        envelope.to_bytes(),
+                        key=entry.item_id.encode(),
+                        headers=record_headers(envelope),
+                    )
+                )
+            await asyncio.gather(*futures)  # acknowledged before the state moves on
+            state[url] = (fetched.etag, fetched.last_modified, decision.seen)
+            counts["feeds"] += 1
+            counts["items"] += len(futures)
+
+    results: dict[str, PassResult] = {}
+    try:
+        for name in ("all_new", "unchanged"):
+            counts.update(feeds=0, items=0, errors=0, not_modified=0)
+            started = time.perf_counter()
+            await asyncio.gather(*(poll(url) for url in urls))
+            seconds = time.perf_counter() - started
+            feeds = counts["feeds"] if name == "all_new" else counts["not_modified"]
+            results[name] = PassResult(seconds, feeds, items=counts["items"], errors=counts["errors"])
+    finally:
+        await producer.stop()
+        await fetcher.aclose()
+    return results
+
+
+# --- the peer: lemon24/reader -------------------------------------------------------------------
+def reader_passes(urls: Sequence[str], work_dir: Path) -> dict[str, PassResult]:
+    from reader import make_reader
+
+    reader = make_reader(str(work_dir / "reader.sqlite"))
+    try:
+        for url in urls:
+            reader.add_feed(url)
+        results: dict[str, PassResult] = {}
+        for name in ("all_new", "unchanged"):
+            before = reader.get_entry_counts().total
+            started = time.perf_counter()
+            reader.update_feeds(workers=4, scheduled=False)
+            seconds = time.perf_counter() - started
+            after = reader.get_entry_counts().total
+            errors = sum(1 for feed in reader.get_feeds() if feed.last_exception)
+            results[name] = PassResult(seconds, len(urls), items=after - before, errors=errors)
+        return results
+    finally:
+        reader.close()
+
+
+# --- parsers ----------------------------------------------------------------------------------
+def fastfeedparser_entries(body: bytes, *, url: str, feed_id: str) -> list[Any]:
+    """fastfeedparser's output behind Herald's item model (`ParsedEntry`), with the same identity
+    and text rules as `parse_feed`: what a switch of parser would produce."""
+    from email.utils import parsedate_to_datetime
+
+    import fastfeedparser
+
+    from services.feed_ingest.identity import (
+        content_hash,
+        html_to_text,
+        item_id_from_content,
+        item_id_from_guid,
+        item_id_from_link,
+        normalise_link,
+        trusted_guids,
+    )
+    from services.feed_ingest.parse import MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, ParsedEntry, _absolute, _cut
+
+    parsed = fastfeedparser.parse(body)  # bytes: never a URL to fetch
+    site_link = _absolute(parsed.feed.get("link"), url)
+    entries = parsed.entries
+    trust = trusted_guids([entry.get("id") for entry in entries], feed_url=url, site_link=site_link)
+    result = []
+    for position, (entry, trusted) in enumerate(zip(entries, trust, strict=True)):
+        link = _absolute(entry.get("link"), url)
+        title = _cut(html_to_text(entry.get("title") or ""), MAX_TITLE_CHARS)
+        summary = _cut(html_to_text(entry.get("description") or ""), MAX_SUMMARY_CHARS)
+        link_id = item_id_from_link(link) if link and normalise_link(link) else None
+        if trusted:
+            item_id = item_id_from_guid(entry["id"], feed_id)
+        else:
+            item_id = link_id or item_id_from_content(title, summary, feed_id)
+        published = entry.get("published")
+        when = None
+        if published:
+            try:
+                when = datetime.fromisoformat(published).astimezone(UTC)
+            except ValueError:
+                with contextlib.suppress(TypeError, ValueError):
+                    when = parsedate_to_datetime(published).astimezone(UTC)
+        images = tuple(
+            enclosure.get("url") or enclosure.get("href")
+            for enclosure in entry.get("enclosures") or ()
+            if str(enclosure.get("type", "")).startswith("image/")
+        )
+        tags = tuple(dict.fromkeys(tag.get("term") for tag in entry.get("tags") or () if tag.get("term")))
+        result.append(
+            ParsedEntry(
+                item_id=item_id,
+                identity_keys=(item_id,) if link_id in (None, item_id) else (item_id, link_id),
+                title=title,
+                link=link,
+                summary=summary,
+                author=entry.get("author") or None,
+                tags=tags,
+                image_urls=images,
+                published=when,
+                updated=None,
+                content_hash=content_hash(title, link, summary),
+                position=position,
+            )
+        )
+    return result
+
+
+def parser_rates(corpus: Corpus, base_url: str, *, seconds: float) -> tuple[dict[str, float], str]:
+    """Feeds parsed per second on one core (this process), each parser for about `seconds`."""
+    from services.feed_ingest.parse import parse_feed
+    from shared.ids import feed_id_for
+
+    bodies = [(corpus.root / path.lstrip("/")).read_bytes() for path in corpus.paths]
+    urls = corpus.urls(base_url)
+
+    def herald_feedparser(body: bytes, url: str) -> list[Any]:
+        return list(parse_feed(body, url=url, feed_id=feed_id_for(url)).entries)
+
+    def herald_fastfeedparser(body: bytes, url: str) -> list[Any]:
+        return fastfeedparser_entries(body, url=url, feed_id=feed_id_for(url))
+
+    parsers: dict[str, Callable[[bytes, str], list[Any]]] = {"feedparser (parse_feed)": herald_feedparser}
+    try:
+        import fastfeedparser  # noqa: F401
+
+        parsers["fastfeedparser (same model)"] = herald_fastfeedparser
+    except ImportError:
+        print("  fastfeedparser not installed: skipped", file=sys.stderr)
+    rates: dict[str, float] = {}
+    outputs: dict[str, list[Any]] = {}
+    for name, parse in parsers.items():
+        count, started = 0, time.perf_counter()
+        first: list[Any] = []
+        while True:
+            body, url = bodies[count % len(bodies)], urls[count % len(urls)]
+            entries = parse(body, url)
+            if count < 50:
+                first.extend(entries)
+            count += 1
+            elapsed = time.perf_counter() - started
+            if elapsed >= seconds and count >= 50:
+                break
+        rates[name] = count / elapsed
+        outputs[name] = first
+    agree = ""
+    if len(outputs) == 2:
+        left, right = outputs.values()
+        fields = ("item_id", "title", "link", "summary", "published", "tags", "image_urls", "content_hash")
+        same = sum(
+            all(getattr(a, f) == getattr(b, f) for f in fields) for a, b in zip(left, right, strict=False)
+        )
+        agree = f"{same}/{len(left)} entries of 50 feeds identical on {', '.join(fields)}"
+    return rates, agree
+
+
+# --- output -------------------------------------------------------------------------------------
+def show(report: Report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    table = Table(
+        title=f"feed_ingest vs lemon24/reader — {report.corpus['feeds']} feeds × "
+        f"{report.corpus['items_per_feed']} items ({report.corpus['kb_per_feed']} KB each), "
+        f"Herald mode: {report.herald_mode}"
+    )
+    for column in (
+        "pass",
+        "who",
+        "seconds",
+        "feeds/s",
+        "items/s",
+        "errors",
+        "vs reader",
+        "goal",
+        "polls only",
+    ):
+        table.add_column(column, justify="right" if column not in ("pass", "who") else "left")
+    goals = {"all_new": GOAL_ALL_NEW, "unchanged": GOAL_UNCHANGED}
+    for name in ("all_new", "unchanged"):
+        for who, results in (("Herald", report.herald), ("reader", report.reader)):
+            result = results.get(name)
+            if result is None:
+                continue
+            ratio = report.ratio(name) if who == "Herald" else None
+            goal = goals[name]
+            table.add_row(
+                name.replace("_", "-"),
+                who + (f" ({result.note.strip()})" if result.note.strip() else ""),
+                f"{result.seconds:.2f}",
+                f"{result.feeds_per_s:,.0f}",
+                f"{result.items_per_s:,.0f}",
+                str(result.errors),
+                f"{ratio:.2f}×" if ratio is not None else "",
+                (f"≥{goal:.0f}× {'met' if ratio >= goal else 'NOT met'}") if ratio is not None else "",
+                f"{result.feeds / result.poll_window:,.0f} feeds/s" if result.poll_window else "",
+            )
+    console.print(table)
+    if report.parsers:
+        parsers = Table(title="Parsing only, one core (feeds/s)")
+        parsers.add_column("parser")
+        parsers.add_column("feeds/s", justify="right")
+        parsers.add_column("items/s", justify="right")
+        for name, rate in report.parsers.items():
+            parsers.add_row(name, f"{rate:,.0f}", f"{rate * report.corpus['items_per_feed']:,.0f}")
+        console.print(parsers)
+        if report.parsers_agree:
+            console.print(f"fastfeedparser vs feedparser: {report.parsers_agree}")
+    if any(result.poll_window for result in report.herald.values()):
+        console.print(
+            "polls only: first to last poll outcome on the worker's changelog, leaving out the lead-in "
+            "while the worker reads the 1,000 (re)subscriptions; the ratio uses the full, end-to-end time."
+        )
+    for note in report.notes:
+        console.print(f"note: {note}")
+    ratios = {name: report.ratio(name) for name in ("all_new", "unchanged")}
+    print(
+        json.dumps(
+            {
+                "bench": "feed_ingest",
+                "herald_mode": report.herald_mode,
+                "corpus": report.corpus,
+                "herald": {name: result.as_json() for name, result in report.herald.items()},
+                "reader": {name: result.as_json() for name, result in report.reader.items()},
+                "ratio": {name: round(value, 2) if value else None for name, value in ratios.items()},
+                "parsers_feeds_per_s_per_core": {
+                    name: round(rate, 1) for name, rate in report.parsers.items()
+                },
+                "cores": os.cpu_count(),
+            }
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--hosts", type=int, default=8, help="loopback addresses the feeds are spread over")
+    parser.add_argument("--mode", choices=("worker", "pipeline"), default="worker")
+    parser.add_argument("--workers", type=int, default=2, help="feed_ingest worker processes (mode worker)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="HERALD_X=V",
+        help="extra setting for the workers, e.g. HERALD_FEED_POLL_CONCURRENCY=32 (repeatable)",
+    )
+    parser.add_argument(
+        "--parser",
+        choices=("feedparser", "fastfeedparser"),
+        default="feedparser",
+        help="parser in mode pipeline (fastfeedparser: behind the same item model)",
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="polls in flight (mode pipeline)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for one Herald pass")
+    parser.add_argument("--parse-seconds", type=float, default=3.0, help="time per parser (0: skip)")
+    parser.add_argument("--skip-reader", action="store_true")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as temp:
+        work = Path(temp)
+        corpus = write_corpus(work / "www", feeds=args.feeds, items=args.items)
+        report = Report(
+            corpus={
+                "feeds": corpus.feeds,
+                "items_per_feed": corpus.items_per_feed,
+                "kb_per_feed": round(corpus.total_bytes / corpus.feeds / 1024, 1),
+                "hosts": args.hosts,
+                "server": "nginx",
+            },
+            herald_mode=f"pipeline/{args.parser}" if args.mode == "pipeline" else f"worker×{args.workers}",
+        )
+        with Nginx(corpus.root, hosts=args.hosts) as server:
+            bases = server.base_urls
+            urls = [
+                base + path for path, base in zip(corpus.paths, _cycle(bases, len(corpus.paths)), strict=True)
+            ]
+            print(f"corpus: {corpus.feeds} feeds on nginx {', '.join(bases)}", file=sys.stderr)
+            with kafka_bootstrap() as bootstrap:
+                print(f"Herald ({report.herald_mode}) against Kafka at {bootstrap} …", file=sys.stderr)
+                if args.mode == "worker":
+                    report.herald = asyncio.run(
+                        herald_worker(
+                            urls,
+                            corpus.items_per_feed,
+                            bootstrap,
+                            workers=args.workers,
+                            work_dir=work,
+                            timeout=args.timeout,
+                            extra_env=dict(item.split("=", 1) for item in args.env),
+                        )
+                    )
+                else:
+                    report.herald = asyncio.run(
+                        herald_pipeline(
+                            urls,
+                            corpus.items_per_feed,
+                            bootstrap,
+                            concurrency=args.concurrency,
+                            parser=args.parser,
+                        )
+                    )
+                    report.notes.append(
+                        "mode pipeline: fetch → parse → decide → produce (acks=all) in one process, "
+                        f"without faust's agent, table and scheduler; parser: {args.parser}"
+                    )
+            if not args.skip_reader:
+                try:
+                    print("lemon24/reader update_feeds(workers=4, scheduled=False) …", file=sys.stderr)
+                    report.reader = reader_passes(urls, work)
+                except ImportError as exc:
+                    report.notes.append(f"reader not installed ({exc}): pip install reader sgmllib3k")
+            if args.parse_seconds > 0:
+                report.parsers, report.parsers_agree = parser_rates(
+                    corpus, bases[0], seconds=args.parse_seconds
+                )
+    show(report)
+    return 0
+
+
+def _cycle(values: Sequence[str], count: int) -> list[str]:
+    return [values[index % len(values)] for index in range(count)]
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # one line, not a stack trace: the figures are what this script is for
+        sys.exit(f"feed_ingest bench failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,56 @@
+"""feed_ingest settings that issue 5 adds (scheduling, push, health), read from `HERALD_*`.
+
+Service-local until they move into `shared.settings.HeraldSettings` (same names, same env vars),
+so the shared settings stay untouched while the service grows.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FeedIngestOptions(BaseSettings):
+    """Scheduling bounds, broken-feed threshold, ping token and WebSub subscriber settings."""
+
+    model_config = SettingsConfigDict(env_prefix="HERALD_", extra="ignore")
+
+    feed_min_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Adaptive polling never goes below this (nor below a feed's own interval).",
+    )
+    feed_max_interval_seconds: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Adaptive polling never goes above this (nor above a feed's own interval).",
+    )
+    feed_poll_jitter: float = Field(
+        default=0.1, ge=0, le=0.5, description="Each delay is spread by ± this fraction (no thundering herd)."
+    )
+    feed_max_backoff_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="Longest wait after errors."
+    )
+    feed_broken_after_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="A feed failing this long is announced broken."
+    )
+    feed_poll_concurrency: int = Field(default=8, ge=1, le=256, description="Polls in flight per worker.")
+    ping_token: SecretStr | None = Field(
+        default=None, description="Bearer token for POST /ping (HERALD_ADMIN_TOKEN is accepted too)."
+    )
+    websub_callback_base_url: str | None = Field(
+        default=None, description="Public base URL hubs call back (…/websub/<feed id>); unset: no WebSub."
+    )
+    websub_secret: SecretStr | None = Field(
+        default=None, description="Master secret; each feed's hub.secret is derived from it."
+    )
+    websub_lease_seconds: int = Field(default=10 * 24 * 3600, ge=60, description="Lease asked of hubs.")
+
+    @field_validator("ping_token", "websub_callback_base_url", "websub_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def websub_enabled(self) -> bool:
+        return bool(self.websub_callback_base_url and self.websub_secret)
