@@ -23,17 +23,15 @@ own model as it is.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.publisher.accounts import config_path
 from services.publisher.policy import PolicyConfig
 from services.publisher.routing import RouteConfig
-
-CONFIG_ENV = "HERALD_PUBLISHER_CONFIG"
 
 
 class FlowConfig(BaseModel):
@@ -83,11 +81,9 @@ def parse_config(document: Any, *, source: str = "config") -> PublisherConfig:
 
 def load_config(path: str | Path | None = None) -> PublisherConfig:
     """Read the file named by `path`, else by `HERALD_PUBLISHER_CONFIG`; none → defaults."""
-    if path is None:
-        path = os.environ.get(CONFIG_ENV) or None
+    path = Path(path) if path is not None else config_path()
     if path is None:
         return PublisherConfig()
-    path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
