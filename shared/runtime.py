@@ -96,6 +96,21 @@ class ServiceRuntime:
             )
         return self._topics[spec.name]
 
+    def changelog_topics(self) -> list[TopicSpec]:
+        """The changelog topic of every table this service declared, as faust will name them."""
+        return [
+            TopicSpec(
+                name=table.changelog_topic.get_topic_name(),
+                key="table key",
+                description=f"Changelog of {self.service}'s `{table.name}` table.",
+                partitions=table.partitions or self.app.conf.topic_partitions,
+                cleanup_policy="compact",
+                retention_ms=None,
+                public=False,
+            )
+            for table in self.app.tables.values()
+        ]
+
     # --- producing --------------------------------------------------------------------------
     async def publish(self, spec: TopicSpec, key: str, payload: EventPayload) -> CloudEvent:
         """Send an event and wait until the broker has it (acks=all)."""

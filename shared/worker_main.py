@@ -32,8 +32,13 @@ def main(service: str, build: RuntimeFactory) -> None:
         )
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # faust's worker runs on this same loop afterwards
+    runtime = build(settings, bootstrap)
     try:
         loop.run_until_complete(ensure_topics(bootstrap, namespace=settings.topic_namespace))
+        # Tables' changelogs too: faust checks a changelog's partitions against its source topic
+        # from client metadata, and a changelog it creates itself at start-up can be missing from
+        # that metadata for the first events (PartitionsMismatch inside the agent).
+        loop.run_until_complete(ensure_topics(bootstrap, runtime.changelog_topics()))
     except TopicSetupError as exc:
         sys.exit(f"herald {service}: {exc}")
-    run_worker(build(settings, bootstrap))
+    run_worker(runtime)
