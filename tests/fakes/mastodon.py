@@ -6,11 +6,14 @@ same key from the same account answers the status it already made, nothing new i
 `POST /api/v2/media` (multipart `file`; `processing_polls=n` makes it answer 202 and n polls of
 `GET /api/v1/media/:id` answer 206 before the URL appears), `GET /api/v1/accounts/verify_credentials`,
 `GET /api/v1/accounts/:id/statuses`. Every answer has `X-RateLimit-Limit/-Remaining/-Reset`
-(ISO 8601). `script("429", "500", "422", "401")` makes the next status calls fail that way.
+(ISO 8601). `script("429", "500", "422", "401")` makes the next status calls fail that way;
+`script("hang")` holds the next status call until `release()` (then it is handled as usual), and
+`hide_statuses` makes the account's status list answer empty.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import re
@@ -43,6 +46,9 @@ class FakeMastodon(LoopbackServer):
         self.processing_polls = 0
         self._scripted: list[str] = []
         self._ids = itertools.count(110_000_000_000_000_000)
+        self._release = asyncio.Event()  # bound to the server's loop on first wait
+        self.in_flight = 0
+        self.hide_statuses = False
 
     def script(self, *answers: str) -> None:
         with self.lock:
@@ -50,6 +56,11 @@ class FakeMastodon(LoopbackServer):
 
     def texts(self) -> list[str]:
         return [status["text"] for status in self.statuses]
+
+    def release(self) -> None:
+        """Let status calls held by a scripted "hang" go on (they are then handled as usual)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._release.set)
 
     def add_existing_status(self, text: str) -> str:
         return self._make_status(text, [])["id"]
@@ -118,6 +129,10 @@ class FakeMastodon(LoopbackServer):
             self.status_calls += 1
             self.idempotency_keys_seen.append(key)
             scripted = self._scripted.pop(0) if self._scripted else None
+        if scripted == "hang":  # held until release(): a crash test kills the client meanwhile
+            self.in_flight += 1
+            await self._release.wait()
+            self.in_flight -= 1
         if scripted == "429":
             self.rate_limit_remaining = 0
             return self._json({"error": "Too many requests"}, 429)
@@ -208,5 +223,5 @@ class FakeMastodon(LoopbackServer):
         if request.match_info["id"] != ACCOUNT_ID:
             return self._json({"error": "Record not found"}, 404)
         limit = min(int(request.query.get("limit", "20")), 40)
-        newest = list(reversed(self.statuses))[:limit]
+        newest = [] if self.hide_statuses else list(reversed(self.statuses))[:limit]
         return self._json([self._public(s) for s in newest])

@@ -12,6 +12,8 @@ Also served, for image attachments and the "was it posted?" lookup: `POST /2/med
 (multipart `media`, OAuth-checked; `.media` keeps what arrived; `fail_uploads(n)` answers 400),
 `GET /2/users/me` and `GET /2/users/:id/tweets` (newest first, with `entities.urls` expanded as X
 does). Every answer carries `x-rate-limit-*` headers (`rate_limit_remaining` counts down per post).
+Switches for recovery tests: `hide_timeline()` (the timeline lookup finds nothing, as if X had not
+shown the post yet) and `fail_every_call("500")` (every create-tweet call answers so, until `None`).
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class FakeXApi:
         self._upload_failures = 0
         self._media_ids = itertools.count(1_900_000_000_000_000_000)
         self._scripted: list[str] = []
+        self._every_call: str | None = None
+        self.timeline_hidden = False
         self.in_flight = 0
         self._release: asyncio.Event | None = None
         self._ids = itertools.count(1_800_000_000_000_000_000)
@@ -104,6 +108,16 @@ class FakeXApi:
         or "hang" (held until `release()`, then accepted)."""
         with self._lock:
             self._scripted.extend(answers)
+
+    def fail_every_call(self, answer: str | None) -> None:
+        """Answer every create-tweet call not otherwise scripted with `answer` (as in `script`),
+        until called again with None."""
+        with self._lock:
+            self._every_call = answer
+
+    def hide_timeline(self, hidden: bool = True) -> None:
+        """The account's timeline (`GET /2/users/:id/tweets`) shows no posts while `hidden`."""
+        self.timeline_hidden = hidden
 
     def fail_uploads(self, count: int = 1) -> None:
         """The next `count` media uploads answer 400."""
@@ -183,7 +197,7 @@ class FakeXApi:
         if not isinstance(text, str) or not text:
             return self._answer(None, oauth, 400, {"title": "Invalid Request", "detail": "text is required"})
         with self._lock:
-            scripted = self._scripted.pop(0) if self._scripted else None
+            scripted = self._scripted.pop(0) if self._scripted else self._every_call
         if scripted == "hang":  # hold the call until release(): a crash test kills the client meanwhile
             self.in_flight += 1
             assert self._release is not None
@@ -263,7 +277,7 @@ class FakeXApi:
             return self._scripted_answer(scripted, "", oauth)
         limit = int(request.query.get("max_results", "10"))
         data = []
-        for post in reversed(self.posts[-limit:]):
+        for post in [] if self.timeline_hidden else reversed(self.posts[-limit:]):
             # X shows links as t.co in `text`; entities.urls keep the expanded URL.
             links = _URL_RE.findall(post["text"]) or ([post["link"]] if post.get("link") else [])
             shown = _URL_RE.sub("https://t.co/abc123", post["text"])

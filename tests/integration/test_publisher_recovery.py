@@ -1,0 +1,340 @@
+"""The publisher as a real process recovering from what goes wrong (issue 4, point 5), against the
+real broker and loopback X (TLS) and Mastodon servers:
+
+- an intent without a result whose post X does not show on the timeline is held (`unconfirmed`)
+  and ops are alerted — never posted blindly a second time;
+- transient failures past `max_attempts` become PostFailed(retryable) plus a record on the
+  publisher's dead-letter topic, and the next item is still posted;
+- FeedItemUpdated is posted again only where the route asks for corrections;
+- Mastodon: the Idempotency-Key is the ledger key, and a retry after a crash during the call uses
+  the same key, so the instance keeps one status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiokafka.partitioner import DefaultPartitioner
+
+from shared.envelope import CloudEvent
+from shared.events import FeedItemDiscovered, FeedItemUpdated
+from shared.producer import EventProducer
+from shared.runtime import DLQ_HEADER_PREFIX
+from shared.topics import FEED_ITEMS, OPS_ERRORS, POSTS, dead_letter
+from tests.fakes.mastodon import TOKEN as MASTODON_TOKEN
+from tests.fakes.mastodon import FakeMastodon
+from tests.fakes.x_api import CREDENTIALS, FakeXApi
+from tests.integration.test_publisher import publisher_env
+from tests.support.kafka import collect_events, raw_records, wait_until
+from tests.support.ports import free_port
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+PUBLISHED = "herald.post.published.v1"
+FAILED = "herald.post.failed.v1"
+HELD = "herald.post.held.v1"
+#: faust's own overrides: a SIGKILLed member holds its partitions until its session expires, and
+#: 6 s is the broker's minimum, so the restart after a kill is short.
+SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
+
+
+def make_item(title: str, feed_id: str = "feed-news") -> FeedItemDiscovered:
+    item_id = f"item-{uuid.uuid4().hex[:12]}"
+    return FeedItemDiscovered(
+        item_id=item_id,
+        feed_id=feed_id,
+        feed_url=f"https://www.example.gov.uk/{feed_id}.rss",
+        title=title,
+        link=f"https://www.example.gov.uk/news/{item_id}",
+        content_hash=uuid.uuid4().hex,
+        discovered_at=datetime.now(UTC),
+    )
+
+
+def behind(item: FeedItemDiscovered, title: str) -> FeedItemDiscovered:
+    """A new item on the same FEED_ITEMS partition as `item` (the producer's default partitioner):
+    once it is handled, everything sent before it on that partition — a redelivery included — has
+    been handled too. Deterministic, unlike waiting for an offset commit."""
+    partitions = list(range(FEED_ITEMS.partitions))
+    wanted = DefaultPartitioner()(item.item_id.encode(), partitions, partitions)
+    while True:
+        candidate = make_item(title, feed_id=item.feed_id)
+        if DefaultPartitioner()(candidate.item_id.encode(), partitions, partitions) == wanted:
+            return candidate
+
+
+def updated(item: FeedItemDiscovered, title: str) -> FeedItemUpdated:
+    return FeedItemUpdated(
+        item_id=item.item_id,
+        feed_id=item.feed_id,
+        feed_url=item.feed_url,
+        title=title,
+        link=item.link,
+        content_hash=uuid.uuid4().hex,
+        previous_content_hash=item.content_hash,
+        changed_fields=["title"],
+        detected_at=datetime.now(UTC),
+    )
+
+
+async def send(bootstrap: str, namespace: str, *items: FeedItemDiscovered | FeedItemUpdated) -> None:
+    async with EventProducer(bootstrap, source="/herald/tests", namespace=namespace) as producer:
+        for item in items:
+            await producer.send(FEED_ITEMS, item.item_id, item)
+
+
+async def outcomes(
+    bootstrap: str,
+    namespace: str,
+    item_id: str,
+    *,
+    kind: str | None = None,
+    count: int = 1,
+    within: float = 45,
+) -> list[CloudEvent]:
+    """The item's events on herald.posts (of one type if `kind`), up to `count` or the deadline."""
+    return await collect_events(
+        bootstrap,
+        POSTS,
+        namespace=namespace,
+        count=count,
+        where=lambda e: e.subject == item_id and (kind is None or e.type == kind),
+        timeout=within,
+    )
+
+
+def x_env(bootstrap: str, namespace: str, state_dir: Path, port: int, fake: FakeXApi, **extra: str) -> dict:
+    return publisher_env(
+        bootstrap,
+        namespace,
+        state_dir,
+        port,
+        HERALD_X_API_BASE_URL=fake.base_url,
+        HERALD_X_CA_BUNDLE=str(fake.ca_path),
+        **CREDENTIALS,
+        **SHORT_SESSION,
+        **extra,
+    )
+
+
+def write_config(tmp_path: Path, config: dict[str, Any]) -> str:
+    path = tmp_path / f"publisher-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+@pytest.fixture
+def fake_x(tmp_path: Path):
+    with FakeXApi(tmp_path) as fake:
+        yield fake
+
+
+async def test_unconfirmed_post_not_on_the_timeline_is_held_not_reposted(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+) -> None:
+    """SIGKILL while X holds the call; X then accepts the post but its timeline does not show it:
+    after the restart the intent cannot be confirmed, so the post is held for a person (rule
+    `unconfirmed`), ops get `post_unconfirmed`, and X has exactly one post."""
+    namespace = herald_topics
+    port = free_port()
+    env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x)
+    item = make_item("Gritting routes tonight")
+    text = f"{item.title} {item.link}"
+    fake_x.script("hang")
+    fake_x.hide_timeline()
+    service = ServiceProcess("publisher", env, port, tmp_path).start()
+    try:
+        await send(kafka_bootstrap, namespace, item)
+        await wait_until(lambda: fake_x.in_flight == 1, timeout=30)
+        service.kill()  # the intent is on the broker; the result never will be
+        fake_x.release()  # X accepts the post after all, but does not show it yet
+        await wait_until(lambda: fake_x.texts() == [text], timeout=10)
+    finally:
+        service.stop()
+
+    service = ServiceProcess("publisher", env, port, tmp_path).start()
+    try:
+        [held] = await outcomes(kafka_bootstrap, namespace, item.item_id, kind=HELD)
+        assert held.data["rule"] == "unconfirmed", held.data
+        assert held.data["channel"] == "x" and held.data["text"] == text
+        errors = await collect_events(
+            kafka_bootstrap,
+            OPS_ERRORS,
+            namespace=namespace,
+            where=lambda e: e.data.get("kind") == "post_unconfirmed" and item.item_id in e.data["message"],
+            timeout=15,
+        )
+        assert len(errors) == 1 and errors[0].type == "herald.ops.error.v1"
+        after = behind(item, "Gritting routes: a follow-up")  # so the redelivery was handled too
+        await send(kafka_bootstrap, namespace, after)
+        await outcomes(kafka_bootstrap, namespace, after.item_id, kind=PUBLISHED)
+        assert fake_x.texts() == [text, f"{after.title} {after.link}"]
+        assert [call.text for call in fake_x.calls].count(text) == 1  # no second create call at all
+        events = await outcomes(kafka_bootstrap, namespace, item.item_id, count=2, within=3)
+        assert [event.type for event in events] == [HELD]  # nothing published, nothing failed
+    finally:
+        service.stop()
+
+
+async def test_transient_failures_exhausted_dead_letter_and_the_next_item_is_posted(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+) -> None:
+    namespace = herald_topics
+    port = free_port()
+    env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x, HERALD_PUBLISHER_MAX_ATTEMPTS="2")
+    bad = make_item("Household waste recycling centre closed")
+    bad_text = f"{bad.title} {bad.link}"
+    fake_x.fail_every_call("500")
+    service = ServiceProcess("publisher", env, port, tmp_path).start()
+    try:
+        await send(kafka_bootstrap, namespace, bad)
+        [failed] = await outcomes(kafka_bootstrap, namespace, bad.item_id, kind=FAILED)
+        assert failed.data["retryable"] is True, failed.data
+        assert failed.data["error_code"] == "http_500" and failed.data["attempts"] == 2
+        assert failed.data["reason"].startswith("500"), failed.data  # X's answer, as the API gave it
+        assert [call.status for call in fake_x.calls if call.text == bad_text] == [500, 500]
+
+        [record] = await raw_records(kafka_bootstrap, namespace + dead_letter("publisher").name, count=1)
+        headers = {name: value.decode() for name, value in record.headers}
+        assert failed.data["reason"] in headers[f"{DLQ_HEADER_PREFIX}reason"]
+        assert "after 2 tries" in headers[f"{DLQ_HEADER_PREFIX}reason"]
+        assert headers[f"{DLQ_HEADER_PREFIX}ledger-key"] == f"{bad.item_id}|x:corporate"
+        parked = CloudEvent.model_validate_json(record.value)
+        assert parked.type == "herald.feed.item.discovered.v1" and parked.data["item_id"] == bad.item_id
+
+        # One bad item never stops the service: X recovers and the next item goes out.
+        fake_x.fail_every_call(None)
+        good = make_item("Library opening hours over Christmas")
+        await send(kafka_bootstrap, namespace, good)
+        [published] = await outcomes(kafka_bootstrap, namespace, good.item_id, kind=PUBLISHED)
+        assert fake_x.texts() == [f"{good.title} {good.link}"]
+        assert published.data["post_id"] == fake_x.posts[0]["id"]
+        assert [call.text for call in fake_x.calls].count(bad_text) == 2  # the failed one stays failed
+    finally:
+        service.stop()
+
+
+async def test_updates_are_posted_again_only_where_the_route_asks_for_corrections(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+) -> None:
+    namespace = herald_topics
+    port = free_port()
+    config = {
+        "routes": [
+            {"name": "corrected", "feeds": ["feed-corrected"], "to": ["x:corporate"], "corrections": True},
+            {"name": "plain", "feeds": ["feed-plain"], "to": ["x:corporate"]},
+        ]
+    }
+    env = x_env(
+        kafka_bootstrap,
+        namespace,
+        state_dir,
+        port,
+        fake_x,
+        HERALD_PUBLISHER_CONFIG=write_config(tmp_path, config),
+    )
+    corrected = make_item("Consultation closes on 3 March", feed_id="feed-corrected")
+    plain = make_item("Car park charges review", feed_id="feed-plain")
+    service = ServiceProcess("publisher", env, port, tmp_path).start()
+    try:
+        await send(kafka_bootstrap, namespace, corrected, plain)
+        await outcomes(kafka_bootstrap, namespace, corrected.item_id, kind=PUBLISHED)
+        await outcomes(kafka_bootstrap, namespace, plain.item_id, kind=PUBLISHED)
+        assert len(fake_x.posts) == 2
+
+        correction = updated(corrected, "Consultation closes on 10 March")
+        unrouted = updated(plain, "Car park charges review postponed")
+        # The correction twice (a redelivery): posted once all the same.
+        await send(kafka_bootstrap, namespace, correction, unrouted, correction)
+        first, second = await outcomes(kafka_bootstrap, namespace, corrected.item_id, kind=PUBLISHED, count=2)
+        correction_text = f"{correction.title} {correction.link}"
+        assert second.data["text"] == correction_text and second.data["post_id"] != first.data["post_id"]
+
+        # Items behind the updates on their partitions: once they are posted, both updates (and
+        # the repeated correction) have been handled.
+        followers = [behind(plain, "Parking permits renewed"), behind(corrected, "Consultation results")]
+        await send(kafka_bootstrap, namespace, *followers)
+        for follower in followers:
+            await outcomes(kafka_bootstrap, namespace, follower.item_id, kind=PUBLISHED)
+        assert fake_x.texts()[:3] == [
+            f"{corrected.title} {corrected.link}",
+            f"{plain.title} {plain.link}",
+            correction_text,
+        ]
+        assert len(fake_x.posts) == 5
+        assert not any(unrouted.title in (call.text or "") for call in fake_x.calls)
+        assert len(await outcomes(kafka_bootstrap, namespace, plain.item_id, count=2, within=3)) == 1
+        assert len(await outcomes(kafka_bootstrap, namespace, corrected.item_id, count=3, within=3)) == 2
+    finally:
+        service.stop()
+
+
+async def test_mastodon_retry_after_a_crash_uses_the_same_idempotency_key(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path
+) -> None:
+    namespace = herald_topics
+    port = free_port()
+    with FakeMastodon() as fake:
+        config = {
+            "accounts": [
+                {
+                    "name": "council",
+                    "kind": "mastodon",
+                    "base_url": fake.base_url,
+                    "credentials": {"access_token": {"env": "HERALD_MASTODON_TOKEN"}},
+                }
+            ],
+            "routes": [{"feeds": ["*"], "to": ["mastodon:council"]}],
+        }
+        env = publisher_env(
+            kafka_bootstrap,
+            namespace,
+            state_dir,
+            port,
+            HERALD_PUBLISHER_CONFIG=write_config(tmp_path, config),
+            HERALD_MASTODON_TOKEN=MASTODON_TOKEN,
+            **SHORT_SESSION,
+        )
+        first = make_item("Winter fuel advice")
+        second = make_item("Flood alert: river Otter")
+        first_key = f"{first.item_id}|mastodon:council"
+        second_key = f"{second.item_id}|mastodon:council"
+        service = ServiceProcess("publisher", env, port, tmp_path).start()
+        try:
+            await send(kafka_bootstrap, namespace, first)
+            [published] = await outcomes(kafka_bootstrap, namespace, first.item_id, kind=PUBLISHED)
+            assert published.data["channel"] == "mastodon" and published.data["account"] == "council"
+            assert fake.idempotency_keys_seen == [first_key]  # the ledger key
+            assert published.data["post_id"] == fake.statuses[0]["id"]
+
+            # SIGKILL while the instance holds the status call; it then makes the status, and its
+            # account timeline does not show it, so only the idempotency key can prevent a double.
+            fake.script("hang")
+            fake.hide_statuses = True
+            await send(kafka_bootstrap, namespace, second)
+            await wait_until(lambda: fake.in_flight == 1, timeout=30)
+            service.kill()
+            fake.release()
+            await wait_until(lambda: len(fake.statuses) == 2, timeout=10)
+        finally:
+            service.stop()
+
+        service = ServiceProcess("publisher", env, port, tmp_path).start()
+        try:
+            [published] = await outcomes(kafka_bootstrap, namespace, second.item_id, kind=PUBLISHED)
+            assert fake.idempotency_keys_seen == [first_key, second_key, second_key]
+            assert len(fake.statuses) == 2 and fake.texts()[1] == f"{second.title} {second.link}"
+            assert published.data["post_id"] == fake.statuses[1]["id"]
+            after = behind(second, "Flood alert lifted")  # so the redelivery of `second` was handled
+            await send(kafka_bootstrap, namespace, after)
+            await outcomes(kafka_bootstrap, namespace, after.item_id, kind=PUBLISHED)
+            assert fake.status_calls == 4 and len(fake.statuses) == 3
+            assert fake.idempotency_keys_seen[:3] == [first_key, second_key, second_key]
+        finally:
+            service.stop()
