@@ -21,6 +21,7 @@ from faust.types import EventT
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from shared import __version__
+from shared.consumer import RewindingConsumer
 from shared.envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventDecodeError, EventPayload, decode, wrap
 from shared.events import ServiceError, ServiceHeartbeat
 from shared.settings import HeraldSettings
@@ -64,6 +65,7 @@ class ServiceRuntime:
             producer_acks=-1,
             datadir=str(datadir),
         )
+        self.app.transport.Consumer = RewindingConsumer  # type: ignore[misc]  # see shared.consumer
         self.metrics = CollectorRegistry()
         self.consumed = Counter(
             "herald_events_consumed",

@@ -57,7 +57,8 @@ def namespace(kafka_bootstrap: str) -> Iterator[str]:
     every test's partitions at once runs out of heap."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     yield prefix
-    asyncio.run(_delete_topics(kafka_bootstrap, prefix))
+    if not os.environ.get("HERALD_TEST_KEEP_TOPICS"):  # set it to inspect a failed test's topics
+        asyncio.run(_delete_topics(kafka_bootstrap, prefix))
 
 
 async def _delete_topics(bootstrap: str, prefix: str) -> None:

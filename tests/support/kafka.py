@@ -1,13 +1,13 @@
-"""Reading and writing Herald events on a real broker from tests: deadlines and polling, no sleeps."""
+"""Reading Herald events on a real broker from tests: deadlines and polling, no sleeps."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.envelope import CloudEvent
 from shared.topics import TopicSpec
@@ -25,45 +25,67 @@ async def collect_events(
     """Read `spec`'s topic from the beginning until `count` events match `where` or the deadline.
 
     Returns what matched (possibly fewer than `count` at the deadline: the caller asserts)."""
-    consumer = AIOKafkaConsumer(
-        namespace + spec.name,
-        bootstrap_servers=bootstrap,
-        group_id=f"test-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
     matched: list[CloudEvent] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(matched) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    event = CloudEvent.model_validate_json(record.value)
-                    if where(event):
-                        matched.append(event)
-    finally:
-        await consumer.stop()
+
+    def take(record: ConsumerRecord) -> bool:
+        event = CloudEvent.model_validate_json(record.value)
+        if where(event):
+            matched.append(event)
+        return len(matched) >= count
+
+    await _read(bootstrap, namespace + spec.name, take, timeout=timeout)
     return matched
 
 
 async def raw_records(bootstrap: str, topic: str, *, count: int, timeout: float = 30.0) -> list:
     """The first `count` raw records of a topic (e.g. a dead-letter topic), or fewer at the deadline."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}", auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    records: list = []
+    records: list[ConsumerRecord] = []
+
+    def take(record: ConsumerRecord) -> bool:
+        records.append(record)
+        return len(records) >= count
+
+    await _read(bootstrap, topic, take, timeout=timeout)
+    return records
+
+
+async def _read(
+    bootstrap: str, topic: str, take: Callable[[ConsumerRecord], bool], *, timeout: float
+) -> None:
+    """Every partition of `topic` from its beginning, assigned directly (no consumer group: a
+    group's join and rebalance only add delay and flakiness to a test's read), until `take` says
+    enough or the deadline passes."""
     deadline = time.monotonic() + timeout
+    partitions = await _partition_count(bootstrap, topic, deadline)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
     try:
-        while len(records) < count and time.monotonic() < deadline:
+        assigned = [TopicPartition(topic, partition) for partition in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
-            for batch in batches.values():
-                records.extend(batch)
+            for records in batches.values():
+                for record in records:
+                    if take(record):
+                        return
     finally:
         await consumer.stop()
-    return records
+
+
+async def _partition_count(bootstrap: str, topic: str, deadline: float) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        while True:
+            described = await admin.describe_topics([topic])
+            if described and described[0]["partitions"]:
+                return len(described[0]["partitions"])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {topic} does not exist")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 async def wait_until(
