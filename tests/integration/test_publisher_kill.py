@@ -20,8 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from services.publisher.views import decision
 from shared.envelope import CloudEvent
 from shared.events import FeedItemDiscovered
+from shared.producer import EventProducer
+from shared.topics import PUBLISHER_COMMANDS
 from tests.support.kafka import wait_until
 from tests.support.ports import free_port
 from tests.support.publisher_harness import (
@@ -255,3 +258,25 @@ async def test_random_kills_every_item_once(
     assert not verdict.problems, "\n".join([f"seed {seed}", *verdict.problems, run.logs()])
     # One item at a time is in flight (concurrency 1), so a kill leaves at most one unknown.
     assert verdict.unconfirmed_with_post + verdict.unconfirmed_without_call <= total_kills
+
+    # What the publisher could not confirm was held for a person (issue 4: "else hold it and
+    # alert"). A person approves those that never reached X: each goes out once, and then every
+    # item of the stream is on X exactly once.
+    never_sent = [item for item in run.items if item.link and kill_x.calls_for(item.link) == 0]
+    assert len(never_sent) == verdict.unconfirmed_without_call
+    if never_sent:
+        async with EventProducer(
+            kafka_bootstrap, source="/herald/tests", namespace=herald_topics
+        ) as producer:
+            for item in never_sent:
+                approve = decision(item.item_id, "approve", channel="x:corporate", requested_by="tests")
+                await producer.send(PUBLISHER_COMMANDS, item.item_id, approve)
+        service = run._next().start(timeout=90)
+        try:
+            await wait_until(
+                lambda: all(kill_x.posts_for(item.link or "") for item in never_sent), timeout=60
+            )
+        finally:
+            service.stop()
+    posts_per_item = Counter(len(kill_x.posts_for(item.link or "")) for item in run.items)
+    assert posts_per_item == Counter({1: len(run.items)}), posts_per_item
