@@ -15,7 +15,9 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import httpx
 
 from services.publisher.text import extract_urls, graphemes, measure
 
@@ -247,3 +249,12 @@ def same_link(a: str | None, b: str | None) -> bool:
         return url.rstrip("/")
 
     return norm(a) == norm(b)
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """An API answer's JSON object, or {} when the body is not one (error pages, empty bodies)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -32,6 +32,7 @@ from services.publisher.channels.base import (
     RateLimit,
     TransientPostError,
     coerce_post,
+    json_object,
 )
 from shared.events import FeedItemDiscovered
 
@@ -136,7 +137,7 @@ class FacebookPageChannel:
                 f"no answer from Facebook: {type(exc).__name__}", code="network", maybe_sent=True
             ) from exc
         limit = rate_limit_from(response.headers)
-        body = _json(response)
+        body = json_object(response)
         if response.status_code < 300 and body.get("id"):
             post_id = str(body["id"])
             page, _, story = post_id.partition("_")
@@ -150,14 +151,6 @@ class FacebookPageChannel:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _error(status: int, body: dict[str, Any], limit: RateLimit | None) -> Exception:

@@ -17,7 +17,6 @@ import json
 import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -31,6 +30,7 @@ from services.publisher.channels.base import (
     RateLimit,
     TransientPostError,
     coerce_post,
+    json_object,
 )
 from shared.events import FeedItemDiscovered
 
@@ -106,7 +106,7 @@ class WebhookChannel:
             ) from exc
         status = response.status_code
         if status < 300:
-            answer = _json(response)
+            answer = json_object(response)
             post_id = str(answer.get("id") or outgoing.idempotency_key)
             return PostResult(post_id=post_id, post_url=answer.get("url"))
         reason = f"{status} {' '.join(response.text[:200].split())}"
@@ -128,14 +128,6 @@ class WebhookChannel:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _retry_after(value: str | None) -> float | None:
