@@ -1,4 +1,4 @@
-"""faust's Kafka consumer with one fix Herald needs for at-least-once delivery (faust #596).
+"""faust's Kafka consumer with the fixes Herald needs for at-least-once delivery (faust #596).
 
 After a rebalance and table recovery faust calls `perform_seek` to put every stream partition back
 on its committed offset, but aiokafka's `seek_to_committed` leaves alone partitions whose committed
@@ -7,6 +7,14 @@ dropped when flow control clears the queues, so such a partition goes on *after*
 committed offset faust's `_new_offset` commits the first run of acked offsets, wherever it starts.
 The dropped records are then never processed: the publisher kill test saw items neither posted
 nor reported after a SIGKILL before the first commit.
+
+Second: faust drops any fetched record whose offset is below the partition's "read offset", and
+advances that offset for every record it fetched, delivered or not. Records fetched before a
+rebalance's seek (and cleared or abandoned during it) push the read offset past records that the
+seek then fetches again, so those are dropped as "already read": never handled, and the partition's
+commit waits behind them forever (seen in the kill test: two partitions stuck, items never posted).
+Herald's handlers are idempotent (ledgers, offset guards), so the consumer delivers every fetched
+record instead: a duplicate is harmless, a hole is not.
 """
 
 from __future__ import annotations
@@ -14,8 +22,23 @@ from __future__ import annotations
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
 
 
+class _NoReadOffsets(dict):  # type: ignore[type-arg]
+    """A read-offset map that never remembers: nothing fetched is dropped as "already read"."""
+
+    def __getitem__(self, key: object) -> None:
+        return None
+
+    def __setitem__(self, key: object, value: object) -> None:
+        return None
+
+
 class RewindingConsumer(AIOKafkaDriverConsumer):
-    """Seeks never-committed stream partitions to their earliest offset after the normal seek."""
+    """Seeks never-committed stream partitions to their earliest offset after the normal seek,
+    and delivers every fetched record (see the module docstring)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_offset = _NoReadOffsets()
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
