@@ -258,3 +258,30 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def header_int(value: Any) -> int | None:
+    """A numeric header as int, or None when absent or not a number."""
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def header_float(value: Any) -> float | None:
+    """A numeric header as float, or None when absent or not a number."""
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def prefixed_rate_limit(headers: Any, prefix: str) -> RateLimit | None:
+    """`<prefix>limit`, `<prefix>remaining`, `<prefix>reset` (epoch seconds), as X and Bluesky send."""
+    if not headers or headers.get(f"{prefix}remaining") is None:
+        return None
+    return RateLimit(
+        limit=header_int(headers.get(f"{prefix}limit")),
+        remaining=header_int(headers.get(f"{prefix}remaining")),
+        reset_at=header_float(headers.get(f"{prefix}reset")),
+    )

@@ -40,6 +40,7 @@ from services.publisher.channels.base import (
     RateLimit,
     TransientPostError,
     coerce_post,
+    prefixed_rate_limit,
     same_link,
 )
 from services.publisher.channels.media import ImageError, fetch_image
@@ -73,13 +74,7 @@ def link_facets(text: str) -> list[models.AppBskyRichtextFacet.Main]:
 
 
 def rate_limit_from(headers: Any) -> RateLimit | None:
-    if not headers or headers.get("ratelimit-remaining") is None:
-        return None
-    return RateLimit(
-        limit=_int(headers.get("ratelimit-limit")),
-        remaining=_int(headers.get("ratelimit-remaining")),
-        reset_at=_float(headers.get("ratelimit-reset")),
-    )
+    return prefixed_rate_limit(headers, "ratelimit-")
 
 
 class BlueskyChannel:
@@ -307,17 +302,3 @@ def _reason(exc: RequestErrorBase, what: str) -> str:
     message = getattr(content, "message", None)
     words = ": ".join(part for part in (error, message) if part) or str(content)[:200]
     return f"{response.status_code} {what}: {' '.join(str(words).split())}"
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -34,6 +34,7 @@ from services.publisher.channels.base import (
     RateLimit,
     TransientPostError,
     coerce_post,
+    header_int,
     same_link,
 )
 from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES, ImageError, fetch_image
@@ -57,8 +58,8 @@ def rate_limit_from(headers: httpx.Headers) -> RateLimit | None:
         except ValueError:
             reset_at = None
     return RateLimit(
-        limit=_int(headers.get("x-ratelimit-limit")),
-        remaining=_int(headers.get("x-ratelimit-remaining")),
+        limit=header_int(headers.get("x-ratelimit-limit")),
+        remaining=header_int(headers.get("x-ratelimit-remaining")),
         reset_at=reset_at,
     )
 
@@ -248,10 +249,3 @@ def _error(response: httpx.Response) -> str:
     if isinstance(body, dict) and body.get("error"):
         return str(body["error"])
     return " ".join(str(body)[:200].split())
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None

@@ -43,6 +43,7 @@ from services.publisher.channels.base import (
     RateLimit,
     TransientPostError,
     coerce_post,
+    prefixed_rate_limit,
     same_link,
 )
 from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES, ImageError, fetch_image
@@ -100,13 +101,7 @@ def x_session(base_url: str, ca_bundle: Path | None, *, timeout: float = 30.0) -
 
 def rate_limit_from(headers: Any) -> RateLimit | None:
     """X's `x-rate-limit-limit/-remaining/-reset` (reset in epoch seconds)."""
-    if headers is None or "x-rate-limit-remaining" not in headers:
-        return None
-    return RateLimit(
-        limit=_int(headers.get("x-rate-limit-limit")),
-        remaining=_int(headers.get("x-rate-limit-remaining")),
-        reset_at=_float(headers.get("x-rate-limit-reset")),
-    )
+    return prefixed_rate_limit(headers, "x-rate-limit-")
 
 
 class XChannel:
@@ -329,17 +324,3 @@ def _reason(exc: tweepy.HTTPException) -> str:
     messages = "; ".join(str(message) for message in exc.api_messages)
     status = getattr(exc.response, "status", "?")
     return f"{status} {messages}".strip() if messages else " ".join(str(exc).split())
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
