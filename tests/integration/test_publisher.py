@@ -107,12 +107,6 @@ async def get_health(port: int) -> dict:
         return (await client.get(f"http://127.0.0.1:{port}/health")).json()
 
 
-@pytest.fixture
-def fake_x(tmp_path: Path):
-    with FakeXApi(tmp_path) as fake:
-        yield fake
-
-
 async def test_posts_each_item_once_on_x(
     kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
 ) -> None:

@@ -25,6 +25,7 @@ from tests.integration.test_publisher import publisher_env, send
 from tests.support.kafka import collect_events, wait_until
 from tests.support.ports import free_port
 from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.publisher_harness import news_item as item
 
 pytestmark = pytest.mark.integration
 
@@ -38,19 +39,6 @@ X_ACCOUNT = {
         "access_token_secret": {"env": "HERALD_X_ACCESS_TOKEN_SECRET"},
     },
 }
-
-
-def item(title: str, feed_id: str = "feed-news") -> FeedItemDiscovered:
-    item_id = f"item-{uuid.uuid4().hex[:12]}"
-    return FeedItemDiscovered(
-        item_id=item_id,
-        feed_id=feed_id,
-        feed_url=f"https://www.example.gov.uk/{feed_id}.rss",
-        title=title,
-        link=f"https://www.example.gov.uk/news/{item_id}",
-        content_hash=uuid.uuid4().hex,
-        discovered_at=datetime.now(UTC),
-    )
 
 
 def start(

@@ -33,6 +33,7 @@ from tests.integration.test_publisher import publisher_env
 from tests.support.kafka import collect_events, raw_records, wait_until
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.publisher_harness import news_item as make_item
 
 pytestmark = pytest.mark.integration
 
@@ -42,19 +43,6 @@ HELD = "herald.post.held.v1"
 #: faust's own overrides: a SIGKILLed member holds its partitions until its session expires, and
 #: 6 s is the broker's minimum, so the restart after a kill is short.
 SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
-
-
-def make_item(title: str, feed_id: str = "feed-news") -> FeedItemDiscovered:
-    item_id = f"item-{uuid.uuid4().hex[:12]}"
-    return FeedItemDiscovered(
-        item_id=item_id,
-        feed_id=feed_id,
-        feed_url=f"https://www.example.gov.uk/{feed_id}.rss",
-        title=title,
-        link=f"https://www.example.gov.uk/news/{item_id}",
-        content_hash=uuid.uuid4().hex,
-        discovered_at=datetime.now(UTC),
-    )
 
 
 def behind(item: FeedItemDiscovered, title: str) -> FeedItemDiscovered:
@@ -127,12 +115,6 @@ def write_config(tmp_path: Path, config: dict[str, Any]) -> str:
     path = tmp_path / f"publisher-{uuid.uuid4().hex[:6]}.yaml"
     path.write_text(yaml.safe_dump(config))
     return str(path)
-
-
-@pytest.fixture
-def fake_x(tmp_path: Path):
-    with FakeXApi(tmp_path) as fake:
-        yield fake
 
 
 async def test_unconfirmed_post_not_on_the_timeline_is_held_not_reposted(

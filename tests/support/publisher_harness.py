@@ -43,6 +43,20 @@ LINK_BASE = "https://www.example.gov.uk/news/"
 KillWhen = Literal["before_answer", "after_answer", "on_request"]
 
 
+def news_item(title: str, feed_id: str = "feed-news") -> FeedItemDiscovered:
+    """One item of `feed_id` with a unique id and link."""
+    item_id = f"item-{uuid.uuid4().hex[:12]}"
+    return FeedItemDiscovered(
+        item_id=item_id,
+        feed_id=feed_id,
+        feed_url=f"https://www.example.gov.uk/{feed_id}.rss",
+        title=title,
+        link=f"https://www.example.gov.uk/news/{item_id}",
+        content_hash=uuid.uuid4().hex,
+        discovered_at=datetime.now(UTC),
+    )
+
+
 def make_items(count: int, *, tag: str | None = None) -> list[FeedItemDiscovered]:
     """`count` distinct items whose links all have the same length, so no link is a prefix of
     another and "this item's post" is a plain substring test on the posted text."""
