@@ -296,8 +296,7 @@ class LocalBroker:
         if (self.data_dir / "meta.properties").is_file():
             return
         if not self.cluster_id_path.is_file():
-            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            self.cluster_id_path.write_text(cid + "\n")
+            self.cluster_id_path.write_text(new_cluster_id() + "\n")
         cluster_id = self.cluster_id_path.read_text().strip()
         cmd = [
             "java",
@@ -305,8 +304,8 @@ class LocalBroker:
             str(libs / "*"),
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
+            # One token: an id that starts with "-" would otherwise be read as an option.
+            f"--cluster-id={cluster_id}",
             "-c",
             str(self.config_path),
             "--ignore-formatted",
@@ -389,6 +388,18 @@ class LocalBroker:
 
 
 # ------------------------------------------------------------ module helpers
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (a url-safe base64 UUID, as Kafka's own) that never starts with "-".
+
+    Kafka's ``Uuid.randomUuid`` redraws such ids for the same reason: command-line tools read a
+    leading dash as an option.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 def _last_maven_error(output: str) -> str:

@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from herald.broker import BrokerError, LocalBroker
+from herald.broker import BrokerError, LocalBroker, new_cluster_id
 
 pytestmark = pytest.mark.integration
 
@@ -115,6 +115,22 @@ async def test_second_start_is_idempotent(broker: LocalBroker) -> None:
     status = again.status()
     assert status.running and status.pid == pid and status.bootstrap == first
     assert status.log_path.is_file()
+
+
+def test_cluster_id_starting_with_a_dash_still_formats(broker: LocalBroker) -> None:
+    """One random id in 64 starts with "-"; the storage tool once read it as an option (CI failure)."""
+    broker.cluster_id_path.parent.mkdir(parents=True, exist_ok=True)
+    broker.cluster_id_path.write_text("-AbCdEfGhIjKlMnOpQrStUw\n")
+    assert broker.start()
+    meta = (broker.data_dir / "meta.properties").read_text()
+    assert "cluster.id=-AbCdEfGhIjKlMnOpQrStUw" in meta
+
+
+def test_new_cluster_ids_never_start_with_a_dash() -> None:
+    ids = [new_cluster_id() for _ in range(2000)]
+    assert len(set(ids)) == 2000
+    assert not [cid for cid in ids if cid.startswith("-")]
+    assert all(len(cid) == 22 for cid in ids)
 
 
 @pytest.mark.asyncio
