@@ -22,7 +22,11 @@ At-least-once, never twice, never lost — how the pieces fit:
    cannot tell → a channel with an idempotency key (Mastodon) is retried with the *same* key;
    anything else (X) is held with rule `unconfirmed` and ops are alerted.
 4. A timer (`sweep`) re-queues `queued`/`intent` entries that are on no lane (after a restart or a
-   rebalance, once recovery is over) and releases held posts whose `release_at` has come.
+   rebalance, once recovery is over), releases held posts whose `release_at` has come, and tells
+   what was recorded but never told: a posted/failed/held entry whose event was not sent (a stop
+   between the ledger record and its event; the item's offset was committed long before, so no
+   redelivery would ever send it). The ledger is the outbox, the sweep its relay: outcome events
+   are at-least-once, like every Herald event.
 5. `decide` handles PostDecisionRequested (approve → queued, urgent, policy skipped; drop →
    dropped), from the CLI or the admin HTTP API.
 """
@@ -72,6 +76,9 @@ except ImportError:  # pragma: no cover - until the channels package lands
     OutgoingPost = None  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
+
+#: How long a recorded outcome may wait for its event before the sweep sends it.
+UNTOLD_GRACE_SECONDS = 10.0
 
 #: Channel kinds whose API de-duplicates a retried request by its idempotency key.
 IDEMPOTENT_KINDS = frozenset({"mastodon"})
@@ -414,6 +421,10 @@ class Poster:
         for key, entry in entries:
             if assigned is not None and entry.partition is not None and entry.partition not in assigned:
                 continue
+            if self._untold(key, entry, now):
+                log.info("%s: %s but its event was never sent; sending it now", key, entry.state)
+                await self._emit(key, entry, self.channels.get(entry.target))
+                continue
             lane = self.lanes.get(entry.target)
             if lane is None or key in lane:
                 continue
@@ -428,6 +439,21 @@ class Poster:
         self.runtime.heartbeat_detail["queued"] = ",".join(
             f"{target}={size}" for target, size in self.queue_sizes().items()
         )
+
+    def _untold(self, key: str, entry: LedgerEntry, now: datetime) -> bool:
+        """A recorded outcome whose event was not sent and that no task is about to send.
+
+        A writer records the state, then sends the event; the grace period keeps the sweep out of
+        that short window (and off a record still waiting for the broker)."""
+        if entry.event_sent or key in self._busy:
+            return False
+        if entry.state not in (LedgerState.POSTED, LedgerState.FAILED, LedgerState.HELD):
+            return False
+        try:
+            updated = datetime.fromisoformat(entry.updated_at)
+        except ValueError:
+            return True
+        return (now - updated).total_seconds() >= UNTOLD_GRACE_SECONDS
 
     # --- 5. decisions by a person -----------------------------------------------------------
     async def decide(self, command: PostDecisionRequested, partition: int | None = None) -> None:

@@ -7,20 +7,25 @@ real broker and loopback X (TLS) and Mastodon servers:
   publisher's dead-letter topic, and the next item is still posted;
 - FeedItemUpdated is posted again only where the route asks for corrections;
 - Mastodon: the Idempotency-Key is the ledger key, and a retry after a crash during the call uses
-  the same key, so the instance keeps one status.
+  the same key, so the instance keeps one status;
+- a stop between the ledger's result record and its event (the item's offset committed long
+  before): the restarted publisher sends the missing event from the ledger, with no call to X.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from services.publisher.ledger import LEDGER_TABLE, LedgerEntry, ledger_key
 from shared.envelope import CloudEvent
 from shared.events import FeedItemDiscovered, FeedItemUpdated
 from shared.producer import EventProducer
@@ -320,3 +325,63 @@ async def test_mastodon_retry_after_a_crash_uses_the_same_idempotency_key(
             assert fake.idempotency_keys_seen[:3] == [first_key, second_key, second_key]
         finally:
             service.stop()
+
+
+def partition_of(item_id: str) -> int:
+    """The FEED_ITEMS partition of an item (the producer's default partitioner), which is also its
+    ledger changelog partition."""
+    partitions = list(range(FEED_ITEMS.partitions))
+    return DefaultPartitioner()(item_id.encode(), partitions, partitions)
+
+
+async def test_a_result_recorded_but_never_told_is_told_after_a_restart(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+) -> None:
+    """The state a SIGKILL leaves between the ledger's `posted` record and PostPublished (kill test
+    seed 944686287): the item's offset was committed when it was queued, so no redelivery will
+    come. The restarted publisher must send PostPublished from the ledger — and call X not at all."""
+    namespace = herald_topics
+    port = free_port()
+    env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x)
+    service = ServiceProcess("publisher", env, port, tmp_path).start()  # creates the changelog topic
+    service.stop()
+
+    item = make_item("Library opening hours over Christmas")
+    key = ledger_key(item.item_id, "x", "corporate")
+    long_ago = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    queued = LedgerEntry.queued(
+        f"{item.title} {item.link}",
+        target="x:corporate",
+        partition=partition_of(item.item_id),
+        item=item.model_dump(mode="json"),
+        item_type=item.event_type,
+        urgent=False,
+        link=item.link,
+    )
+    posted = queued.posted(post_id="1890000000000000001", post_url=None, dry_run=False, attempts=1)
+    posted = LedgerEntry.from_json({**posted.to_json(), "updated_at": long_ago, "posted_at": long_ago})
+    assert not posted.event_sent
+    changelog = f"{namespace}herald-publisher-{LEDGER_TABLE}-changelog"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            changelog,
+            key=json.dumps(key).encode(),
+            value=json.dumps(posted.to_json()).encode(),
+            partition=posted.partition,
+        )
+    finally:
+        await producer.stop()
+
+    service = ServiceProcess("publisher", env, port, tmp_path).start()
+    try:
+        [published] = await outcomes(kafka_bootstrap, namespace, item.item_id, kind=PUBLISHED)
+        assert published.data["post_id"] == "1890000000000000001"
+        assert published.data["text"] == f"{item.title} {item.link}"
+        # Told once: the mark that it was sent holds across later sweeps.
+        events = await outcomes(kafka_bootstrap, namespace, item.item_id, count=2, within=4)
+        assert [event.type for event in events] == [PUBLISHED]
+        assert fake_x.calls == []
+    finally:
+        service.stop()
