@@ -3,33 +3,35 @@
 - `herald.feeds` → the `feeds` table (feed id → `FeedState`), written by the subscription consumer.
 - Scheduling (issue 5 §4): each worker keeps a heap of the feeds it owns (their herald.feeds
   partition is assigned to it as active), rebuilt after every rebalance once recovery is over, so
-  a tick costs O(due feeds), not O(all feeds). Due feeds get a `PollRequest` on
-  `herald.internal.feed-polls`, same partition: faust co-partitions topics with the same partition
-  count, so the same worker receives it and may write that feed's table entry.
+  finding due feeds costs O(due feeds), not O(all feeds). One scheduler task polls due feeds
+  itself, `feed_poll_concurrency` at a time: a poll needs no Kafka round trip before it starts,
+  and the table entry it writes names the feed's partition (`shared.tables.DurableTable`).
+  Before partitions are revoked, polls in flight are drained, so a feed's next owner never polls
+  it while this worker still is.
 - Memory per worker follows ownership: faust's memory store drops keys of lost partitions only
   for keys it *recovered* (`Store._key_partition`), not for keys this worker wrote itself, so
   the rebuild also drops every entry whose partition is no longer owned (no changelog write:
   the store's dict only; a later assignment recovers the partition from the changelog again).
-- The poll agent fetches, parses (in a thread: feedparser is CPU-bound), decides, publishes each
-  new item (`FeedItemDiscovered`) and each changed one (`FeedItemUpdated`) to `herald.feed-items`
-  waiting for the broker's ack, and only then stores the new seen-state (waiting for that
-  changelog record's ack too): a crash between the two re-announces at most those items once
-  (the publisher's ledger absorbs that), never loses one. Then the poll's outcome goes to
+- A poll fetches, parses (in a thread: parsing is CPU-bound), decides, publishes each new item
+  (`FeedItemDiscovered`) and each changed one (`FeedItemUpdated`) to `herald.feed-items` — all
+  sent at once, then every broker ack awaited — and only then stores the new seen-state (waiting
+  for that changelog record's ack too): a crash between the two re-announces at most those items
+  once (the publisher's ledger absorbs that), never loses one. Then the poll's outcome goes to
   `herald.ops.feed-health` (`FeedPolled`, and `FeedStatusChanged`/`FeedMoved` when they happen).
 - Push (issue 5 §5): `POST /ping` and WebSub distributions become poll requests with reason
-  "ping"/"push" on the same topic, so whichever worker the HTTP request reaches, the owner acts.
+  "ping"/"push" on `herald.internal.feed-polls`, keyed like herald.feeds: faust co-partitions
+  topics with the same partition count, so whichever worker the HTTP request reaches, the
+  feed's owner acts.
 
-Polls run `feed_poll_concurrency` at a time. faust may commit a poll request's offset while
-another is in flight (faust #606); losing a *scheduled* request is harmless (the feed is still
-due). A feed is never polled twice at once: an in-flight set here, and the generation number in
-each scheduled request (a request made before the last completed poll is ignored). A ping or
-push that arrives mid-poll runs right after it.
+A feed is never polled twice at once: an in-flight set here; a ping or push that arrives
+mid-poll runs right after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import random
 import time
@@ -75,6 +77,7 @@ from shared.events import (
 from shared.ids import feed_id_for
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
+from shared.tables import DurableTable
 from shared.topics import FEED_HEALTH, FEED_ITEMS, FEED_POLLS, FEEDS
 
 log = logging.getLogger(__name__)
@@ -115,23 +118,28 @@ class FeedIngest:
             broken_after=self.options.feed_broken_after_seconds,
         )
         self.fetcher = FeedFetcher(self.settings)
-        self.feeds = self.app.Table(
-            "feeds",
-            default=None,
-            partitions=FEEDS.partitions,
-            key_type=str,
-            # No value_type: JSON, and plain dicts back (value_type=dict breaks changelog recovery).
-            help="feed_ingest: feed id → subscription, poll state and seen ids (FeedState as JSON).",
+        self.feeds = self.app.tables.add(
+            DurableTable(
+                self.app,
+                name="feeds",
+                default=None,
+                beacon=self.app.tables.beacon,
+                partitions=FEEDS.partitions,
+                key_type=str,
+                # No value_type: JSON, and plain dicts back (value_type=dict breaks changelog recovery).
+                help="feed_ingest: feed id → subscription, poll state and seen ids (FeedState as JSON).",
+            )
         )
         self.feeds_topic_name = self.settings.topic_namespace + FEEDS.name
         self.heap = DueHeap()
         self._heap_stale = True  # rebuilt after (re)assignment, once recovery is over
         self._owned: set[str] = set()  # active feeds of owned partitions
-        # feed id → monotonic deadline: a request was sent and its poll has not finished.
-        self._requested: dict[str, float] = {}
         self._polling: set[str] = set()
         self._again: dict[str, PollRequest] = {}  # ping/push that came in mid-poll
-        self._request_timeout = self.settings.http_timeout_seconds * 3 + 30
+        self._slots = asyncio.Semaphore(self.options.feed_poll_concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()  # scheduled polls running
+        self._wake = asyncio.Event()  # a feed became due sooner than the scheduler sleeps
+        self._drain_seconds = self.settings.http_timeout_seconds * 3 + 5
         self._random = random.Random()
         self.poll_counts: Counter[str] = Counter()  # polls done here, owned feeds only (for /feeds/owned)
 
@@ -142,11 +150,9 @@ class FeedIngest:
             name=f"herald.{SERVICE}.poll",
             concurrency=self.options.feed_poll_concurrency,
         )(self._poll_agent)
-        self.app.timer(self.settings.poll_tick_seconds, name=f"herald.{SERVICE}.schedule")(
-            self._schedule_tick
-        )
+        self.app.task(self._scheduler)
         self.app.on_partitions_assigned.connect(self._on_assignment_change)
-        self.app.on_partitions_revoked.connect(self._on_assignment_change)
+        self.app.on_partitions_revoked.connect(self._on_revoke)
         self.app.on_before_shutdown.connect(self._close)
         from services.feed_ingest.views import install_pages
 
@@ -192,6 +198,15 @@ class FeedIngest:
     async def _on_assignment_change(self, *args: Any, **kwargs: Any) -> None:
         self._heap_stale = True
 
+    async def _on_revoke(self, *args: Any, **kwargs: Any) -> None:
+        """Let scheduled polls in flight finish before the partitions go: their table writes name
+        partitions this worker is about to lose, and the next owner must not poll those feeds
+        at the same time (faust drains its agents' events the same way)."""
+        self._heap_stale = True
+        if self._in_flight:
+            log.info("rebalance: waiting for %d polls in flight", len(self._in_flight))
+            await asyncio.wait(set(self._in_flight), timeout=self._drain_seconds)
+
     def owned_partitions(self) -> set[int]:
         """Partitions of herald.feeds this worker owns now."""
         return {
@@ -235,42 +250,70 @@ class FeedIngest:
         else:
             self._owned.discard(state.feed_id)
         if state.schedulable:
+            due = self.heap.next_due()
             self.heap.set(state.feed_id, state.next_poll_at)
+            if due is None or state.next_poll_at < due:
+                self._wake.set()  # sooner than the scheduler planned to look
         else:
             self.heap.discard(state.feed_id)
         self.runtime.heartbeat_detail["owned_feeds"] = str(len(self._owned))
 
     # --- scheduling -------------------------------------------------------------------------
-    async def _schedule_tick(self) -> None:
-        try:
-            await self.request_due_polls()
-        except Exception:  # a timer that raises stops for good
-            log.exception("poll scheduling failed")
+    def may_poll(self) -> bool:
+        """Not while a rebalance or table recovery runs: a half-recovered table could hold an old
+        seen window."""
+        return bool(
+            self.runtime.ready and not self.app.rebalancing and not getattr(self.app, "in_recovery", False)
+        )
 
-    async def request_due_polls(self) -> int:
-        """Send a poll request for each owned, schedulable, due feed not already requested."""
-        if not self.runtime.ready or self.app.rebalancing or getattr(self.app, "in_recovery", False):
-            return 0  # a half-recovered table could hold an old seen window
-        if self._heap_stale:
-            self.rebuild()
-        clock, now = time.monotonic(), time.time()
-        topic = self.runtime.topic(FEED_POLLS)
-        sent = 0
-        for feed_id in self.heap.pop_due(now):
-            state = self._state(feed_id)
-            if state is None or not state.schedulable:
+    async def _scheduler(self) -> None:
+        """Poll each owned feed when it is due, at most `feed_poll_concurrency` at a time."""
+        while True:
+            try:
+                feed_id = await self._next_due_feed()
+                await self._slots.acquire()
+                if not self.may_poll() or self._heap_stale:  # ownership changed while we waited
+                    self._slots.release()
+                    continue
+                self._start_poll(feed_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the scheduler must outlive any one feed's trouble
+                log.exception("poll scheduling failed")
+                await asyncio.sleep(self.settings.poll_tick_seconds)
+
+    async def _next_due_feed(self) -> str:
+        """Wait until an owned, schedulable feed not being polled is due; take it off the heap."""
+        tick = self.settings.poll_tick_seconds
+        while True:
+            if not self.may_poll():
+                await asyncio.sleep(tick)
                 continue
-            if self._requested.get(feed_id, 0.0) > clock:  # asked already: look again at the deadline
-                self.heap.set(feed_id, now + self._requested[feed_id] - clock)
-                continue
-            request = PollRequest(feed_id=feed_id, generation=state.generation, requested_at=utcnow())
-            self._requested[feed_id] = clock + self._request_timeout
-            self.heap.set(feed_id, now + self._request_timeout)  # re-asked if the request is lost
-            await topic.send(
-                key=feed_id.encode(), value=request.model_dump_json().encode(), partition=state.partition
-            )
-            sent += 1
-        return sent
+            if self._heap_stale:
+                self.rebuild()
+            for feed_id in self.heap.pop_due(time.time(), limit=1):
+                state = self._state(feed_id)
+                if state is not None and state.schedulable and feed_id not in self._polling:
+                    return feed_id
+                # unsubscribed/paused (no longer scheduled), or being polled (reschedules itself)
+            nxt = self.heap.next_due()
+            wait = tick if nxt is None else min(tick, max(0.0, nxt - time.time()))
+            if wait > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+
+    def _start_poll(self, feed_id: str) -> None:
+        request = PollRequest(feed_id=feed_id, requested_at=utcnow())
+        task = asyncio.ensure_future(self._run_poll(request))
+        self._in_flight.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._in_flight.discard(finished)
+            self._slots.release()
+
+        task.add_done_callback(done)
 
     async def request_poll(self, feed_id: str, reason: PollReason, **extra: Any) -> None:
         """Ask the feed's owner (whichever worker) to act now: ping, push or a granted lease.
@@ -294,20 +337,23 @@ class FeedIngest:
             if request.reason == "lease":
                 await self._record_lease(request)
                 continue
-            feed_id = request.feed_id
-            if feed_id in self._polling:
-                if request.reason != "schedule":  # a ping/push mid-poll may carry news: run it after
-                    self._again[feed_id] = request
-                continue  # a scheduled duplicate: the poll in flight serves it
-            self._polling.add(feed_id)
-            try:
-                next_request: PollRequest | None = request
-                while next_request is not None:
-                    await self._guarded_poll(next_request)
-                    next_request = self._again.pop(feed_id, None)
-            finally:
-                self._polling.discard(feed_id)
-                self._requested.pop(feed_id, None)
+            await self._run_poll(request)
+
+    async def _run_poll(self, request: PollRequest) -> None:
+        """Poll unless the feed is being polled; a ping/push that came meanwhile runs after."""
+        feed_id = request.feed_id
+        if feed_id in self._polling:
+            if request.reason != "schedule":  # a ping/push mid-poll may carry news: run it after
+                self._again[feed_id] = request
+            return  # a scheduled duplicate: the poll in flight serves it
+        self._polling.add(feed_id)
+        try:
+            next_request: PollRequest | None = request
+            while next_request is not None:
+                await self._guarded_poll(next_request)
+                next_request = self._again.pop(feed_id, None)
+        finally:
+            self._polling.discard(feed_id)
 
     async def _guarded_poll(self, request: PollRequest) -> None:
         try:
@@ -474,29 +520,18 @@ class FeedIngest:
         await self._record_error(state, error, trigger, started, seen=seen, fingerprints=prints)
 
     async def _publish(self, state: FeedState, entries: tuple[ParsedEntry, ...]) -> int:
-        """Publish in order, each acknowledged by the broker; return how many made it."""
+        """Publish the new items; return how many, in order, the broker acknowledged."""
         now = utcnow()
-        for index, entry in enumerate(entries):
-            try:
-                await self.runtime.publish(
-                    FEED_ITEMS,
-                    entry.item_id,
-                    entry.to_event(feed_id=state.feed_id, feed_url=state.url, discovered_at=now),
-                )
-            except Exception as exc:
-                log.error(
-                    "could not publish item %s of %s: %s: %s",
-                    entry.item_id,
-                    state.feed_id,
-                    type(exc).__name__,
-                    exc,
-                )
-                return index
-        return len(entries)
+        events = [
+            (entry.item_id, entry.to_event(feed_id=state.feed_id, feed_url=state.url, discovered_at=now))
+            for entry in entries
+        ]
+        return await self._publish_items(state, events)
 
     async def _publish_updates(self, state: FeedState, updates: tuple[Update, ...]) -> int:
         now = utcnow()
-        for index, update in enumerate(updates):
+        events = []
+        for update in updates:
             entry = update.entry
             event = FeedItemUpdated(
                 item_id=update.item_id,
@@ -515,12 +550,28 @@ class FeedIngest:
                 changed_fields=list(update.changed_fields),
                 detected_at=now,
             )
-            try:
-                await self.runtime.publish(FEED_ITEMS, update.item_id, event)
-            except Exception as exc:
-                log.error("could not publish update of %s: %s: %s", update.item_id, type(exc).__name__, exc)
+            events.append((update.item_id, event))
+        return await self._publish_items(state, events)
+
+    async def _publish_items(self, state: FeedState, events: list[tuple[str, Any]]) -> int:
+        """Send every event at once, then wait for all the broker's acks (one round trip per poll,
+        not per item). Returns the length of the acknowledged prefix: what follows the first
+        failure is retried on the next poll (an event after it that did arrive is announced
+        again then, which consumers absorb — never lost)."""
+        results = await asyncio.gather(
+            *(self.runtime.publish(FEED_ITEMS, key, event) for key, event in events), return_exceptions=True
+        )
+        for index, result in enumerate(results):
+            if isinstance(result, BaseException):
+                log.error(
+                    "could not publish item %s of %s: %s: %s",
+                    events[index][0],
+                    state.feed_id,
+                    type(result).__name__,
+                    result,
+                )
                 return index
-        return len(updates)
+        return len(events)
 
     async def _record_error(
         self,
@@ -657,7 +708,7 @@ class FeedIngest:
         base = self.options.websub_callback_base_url or ""
         try:
             await websub.subscribe(
-                self.fetcher.client,
+                self.fetcher.session,
                 hub=found.hub,
                 topic=found.topic,
                 callback=websub.callback_url(base, master, feed_id, found.topic),
@@ -687,12 +738,9 @@ class FeedIngest:
         return current if current is not None and current.generation == polled.generation else polled
 
     async def _store(self, state: FeedState) -> None:
-        """Write the table entry and wait until its changelog record is acknowledged.
-
-        `table[k] = v` only queues the record (DESIGN.md, faust facts); flushing the producer makes
-        the state durable before this event's offset can be committed."""
-        self.feeds[state.feed_id] = state.to_table()
-        await self.app.producer.flush()
+        """Write the table entry (into the feed's own partition) and wait until its changelog
+        record is acknowledged: the seen-state is durable before anything relies on it."""
+        await self.feeds.put_durably(state.feed_id, state.to_table(), partition=state.partition)
         if not self._heap_stale:
             self._track(state)
 

@@ -99,6 +99,12 @@ class DueHeap:
                 out.append(feed_id)
         return out
 
+    def next_due(self) -> float | None:
+        """The earliest due time, or None when no feed is scheduled."""
+        while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
+            heapq.heappop(self._heap)  # stale: the feed was re-set or discarded
+        return self._heap[0][0] if self._heap else None
+
     def _compact(self) -> None:
         self._heap = [(due, feed_id) for feed_id, due in self._due.items()]
         heapq.heapify(self._heap)

@@ -23,14 +23,14 @@ partition explicitly, so an item's entries always live in its own partition.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import faust
-from faust.types.tuples import FutureMessage
+
+from shared.tables import DurableTable
 
 LEDGER_TABLE = "post-ledger"
 
@@ -209,71 +209,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class LedgerWriteError(RuntimeError):
-    """The broker did not confirm a ledger record: the channel must not be called."""
-
-
-class LedgerTable(faust.Table):
-    """A faust Table that keeps the future of each key's latest changelog send, so a writer can
-    wait until the broker has the record.
-
-    Why: `table[key] = value` only queues the changelog record (`Table.on_key_set` →
-    `send_changelog` → `changelog_topic.send_soon`, faust 0.15 tables/base.py); a failed send is
-    logged by the producer, not raised, and the consumer offset can still be committed. An intent
-    that was only queued could be lost by a SIGKILL right after the API call, and the redelivered
-    item would then be posted again. `send_changelog` returns the `FutureMessage` that resolves
-    with the broker's RecordMetadata (acks=all here) or fails with the send's error — awaiting
-    exactly that future confirms this record, unlike `app.producer.flush()`, whose buffer flush
-    gives up after 0.1 s without an error and so does not prove the record was sent.
-    """
-
-    def __post_init__(self) -> None:  # mode.Service hook, called by __init__
-        super().__post_init__()
-        self._pending_sends: dict[Any, FutureMessage] = {}
-
-    def send_changelog(self, partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any):
-        fut = super().send_changelog(partition, key, value, *args, **kwargs)
-        self._pending_sends[key] = fut
-        return fut
-
-    async def put_durably(
-        self, key: str, value: dict[str, Any], *, partition: int | None = None, wait_seconds: float = 15.0
-    ) -> None:
-        """Set `key` and return only once the broker has acknowledged the changelog record.
-
-        `partition`: write outside an agent's iteration (a per-account worker, a timer) into that
-        changelog partition — the one of the item's own FEED_ITEMS partition, as faust would."""
-        self._set(key, value, partition)
-        fut = self._pending_sends.pop(key, None)
-        if fut is None:
-            raise LedgerWriteError(f"no changelog send for ledger key {key!r}")
-        try:
-            await asyncio.wait_for(asyncio.shield(fut), wait_seconds)
-        except Exception as exc:
-            raise LedgerWriteError(
-                f"ledger record for {key!r} not confirmed: {type(exc).__name__}: {exc}"
-            ) from exc
-
-    def put(self, key: str, value: dict[str, Any], *, partition: int | None = None) -> None:
-        """Set `key` without waiting (for bookkeeping whose loss is harmless)."""
-        self._set(key, value, partition)
-        self._pending_sends.pop(key, None)
-
-    def _set(self, key: str, value: dict[str, Any], partition: int | None) -> None:
-        if partition is None:
-            self[key] = value  # faust's own path: the current event's partition
-            return
-        # What `Table.on_key_set` + `__setitem__` do, with the partition given instead of taken
-        # from the current event (faust 0.15 tables/table.py): changelog first, then the store.
-        self.send_changelog(partition, key, value)
-        self.data[key] = value
-
-
 class PostingLedger:
     """The ledger's API for the publisher: typed entries in, typed entries out."""
 
     def __init__(self, app: faust.App, *, partitions: int) -> None:
-        self.table = LedgerTable(
+        self.table = DurableTable(
             app,
             name=LEDGER_TABLE,
             default=None,
@@ -299,7 +239,8 @@ class PostingLedger:
         return [(key, entry) for key, entry in self.entries() if key.startswith(prefix)]
 
     async def record(self, key: str, entry: LedgerEntry) -> None:
-        """Write and wait for the broker's acknowledgement (intents and results)."""
+        """Write and wait for the broker's acknowledgement (intents and results); raises
+        `shared.tables.TableWriteError` if it does not come, so the channel is never called."""
         await self.table.put_durably(key, entry.to_json(), partition=entry.partition)
 
     def note(self, key: str, entry: LedgerEntry) -> None:

@@ -49,3 +49,16 @@ def test_due_heap_stays_compact_under_many_reschedules():
         heap.set(f"feed-{n % 10}", float(n))
     assert len(heap) == 10 and len(heap._heap) <= 2 * 10 + 64
     assert heap.pop_due(10_000, limit=3) == ["feed-0", "feed-1", "feed-2"]
+
+
+def test_next_due_is_the_earliest_live_entry():
+    heap = DueHeap()
+    assert heap.next_due() is None
+    heap.set("a", 30)
+    heap.set("b", 10)
+    heap.set("b", 40)  # rescheduled: its entry at 10 is stale
+    assert heap.next_due() == 30
+    heap.discard("a")
+    assert heap.next_due() == 40
+    assert heap.pop_due(40) == ["b"]
+    assert heap.next_due() is None
