@@ -15,11 +15,23 @@ seek then fetches again, so those are dropped as "already read": never handled, 
 commit waits behind them forever (seen in the kill test: two partitions stuck, items never posted).
 Herald's handlers are idempotent (ledgers, offset guards), so the consumer delivers every fetched
 record instead: a duplicate is harmless, a hole is not.
+
+Third: faust commits an event's offset without waiting for the table writes its handler made
+(changelog records are only queued). Before any commit this consumer waits until the broker has
+acknowledged every write of Herald's `DurableTable`s, so a handler may write with `put` and
+move on — one wait per commit instead of one per event — and a committed offset still means
+its state is in Kafka. A write the broker refused stops the consumer (no commit past it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from faust.exceptions import ProducerSendError
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
+from faust.types import TP
+
+from shared.tables import DurableTable, TableWriteError
 
 
 class _NoReadOffsets(dict):  # type: ignore[type-arg]
@@ -52,3 +64,12 @@ class RewindingConsumer(AIOKafkaDriverConsumer):
             earliest = await self.earliest_offsets(*uncommitted)
             for tp in uncommitted:
                 await self.seek(tp, earliest.get(tp) or 0)
+
+    async def _handle_attached(self, commit_offsets: Mapping[TP, int]) -> None:
+        await super()._handle_attached(commit_offsets)
+        for table in self.app.tables.values():
+            if isinstance(table, DurableTable):
+                try:
+                    await table.confirm_pending()
+                except TableWriteError as exc:
+                    raise ProducerSendError(str(exc)) from exc

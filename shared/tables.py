@@ -10,6 +10,8 @@ Why both services need it:
   RecordMetadata (acks=all here) or fails with the send's error; awaiting exactly that future
   confirms this record, unlike `app.producer.flush()`, which waits for every pending record of
   the process and gives up after 0.1 s without an error.
+- Commits: `shared.consumer.RewindingConsumer` calls `confirm_pending` before committing offsets,
+  so a stream handler may `put` and go on; the commit waits for the broker instead.
 - Writing from a timer or a background task: faust takes a write's changelog partition from the
   current event and refuses writes outside stream iteration. Herald's tables are co-partitioned
   with their source topic and each value records its partition, so writers name it.
@@ -34,11 +36,29 @@ class DurableTable(faust.Table):
     def __post_init__(self) -> None:  # mode.Service hook, called by __init__
         super().__post_init__()
         self._pending_sends: dict[Any, FutureMessage] = {}
+        self._unconfirmed: set[FutureMessage] = set()
 
     def send_changelog(self, partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any):
         fut = super().send_changelog(partition, key, value, *args, **kwargs)
         self._pending_sends[key] = fut
+        self._unconfirmed.add(fut)
+        fut.add_done_callback(self._unconfirmed.discard)
         return fut
+
+    async def confirm_pending(self, wait_seconds: float = 30.0) -> None:
+        """Wait until every changelog record sent so far is acknowledged; `TableWriteError` if
+        one failed or the broker did not answer in time."""
+        pending = list(self._unconfirmed)
+        if not pending:
+            return
+        try:
+            async with asyncio.timeout(wait_seconds):
+                results = await asyncio.gather(*(asyncio.shield(f) for f in pending), return_exceptions=True)
+        except TimeoutError:
+            raise TableWriteError(f"{self.name}: {len(pending)} changelog records unconfirmed") from None
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise TableWriteError(f"{self.name}: changelog record refused: {failed[0]!r}")
 
     async def put_durably(
         self, key: Any, value: Any, *, partition: int | None = None, wait_seconds: float = 15.0

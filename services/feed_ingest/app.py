@@ -188,7 +188,7 @@ class FeedIngest:
             new = unsubscribe(existing, payload)
             log.info("unsubscribed %s", payload.feed_id)
         if new is not None:
-            await self._store(new)
+            self._keep(new)  # confirmed before this record's offset is committed (shared.consumer)
 
     def _state(self, feed_id: str) -> FeedState | None:
         raw = self.feeds.get(feed_id)
@@ -741,6 +741,13 @@ class FeedIngest:
         """Write the table entry (into the feed's own partition) and wait until its changelog
         record is acknowledged: the seen-state is durable before anything relies on it."""
         await self.feeds.put_durably(state.feed_id, state.to_table(), partition=state.partition)
+        if not self._heap_stale:
+            self._track(state)
+
+    def _keep(self, state: FeedState) -> None:
+        """Write the table entry without waiting: for stream handlers, whose offset commit waits
+        for the broker's acknowledgement instead (one wait per commit, not per record)."""
+        self.feeds.put(state.feed_id, state.to_table(), partition=state.partition)
         if not self._heap_stale:
             self._track(state)
 
