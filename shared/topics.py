@@ -174,7 +174,10 @@ def dead_letter(service: str) -> TopicSpec:
 FEED_POLLS = TopicSpec(
     name="herald.internal.feed-polls",
     key="feed_id",
-    description="Poll requests (schedule ticks, pings) for feed_ingest, co-partitioned with herald.feeds.",
+    description=(
+        "Poll-now requests (pings, WebSub pushes, leases) for the feed's owner; "
+        "co-partitioned with herald.feeds."
+    ),
     retention_ms=1 * DAY_MS,
     public=False,
 )
