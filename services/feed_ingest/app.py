@@ -86,7 +86,6 @@ SERVICE = "feed_ingest"
 
 
 def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise at scale
     runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers=bootstrap)
     FeedIngest(runtime).install()
     return runtime

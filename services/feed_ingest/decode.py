@@ -1,8 +1,9 @@
 """HTTP content decoding (gzip, deflate, br) with bounded output, and the caching headers a
 scheduler honours. Pure: no I/O.
 
-httpx decodes a whole network chunk at once with no output limit, so a 64 KB chunk of a gzip
-bomb becomes ~64 MB in one call, and a brotli bomb far more. Here each call yields at most
+HTTP clients' automatic decompression decodes a whole network chunk at once with no output limit,
+so a 64 KB chunk of a gzip bomb becomes ~64 MB in one call, and a brotli bomb far more. The
+fetcher reads the raw body instead, and here each call yields at most
 `PIECE` bytes, so the fetcher can stop at its cap with memory bounded by cap + PIECE.
 """
 

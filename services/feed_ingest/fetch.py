@@ -1,12 +1,14 @@
 """The "retrieve" step: one conditional GET of a feed, safely (issue 5 §3 and §6).
 
-- ONE `httpx.AsyncClient` (connection pool) per fetcher, and one fetcher per process; at most
-  `per_host_limit` requests to the same host at once, so one slow council server cannot take
-  the whole pool and a big subscription list cannot hammer one host.
+- ONE `aiohttp.ClientSession` (connection pool, keep-alive) per fetcher, and one fetcher per
+  process; at most `per_host_limit` requests to the same host at once, so one slow council server
+  cannot take the whole pool and a big subscription list cannot hammer one host. aiohttp, not
+  httpx: the benchmark's thousands of 304s a second need its lighter per-request path.
 - Connect/read timeouts from settings, and a total deadline that stops servers that trickle
   bytes just fast enough to dodge the read timeout.
 - Redirects followed by hand: each hop's scheme is checked, and each new connection is vetted by
-  `safety.VettingBackend` (resolve once, refuse off-limits addresses, connect to the vetted IP).
+  `safety.VettingResolver` (resolve once, refuse off-limits addresses, connect to the vetted IP;
+  its middleware vets IP-literal hosts, which aiohttp never resolves).
   A chain that starts with 301/308 hops reports where they lead as `permanent_redirect`.
 - The body is read raw and decoded here (gzip, deflate, br) in bounded pieces; both the wire size
   and the decoded size are capped at `max_feed_bytes` while streaming, so a decompression bomb is
@@ -25,9 +27,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urljoin
 
+import aiohttp
 import brotli
-import httpcore
-import httpx
 
 from services.feed_ingest.decode import (
     ACCEPT_ENCODING,
@@ -37,7 +38,7 @@ from services.feed_ingest.decode import (
     retry_after_seconds,
 )
 from services.feed_ingest.errors import FeedError
-from services.feed_ingest.safety import AddressPolicy, Resolver, VettingBackend, split_url, system_resolver
+from services.feed_ingest.safety import AddressPolicy, Resolver, VettingResolver, split_url, system_resolver
 from shared import __version__
 from shared.settings import HeraldSettings
 
@@ -45,6 +46,12 @@ MAX_REDIRECTS = 5
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
 DEFAULT_PER_HOST_LIMIT = 8
+#: Connections in the pool, over all hosts (each host is also held to its per-host limit).
+POOL_LIMIT = 200
+#: Longest response header line/field accepted (aiohttp's default, 8 KB, would refuse some
+#: servers' cookie-laden headers that httpx took).
+MAX_HEADER_BYTES = 16 * 1024
+READ_CHUNK = 64 * 1024
 #: Decoded/wire size ratio past which an over-cap body is called a bomb, not just a big feed.
 BOMB_RATIO = 100
 _TRANSFER_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
@@ -103,26 +110,8 @@ class HostLimiter:
         return len(self._slots)
 
 
-class _VettedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over an httpcore pool whose network backend vets every connection.
-
-    httpx has no option for a network backend, but its transport is a thin adapter over an
-    `httpcore.AsyncConnectionPool` held in `_pool`, whose `network_backend` argument is public
-    httpcore API; so the pool is built here with ours (no proxies: feeds go straight out)."""
-
-    def __init__(self, backend: VettingBackend, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
-
-
 class FeedFetcher:
-    """Fetches feeds through one pooled client, created on first use (nothing connects at build).
+    """Fetches feeds through one pooled session, created on first use (nothing connects at build).
 
     `trusted_addresses`: for tests only, addresses treated as public (see `AddressPolicy`)."""
 
@@ -138,34 +127,43 @@ class FeedFetcher:
         self.settings = settings
         self.resolver = resolver
         self.policy = AddressPolicy.of(settings.allow_private_networks, trusted_addresses)
-        self.backend = VettingBackend(self.policy, resolver)
+        self.vetting = VettingResolver(self.policy, resolver)
         limit = per_host_limit or getattr(settings, "feed_per_host_concurrency", DEFAULT_PER_HOST_LIMIT)
         self.hosts = HostLimiter(int(limit))
         self.total_timeout = total_timeout_seconds or settings.http_timeout_seconds * 3
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
+    def session(self) -> aiohttp.ClientSession:
+        """The pooled session (also used for WebSub requests: they get the same vetting)."""
+        if self._session is None:
             timeout = self.settings.http_timeout_seconds
-            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-            self._client = httpx.AsyncClient(
-                transport=_VettedTransport(self.backend, limits),
-                timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            connector = aiohttp.TCPConnector(
+                resolver=self.vetting,
+                use_dns_cache=False,  # every new connection asks (and vets) again
+                limit=POOL_LIMIT,
+                limit_per_host=self.hosts.limit,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, connect=min(10.0, timeout), sock_read=timeout),
                 headers={
                     "User-Agent": user_agent(self.settings),
                     "Accept": ACCEPT,
                     "Accept-Encoding": ACCEPT_ENCODING,
                 },
-                follow_redirects=False,
+                middlewares=(self.vetting.middleware,),
+                auto_decompress=False,  # decoded here, with caps (decompression bombs)
                 trust_env=False,  # a feed URL must reach the host it names, not a proxy from the env
+                max_line_size=MAX_HEADER_BYTES,
+                max_field_size=MAX_HEADER_BYTES,
             )
-        return self._client
+        return self._session
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
@@ -190,8 +188,10 @@ class FeedFetcher:
             _, host, _ = split_url(current)  # scheme and host; addresses are vetted on connect
             async with self.hosts.slot(host.lower()):
                 try:
-                    async with self.client.stream("GET", current, headers=conditional) as response:
-                        status = response.status_code
+                    async with self.session.get(
+                        current, headers=conditional, allow_redirects=False
+                    ) as response:
+                        status = response.status
                         if status in REDIRECT_STATUSES and "location" in response.headers:
                             target = urljoin(current, response.headers["location"].strip())
                             chain_permanent = chain_permanent and status in PERMANENT_REDIRECTS
@@ -200,23 +200,23 @@ class FeedFetcher:
                             current = target
                             continue
                         result = await self._read(response, current)
-                except httpx.TimeoutException as exc:
-                    phase = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "reading"
+                except aiohttp.ServerTimeoutError as exc:
+                    phase = "connecting to" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "reading"
                     raise FeedError(
                         "timeout",
                         f"timed out {phase} {current} (over {self.settings.http_timeout_seconds:g}s)",
                     ) from None
-                except httpx.InvalidURL as exc:
+                except aiohttp.InvalidURL as exc:
                     raise FeedError("bad_url", f"invalid URL {current!r}: {exc}") from None
-                except httpx.HTTPError as exc:
+                except aiohttp.ClientError as exc:
                     raise FeedError(
                         "unreachable", f"cannot fetch {current}: {type(exc).__name__}: {exc}"
                     ) from None
             return replace(result, permanent_redirect=moved_to) if moved_to else result
         raise FeedError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
-    async def _read(self, response: httpx.Response, url: str) -> FetchResult:
-        status = response.status_code
+    async def _read(self, response: aiohttp.ClientResponse, url: str) -> FetchResult:
+        status = response.status
         headers = response.headers
         etag = headers.get("etag")
         last_modified = headers.get("last-modified")
@@ -231,7 +231,7 @@ class FeedFetcher:
                 min_next_poll_seconds=min_next,
             )
         if status >= 400 or status < 200:
-            phrase = response.reason_phrase or ""
+            phrase = response.reason or ""
             wait = retry_after_seconds(headers.get("retry-after"))
             after = f"; retry after {wait:g}s" if wait is not None else ""
             raise FeedError(
@@ -246,18 +246,16 @@ class FeedFetcher:
             status,
             url,
             body=body,
-            headers={  # the body is decoded: its transfer headers no longer describe it
-                key.lower(): value for key, value in headers.items() if key.lower() not in _TRANSFER_HEADERS
-            },
+            headers=_merged(headers),
             etag=etag,
             last_modified=last_modified,
             min_next_poll_seconds=min_next,
             wire_bytes=wire,
         )
 
-    async def _read_body(self, response: httpx.Response, url: str) -> tuple[bytes, int]:
+    async def _read_body(self, response: aiohttp.ClientResponse, url: str) -> tuple[bytes, int]:
         """The decoded body, capped on the wire and once decoded, never held whole before the check."""
-        status = response.status_code
+        status = response.status
         limit = self.settings.max_feed_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -293,7 +291,7 @@ class FeedFetcher:
                 chunks.append(piece)
 
         try:
-            async for raw in response.aiter_raw():
+            async for raw in response.content.iter_chunked(READ_CHUNK):
                 wire += len(raw)
                 if wire > limit:
                     raise FeedError(
@@ -307,3 +305,14 @@ class FeedFetcher:
                 "malformed", f"could not decode the {coding} body from {url}: {exc}", http_status=status
             ) from None
         return b"".join(chunks), wire
+
+
+def _merged(headers: Mapping[str, str]) -> dict[str, str]:
+    """Lower-case names, repeated headers joined with ", " (as HTTP allows; WebSub reads every
+    `Link`), transfer headers dropped: the body is decoded, they no longer describe it."""
+    merged: dict[str, str] = {}
+    for key, value in headers.items():
+        name = key.lower()
+        if name not in _TRANSFER_HEADERS:
+            merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    return merged

@@ -5,11 +5,13 @@ not turn Herald into a probe of internal services or cloud metadata).
 Two layers:
 - `check_url` (before a request, and on every redirect hop): scheme and host, and — for quick,
   clear errors — the host's addresses.
-- `VettingBackend` (the fetcher's httpcore network backend): resolves the host ONCE when a
-  connection is opened, refuses if any address is off limits, and connects to the vetted address
-  itself. TLS still uses the URL's host name (SNI and certificate check: httpcore passes it to
-  `start_tls`), and the Host header is the URL's. So there is no DNS-rebinding gap: the address
-  checked is the address connected to; a second lookup that answers 127.0.0.1 is never made.
+- `VettingResolver` (the fetcher's aiohttp resolver, DNS cache off): resolves the host ONCE when a
+  connection is opened, refuses if any address is off limits, and hands aiohttp only the vetted
+  addresses, which it connects to without another lookup. aiohttp never asks a resolver about an
+  IP-literal host, so `VettingResolver.middleware` vets literal hosts on every request (each
+  redirect hop is one). TLS still uses the URL's host name (SNI and certificate check), and the
+  Host header is the URL's. So there is no DNS-rebinding gap: the address checked is the address
+  connected to; a second lookup that answers 127.0.0.1 is never made.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpcore
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from services.feed_ingest.errors import FeedError
 
@@ -160,7 +163,7 @@ async def check_url(
     """Raise `FeedError` if Herald must not fetch `url`; return quietly if it may.
 
     A pre-check for clear errors before any connection; the connection itself is vetted again
-    by `VettingBackend` on the addresses it actually uses."""
+    by `VettingResolver` on the addresses it actually uses."""
     _, host, port = split_url(url)
     policy = policy or AddressPolicy(allow_private)
     if policy.allow_private:
@@ -168,57 +171,48 @@ async def check_url(
     vet(host, await resolve(host, port, resolver), policy, url=url)
 
 
-class VettingBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves, vets and connects to the vetted address.
+class VettingResolver(AbstractResolver):
+    """An aiohttp resolver that resolves, vets, and returns only vetted addresses.
 
-    Every new connection (the first request to a host, each redirect hop to a new host, each
-    reconnect) passes here; pooled connections were vetted when they were opened."""
+    aiohttp calls it for every new connection to a named host (the first request to a host, each
+    redirect hop to a new host, each reconnect) when its DNS cache is off; pooled connections
+    were vetted when they were opened. Literal hosts never reach it: see `middleware`."""
 
     def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
         self.policy = policy
         self.resolver = resolver
-        self._inner = httpcore.AnyIOBackend()
-        #: Connections opened, as (host, address): lets tests see which address was used.
+        #: New connections to named hosts, as (host, vetted address handed to aiohttp): lets tests
+        #: see which address was used (aiohttp connects to the first of them that answers).
         self.connections: list[tuple[str, str]] = []
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                addresses = await resolve(host, port, self.resolver)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host!r} timed out") from None
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await resolve(host, port, self.resolver)
         vet(host, addresses, self.policy)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                stream = await self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-                continue
-            self.connections.append((host, str(address)))
-            return stream
-        assert last is not None
-        raise last
+        self.connections.extend((host, str(address)) for address in addresses)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address in addresses
+        ]
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not feed URLs")
+    async def close(self) -> None:
+        """Nothing to release: lookups go through `self.resolver`."""
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def middleware(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        """Vet an IP-literal host before each request: aiohttp skips the resolver for those."""
+        host = request.url.raw_host or ""
+        literal = _as_address(host)
+        if literal is not None:
+            vet(host, [literal], self.policy)
+        return await handler(request)
 
 
 def _as_address(text: str) -> IPAddress | None:

@@ -18,10 +18,14 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin
 
-import httpx
+import aiohttp
+
+from services.feed_ingest.errors import FeedError
 
 #: How much of a document is searched for hub links (they sit in the header part).
 DISCOVERY_BYTES = 64 * 1024
+#: How much of a hub's refusal is quoted in the error (the rest is never read).
+ERROR_BYTES = 200
 #: Renew a lease when less than this share of it is left.
 RENEW_WHEN_LEFT = 0.25
 SIGNATURE_METHODS = {
@@ -134,7 +138,7 @@ def needs_renewal(lease_until_ts: float | None, lease_seconds: int, now_ts: floa
 
 
 async def subscribe(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     *,
     hub: str,
     topic: str,
@@ -143,7 +147,9 @@ async def subscribe(
     lease_seconds: int,
     timeout: float = 10.0,
 ) -> None:
-    """POST the subscription request (§5.1); raise `WebSubError` unless the hub accepts it (2xx)."""
+    """POST the subscription request (§5.1); raise `WebSubError` unless the hub accepts it (2xx).
+
+    `session` is the fetcher's: the hub's address is vetted like a feed's."""
     form = {
         "hub.mode": "subscribe",
         "hub.topic": topic,
@@ -152,12 +158,16 @@ async def subscribe(
         "hub.lease_seconds": str(lease_seconds),
     }
     try:
-        response = await client.post(hub, data=form, timeout=timeout)
-    except httpx.HTTPError as exc:
+        async with session.post(hub, data=form, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            status = response.status
+            said = b"" if 200 <= status < 300 else await response.content.read(ERROR_BYTES)
+    except FeedError as exc:  # the hub's address is off limits
+        raise WebSubError(f"hub {hub} refused: {exc.reason}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise WebSubError(f"hub {hub} unreachable: {type(exc).__name__}: {exc}") from None
-    if not 200 <= response.status_code < 300:
+    if not 200 <= status < 300:
         raise WebSubError(
-            f"hub {hub} refused the subscription: HTTP {response.status_code} {response.text[:200]}"
+            f"hub {hub} refused the subscription: HTTP {status} {said.decode(errors='replace')}"
         )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import brotli
 import pytest
 
+from services.feed_ingest import websub
 from services.feed_ingest.check import check_feed
 from services.feed_ingest.errors import FeedError
 from services.feed_ingest.fetch import FeedFetcher
@@ -247,8 +248,34 @@ async def test_a_hostname_is_resolved_once_and_the_vetted_address_used(
     feed = parse_feed(fetched.body, url=url, feed_id="f")
     assert [e.title for e in feed.entries] == ["public"] and inner.total_requests == 0
     assert calls == ["feeds.lowshire.example"]
-    assert fetcher.backend.connections == [("feeds.lowshire.example", "127.0.0.1")]
+    assert fetcher.vetting.connections == [("feeds.lowshire.example", "127.0.0.1")]
     assert server.last_request_headers["/feed"]["Host"] == f"feeds.lowshire.example:{server.port}"
+
+
+async def test_every_new_connection_resolves_and_vets_again(server: FeedServer, tmp_path: Path):
+    """No DNS cache: once the server drops the connection, the next one is looked up and vetted
+    anew (a host that now answers 127.0.0.2 is refused), while a kept-alive one is reused."""
+    server.set_feed("/kept", rss_xml([]))
+    server.set_feed("/closing", rss_xml([]), headers={"Connection": "close"})
+    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return next(answers)
+
+    fetcher = FeedFetcher(
+        settings(tmp_path, allow_private_networks=False), resolver=rebinding, trusted_addresses=["127.0.0.1"]
+    )
+    base = f"http://feeds.lowshire.example:{server.port}"
+    try:
+        assert (await fetcher.fetch(base + "/kept")).status == "ok"
+        assert (await fetcher.fetch(base + "/closing")).status == "ok"  # same connection, then closed
+        with pytest.raises(FeedError) as caught:
+            await fetcher.fetch(base + "/kept")
+    finally:
+        await fetcher.aclose()
+    assert caught.value.kind == "unsafe_address" and "127.0.0.2" in caught.value.reason
+    assert fetcher.vetting.connections == [("feeds.lowshire.example", "127.0.0.1")]
+    assert server.requests["/kept"] == 1
 
 
 async def test_a_hostname_resolving_to_loopback_is_refused_without_a_request(
@@ -267,6 +294,23 @@ async def test_a_hostname_resolving_to_loopback_is_refused_without_a_request(
         await fetcher.aclose()
     assert caught.value.kind == "unsafe_address" and "loopback" in caught.value.reason
     assert server.total_requests == 0
+
+
+async def test_a_websub_hub_is_vetted_like_a_feed(tmp_path: Path):
+    fetcher = FeedFetcher(settings(tmp_path, allow_private_networks=False))
+    try:
+        with pytest.raises(websub.WebSubError) as caught:
+            await websub.subscribe(
+                fetcher.session,
+                hub="http://169.254.169.254/hub",
+                topic="https://x.example/feed",
+                callback="https://herald.example/websub/f?t=x",
+                secret="s",
+                lease_seconds=3600,
+            )
+    finally:
+        await fetcher.aclose()
+    assert "refused" in str(caught.value) and "cloud metadata" in str(caught.value)
 
 
 async def test_external_entities_are_never_fetched(server: FeedServer, tmp_path: Path):
