@@ -20,10 +20,13 @@ Why both services need it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import faust
-from faust.types.tuples import FutureMessage
+
+#: A changelog record waiting for the table's sender: (partition, key, value, writer's future).
+_Outgoing = tuple[int | None, Any, Any, "asyncio.Future[Any]"]
 
 
 class TableWriteError(RuntimeError):
@@ -35,15 +38,63 @@ class DurableTable(faust.Table):
 
     def __post_init__(self) -> None:  # mode.Service hook, called by __init__
         super().__post_init__()
-        self._pending_sends: dict[Any, FutureMessage] = {}
-        self._unconfirmed: set[FutureMessage] = set()
+        self._pending_sends: dict[Any, asyncio.Future[Any]] = {}
+        self._unconfirmed: set[asyncio.Future[Any]] = set()
+        self._outbox: asyncio.Queue[_Outgoing] | None = None
+        self._sender: asyncio.Task[None] | None = None
 
-    def send_changelog(self, partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any):
-        fut = super().send_changelog(partition, key, value, *args, **kwargs)
-        self._pending_sends[key] = fut
-        self._unconfirmed.add(fut)
-        fut.add_done_callback(self._unconfirmed.discard)
-        return fut
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> asyncio.Future[Any]:
+        """Queue the changelog record on this table's own ordered sender; the future resolves with
+        the broker's RecordMetadata.
+
+        Not faust's `send_soon`: its producer buffer publishes one record per loop pass through
+        the whole topic/channel stack and, past 100 queued records, pauses stream processing
+        while it flushes in 0.1 s waits — a burst of subscriptions held every poll's state write
+        for ~200 ms. The bytes are faust's own (the changelog topic's serializers), so recovery
+        reads them as before. faust's per-record callback only persists RocksDB offsets; Herald's
+        tables use the memory store."""
+        topic = self.changelog_topic
+        key_bytes, _ = topic.prepare_key(key, key_serializer or self.key_serializer)
+        value_bytes, _ = topic.prepare_value(value, value_serializer or self.value_serializer)
+        if self._outbox is None:
+            self._outbox = asyncio.Queue()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.ensure_future(self._send_in_order(self._outbox))
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._outbox.put_nowait((partition, key_bytes, value_bytes, done))
+        self._pending_sends[key] = done
+        self._unconfirmed.add(done)
+        done.add_done_callback(self._unconfirmed.discard)
+        return done
+
+    async def _send_in_order(self, outbox: asyncio.Queue[_Outgoing]) -> None:
+        """Hand records to the producer in the order they were written (the producer keeps that
+        order per partition), and tie each broker answer to its writer's future."""
+        name = self.changelog_topic.get_topic_name()
+        while True:
+            partition, key_bytes, value_bytes, done = await outbox.get()
+            try:
+                sent = await self.app.producer.send(name, key_bytes, value_bytes, partition, None, None)
+            except Exception as exc:  # e.g. the producer stopped: the writer must know
+                if not done.done():
+                    done.set_exception(exc)
+                continue
+            sent.add_done_callback(lambda result, done=done: _settle(done, result))
+
+    async def on_stop(self) -> None:
+        """Let queued changelog records reach the broker before the worker goes."""
+        with contextlib.suppress(TableWriteError):
+            await self.confirm_pending(wait_seconds=10.0)
+        if self._sender is not None:
+            self._sender.cancel()
+        await super().on_stop()
 
     async def confirm_pending(self, wait_seconds: float = 30.0) -> None:
         """Wait until every changelog record sent so far is acknowledged; `TableWriteError` if
@@ -91,3 +142,15 @@ class DurableTable(faust.Table):
         # from the current event (faust 0.15 tables/table.py): changelog first, then the store.
         self.send_changelog(partition, key, value)
         self.data[key] = value
+
+
+def _settle(done: asyncio.Future[Any], result: asyncio.Future[Any]) -> None:
+    """Copy the producer's answer onto the writer's future."""
+    if done.done():
+        return
+    if result.cancelled():
+        done.set_exception(TableWriteError("changelog send cancelled"))
+    elif result.exception() is not None:
+        done.set_exception(result.exception())  # type: ignore[arg-type]
+    else:
+        done.set_result(result.result())

@@ -184,10 +184,10 @@ class FeedIngest:
             new = subscribe(existing, payload, partition=event.message.partition, now=utcnow())
             if existing is None or existing.paused != new.paused or not existing.active:
                 state_word = "paused" if new.paused else f"every {new.interval_seconds}s"
-                log.info("subscribed %s %s %s", new.feed_id, new.url, state_word)
+                log.debug("subscribed %s %s %s", new.feed_id, new.url, state_word)
         else:
             new = unsubscribe(existing, payload)
-            log.info("unsubscribed %s", payload.feed_id)
+            log.debug("unsubscribed %s", payload.feed_id)
         if new is not None:
             self._keep(new)  # confirmed before this record's offset is committed (shared.consumer)
 

@@ -34,7 +34,9 @@ class FeedIngestOptions(BaseSettings):
     feed_broken_after_seconds: float = Field(
         default=24 * 3600.0, gt=0, description="A feed failing this long is announced broken."
     )
-    feed_poll_concurrency: int = Field(default=8, ge=1, le=256, description="Polls in flight per worker.")
+    feed_poll_concurrency: int = Field(
+        default=32, ge=1, le=256, description="Polls in flight per worker (each host still gets at most 8)."
+    )
     ping_token: SecretStr | None = Field(
         default=None, description="Bearer token for POST /ping (HERALD_ADMIN_TOKEN is accepted too)."
     )
