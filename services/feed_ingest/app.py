@@ -136,6 +136,7 @@ class FeedIngest:
         self._heap_stale = True  # rebuilt after (re)assignment, once recovery is over
         self._owned: set[str] = set()  # active feeds of owned partitions
         self._polling: set[str] = set()
+        self._validated: dict[str, tuple[dict[str, Any], FeedState]] = {}  # see `_state`
         self._again: dict[str, PollRequest] = {}  # ping/push that came in mid-poll
         self._slots = asyncio.Semaphore(self.options.feed_poll_concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()  # scheduled polls running
@@ -192,8 +193,19 @@ class FeedIngest:
             self._keep(new)  # confirmed before this record's offset is committed (shared.consumer)
 
     def _state(self, feed_id: str) -> FeedState | None:
+        """The feed's state from the table, validated once per table value: a poll reads it
+        several times, and the value is only replaced, never changed in place (frozen models,
+        fresh dicts), so the same dict object means the same state."""
         raw = self.feeds.get(feed_id)
-        return FeedState.model_validate(raw) if raw else None
+        if not raw:
+            self._validated.pop(feed_id, None)
+            return None
+        cached = self._validated.get(feed_id)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        state = FeedState.model_validate(raw)
+        self._validated[feed_id] = (raw, state)
+        return state
 
     # --- ownership and the due-heap -----------------------------------------------------------
     async def _on_assignment_change(self, *args: Any, **kwargs: Any) -> None:
@@ -232,9 +244,12 @@ class FeedIngest:
                         key_partition.pop(feed_id, None)
                     dropped += 1
                 continue
-            self._track(FeedState.model_validate(raw))
+            state = self._state(feed_id)
+            if state is not None:
+                self._track(state)
         for feed_id in [f for f in self.poll_counts if f not in self._owned]:
             del self.poll_counts[feed_id]
+        self._validated = {f: pair for f, pair in self._validated.items() if f in self._owned}
         self._heap_stale = False
         self.runtime.heartbeat_detail["owned_feeds"] = str(len(self._owned))
         self.runtime.heartbeat_detail["owned_partitions"] = ",".join(str(p) for p in sorted(owned))
@@ -749,14 +764,18 @@ class FeedIngest:
     async def _store(self, state: FeedState) -> None:
         """Write the table entry (into the feed's own partition) and wait until its changelog
         record is acknowledged: the seen-state is durable before anything relies on it."""
-        await self.feeds.put_durably(state.feed_id, state.to_table(), partition=state.partition)
+        raw = state.to_table()
+        self._validated[state.feed_id] = (raw, state)
+        await self.feeds.put_durably(state.feed_id, raw, partition=state.partition)
         if not self._heap_stale:
             self._track(state)
 
     def _keep(self, state: FeedState) -> None:
         """Write the table entry without waiting: for stream handlers, whose offset commit waits
         for the broker's acknowledgement instead (one wait per commit, not per record)."""
-        self.feeds.put(state.feed_id, state.to_table(), partition=state.partition)
+        raw = state.to_table()
+        self._validated[state.feed_id] = (raw, state)
+        self.feeds.put(state.feed_id, raw, partition=state.partition)
         if not self._heap_stale:
             self._track(state)
 
