@@ -175,7 +175,7 @@ class KafkaWatch:
 
     async def _run(self) -> None:
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=500)
             for records in batches.values():
                 for record in records:
                     if record.topic == self.items_topic:
@@ -184,6 +184,9 @@ class KafkaWatch:
                         self.last_item_ts = max(self.last_item_ts, record.timestamp / 1000)
                     else:
                         self._on_state(record)
+                # Small bites: this loop shares the bench's event loop with the producer that
+                # sends the next pass's subscriptions, whose clock is running.
+                await asyncio.sleep(0)
 
     def _on_state(self, record: Any) -> None:
         try:
@@ -331,18 +334,19 @@ async def herald_worker(
         feed_ids = [feed_id_for(url) for url in urls]
         total = len(urls)
 
-        async def send_all(make: Callable[[str, str], Any]) -> None:
-            futures = []
+        def records(make: Callable[[str, str], Any]) -> list[tuple[bytes, bytes, Any]]:
+            """(key, value, headers) of one event per feed, built before a pass's clock starts."""
+            out = []
             for url, feed_id in zip(urls, feed_ids, strict=True):
                 envelope = wrap(make(url, feed_id), source="/herald/bench")
-                futures.append(
-                    await producer.send(
-                        namespace + FEEDS.name,
-                        envelope.to_bytes(),
-                        key=feed_id.encode(),
-                        headers=record_headers(envelope),
-                    )
-                )
+                out.append((feed_id.encode(), envelope.to_bytes(), record_headers(envelope)))
+            return out
+
+        async def send_all(prepared: list[tuple[bytes, bytes, Any]]) -> None:
+            futures = [
+                await producer.send(namespace + FEEDS.name, value, key=key, headers=headers)
+                for key, value, headers in prepared
+            ]
             await asyncio.gather(*futures)
 
         def subscribed(url: str, feed_id: str) -> FeedSubscribed:
@@ -358,8 +362,9 @@ async def herald_worker(
             return FeedUnsubscribed(feed_id=feed_id, url=url, unsubscribed_at=datetime.now(UTC))
 
         # Pass 1: all new.
+        prepared = records(subscribed)
         started = time.time()
-        await send_all(subscribed)
+        await send_all(prepared)
         done = await watch.wait(
             lambda: (
                 len(watch.outcome_at["ok"]) + len(watch.outcome_at["error"]) >= total
@@ -382,11 +387,12 @@ async def herald_worker(
             results["all_new"].note += f" {watch.items - len(watch.item_ids)} duplicate item events"
 
         # Pass 2: unchanged. Unsubscribe + re-subscribe makes every feed due now, state kept.
-        await send_all(unsubscribed)
+        await send_all(records(unsubscribed))
         await watch.wait(lambda: len(watch.inactive) >= total, 60, "the unsubscriptions")
         errors_before = len(watch.outcome_at["error"])
+        prepared = records(subscribed)
         started = time.time()
-        await send_all(subscribed)
+        await send_all(prepared)
         done = await watch.wait(
             lambda: (
                 len(watch.outcome_at["not_modified"]) + len(watch.outcome_at["error"]) - errors_before
