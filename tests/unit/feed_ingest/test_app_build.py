@@ -9,7 +9,7 @@ from shared.settings import HeraldSettings
 from shared.topics import FEED_POLLS, FEEDS
 
 
-def test_create_runtime_registers_table_agents_and_timer(tmp_path: Path):
+def test_create_runtime_registers_table_and_agents(tmp_path: Path):
     settings = HeraldSettings(state_dir=tmp_path, topic_namespace="unit.", feed_ingest_port=1)  # type: ignore[arg-type]
     runtime = create_runtime(settings, "127.0.0.1:1")  # nothing listens there: building must not connect
     app = runtime.app
