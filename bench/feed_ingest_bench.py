@@ -759,7 +759,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="feedparser",
         help="parser in mode pipeline (fastfeedparser: behind the same item model)",
     )
-    parser.add_argument("--concurrency", type=int, default=8, help="polls in flight (mode pipeline)")
+    parser.add_argument("--concurrency", type=int, default=32, help="polls in flight (mode pipeline; the worker default)")
     parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for one Herald pass")
     parser.add_argument("--parse-seconds", type=float, default=3.0, help="time per parser (0: skip)")
     parser.add_argument("--skip-reader", action="store_true")
