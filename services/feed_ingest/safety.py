@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -30,6 +31,9 @@ from services.feed_ingest.errors import FeedError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+#: How many vetted connections `VettingResolver.connections` remembers.
+RECENT_CONNECTIONS = 256
 
 ALLOW_HINT = "set HERALD_ALLOW_PRIVATE_NETWORKS=1 to allow it"
 
@@ -181,9 +185,10 @@ class VettingResolver(AbstractResolver):
     def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
         self.policy = policy
         self.resolver = resolver
-        #: New connections to named hosts, as (host, vetted address handed to aiohttp): lets tests
-        #: see which address was used (aiohttp connects to the first of them that answers).
-        self.connections: list[tuple[str, str]] = []
+        #: The latest new connections to named hosts, as (host, vetted address handed to aiohttp):
+        #: lets tests and debugging see which address was used (aiohttp connects to the first of
+        #: them that answers). Bounded: a long-running worker opens connections all day.
+        self.connections: deque[tuple[str, str]] = deque(maxlen=RECENT_CONNECTIONS)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET

@@ -248,7 +248,7 @@ async def test_a_hostname_is_resolved_once_and_the_vetted_address_used(
     feed = parse_feed(fetched.body, url=url, feed_id="f")
     assert [e.title for e in feed.entries] == ["public"] and inner.total_requests == 0
     assert calls == ["feeds.lowshire.example"]
-    assert fetcher.vetting.connections == [("feeds.lowshire.example", "127.0.0.1")]
+    assert list(fetcher.vetting.connections) == [("feeds.lowshire.example", "127.0.0.1")]
     assert server.last_request_headers["/feed"]["Host"] == f"feeds.lowshire.example:{server.port}"
 
 
@@ -274,7 +274,7 @@ async def test_every_new_connection_resolves_and_vets_again(server: FeedServer, 
     finally:
         await fetcher.aclose()
     assert caught.value.kind == "unsafe_address" and "127.0.0.2" in caught.value.reason
-    assert fetcher.vetting.connections == [("feeds.lowshire.example", "127.0.0.1")]
+    assert list(fetcher.vetting.connections) == [("feeds.lowshire.example", "127.0.0.1")]
     assert server.requests["/kept"] == 1
 
 
