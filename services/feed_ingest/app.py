@@ -83,6 +83,9 @@ from shared.topics import FEED_HEALTH, FEED_ITEMS, FEED_POLLS, FEEDS
 log = logging.getLogger(__name__)
 
 SERVICE = "feed_ingest"
+#: How long a revoke waits for polls in flight: long enough for a normal poll, short enough that
+#: one slow server (up to 3 × the HTTP timeout) does not hold the group's rebalance.
+REVOKE_DRAIN_SECONDS = 10.0
 #: Bodies up to this size are parsed on the event loop (see `FeedIngest._parse`).
 INLINE_PARSE_BYTES = 64 * 1024
 
@@ -141,7 +144,7 @@ class FeedIngest:
         self._slots = asyncio.Semaphore(self.options.feed_poll_concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()  # scheduled polls running
         self._wake = asyncio.Event()  # a feed became due sooner than the scheduler sleeps
-        self._drain_seconds = self.settings.http_timeout_seconds * 3 + 5
+        self._drain_seconds = REVOKE_DRAIN_SECONDS
         self._random = random.Random()
         self.poll_counts: Counter[str] = Counter()  # polls done here, owned feeds only (for /feeds/owned)
 
@@ -214,7 +217,9 @@ class FeedIngest:
     async def _on_revoke(self, *args: Any, **kwargs: Any) -> None:
         """Let scheduled polls in flight finish before the partitions go: their table writes name
         partitions this worker is about to lose, and the next owner must not poll those feeds
-        at the same time (faust drains its agents' events the same way)."""
+        at the same time (faust drains its agents' events the same way). A poll still running
+        after `REVOKE_DRAIN_SECONDS` finishes on its own; its items are at worst announced twice,
+        which the publisher's ledger absorbs."""
         self._heap_stale = True
         if self._in_flight:
             log.info("rebalance: waiting for %d polls in flight", len(self._in_flight))
