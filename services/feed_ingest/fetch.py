@@ -7,7 +7,7 @@
 - Connect/read timeouts from settings, and a total deadline that stops servers that trickle
   bytes just fast enough to dodge the read timeout.
 - Redirects followed by hand: each hop's scheme is checked, and each new connection is vetted by
-  `safety.VettingResolver` (resolve once, refuse off-limits addresses, connect to the vetted IP;
+  `shared.netsafety.VettingResolver` (resolve once, refuse off-limits addresses, connect to the vetted IP;
   its middleware vets IP-literal hosts, which aiohttp never resolves).
   A chain that starts with 301/308 hops reports where they lead as `permanent_redirect`.
 - The body is read raw and decoded here (gzip, deflate, br) in bounded pieces; both the wire size
@@ -38,8 +38,16 @@ from services.feed_ingest.decode import (
     retry_after_seconds,
 )
 from services.feed_ingest.errors import FeedError
-from services.feed_ingest.safety import AddressPolicy, Resolver, VettingResolver, split_url, system_resolver
 from shared import __version__
+from shared.netsafety import (
+    AddressPolicy,
+    Resolver,
+    UnsafeURL,
+    VettingResolver,
+    split_url,
+    system_resolver,
+    vetted_session,
+)
 from shared.settings import HeraldSettings
 
 MAX_REDIRECTS = 5
@@ -138,23 +146,17 @@ class FeedFetcher:
         """The pooled session (also used for WebSub requests: they get the same vetting)."""
         if self._session is None:
             timeout = self.settings.http_timeout_seconds
-            connector = aiohttp.TCPConnector(
-                resolver=self.vetting,
-                use_dns_cache=False,  # every new connection asks (and vets) again
+            self._session = vetted_session(
+                self.vetting,
                 limit=POOL_LIMIT,
                 limit_per_host=self.hosts.limit,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None, connect=min(10.0, timeout), sock_read=timeout),
                 headers={
                     "User-Agent": user_agent(self.settings),
                     "Accept": ACCEPT,
                     "Accept-Encoding": ACCEPT_ENCODING,
                 },
-                middlewares=(self.vetting.middleware,),
                 auto_decompress=False,  # decoded here, with caps (decompression bombs)
-                trust_env=False,  # a feed URL must reach the host it names, not a proxy from the env
                 max_line_size=MAX_HEADER_BYTES,
                 max_field_size=MAX_HEADER_BYTES,
             )
@@ -172,6 +174,8 @@ class FeedFetcher:
         try:
             async with asyncio.timeout(self.total_timeout):
                 return await self._fetch(url, etag, last_modified)
+        except UnsafeURL as exc:  # from the URL check, the resolver or the middleware, on any hop
+            raise FeedError(exc.kind, exc.reason) from None
         except TimeoutError:
             raise FeedError(
                 "timeout", f"fetching {url} took longer than {self.total_timeout:g}s in all (server too slow)"

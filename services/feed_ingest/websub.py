@@ -20,7 +20,7 @@ from urllib.parse import quote, urljoin
 
 import aiohttp
 
-from services.feed_ingest.errors import FeedError
+from shared.netsafety import UnsafeURL
 
 #: How much of a document is searched for hub links (they sit in the header part).
 DISCOVERY_BYTES = 64 * 1024
@@ -161,7 +161,7 @@ async def subscribe(
         async with session.post(hub, data=form, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             status = response.status
             said = b"" if 200 <= status < 300 else await response.content.read(ERROR_BYTES)
-    except FeedError as exc:  # the hub's address is off limits
+    except UnsafeURL as exc:  # the hub's address is off limits
         raise WebSubError(f"hub {hub} refused: {exc.reason}") from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise WebSubError(f"hub {hub} unreachable: {type(exc).__name__}: {exc}") from None

@@ -1,6 +1,8 @@
-"""Which feed URLs Herald may fetch: http(s) only, and never an address inside the council's (or
-the host's) own networks unless `HERALD_ALLOW_PRIVATE_NETWORKS=1` (issue 5 §6: a feed URL must
-not turn Herald into a probe of internal services or cloud metadata).
+"""Which URLs Herald may fetch: http(s) only, and never an address inside the council's (or the
+host's) own networks unless `HERALD_ALLOW_PRIVATE_NETWORKS=1` (issue 5 §6: a URL from a feed —
+the feed's own, or an item's image that the publisher uploads — must not turn Herald into a probe
+of internal services or cloud metadata). Used by feed_ingest's fetcher and the publisher's image
+fetcher; both build their aiohttp session with `vetted_session`.
 
 Two layers:
 - `check_url` (before a request, and on every redirect hop): scheme and host, and — for quick,
@@ -22,14 +24,27 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from services.feed_ingest.errors import FeedError
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+UnsafeURLKind = Literal["bad_url", "unsafe_address", "unresolvable"]
+
+
+class UnsafeURL(Exception):
+    """Herald must not (or cannot) fetch this URL; `kind` is a short code, `reason` a sentence a
+    person can act on. feed_ingest reports it as a `FeedError` of the same kind."""
+
+    def __init__(self, kind: UnsafeURLKind, reason: str) -> None:
+        super().__init__(reason)
+        self.kind: UnsafeURLKind = kind
+        self.reason = reason
+
+
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 #: How many vetted connections `VettingResolver.connections` remembers.
@@ -54,18 +69,18 @@ _EXTRA_BLOCKED = tuple(
 
 
 def split_url(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an http(s) URL, or `FeedError("bad_url")` saying what is wrong."""
+    """(scheme, host, port) of an http(s) URL, or `UnsafeURL("bad_url")` saying what is wrong."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise FeedError("bad_url", f"invalid URL {url!r}: {exc}") from None
+        raise UnsafeURL("bad_url", f"invalid URL {url!r}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         shown = f"{scheme!r}" if scheme else "none"
-        raise FeedError("bad_url", f"only http and https feed URLs are allowed (scheme: {shown}): {url}")
+        raise UnsafeURL("bad_url", f"only http and https URLs are allowed (scheme: {shown}): {url}")
     if not parts.hostname:
-        raise FeedError("bad_url", f"feed URL has no host: {url}")
+        raise UnsafeURL("bad_url", f"URL has no host: {url}")
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
 
 
@@ -132,16 +147,16 @@ class AddressPolicy:
 
 
 async def resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
-    """The host's addresses (a literal needs no lookup); `FeedError("unresolvable")` if none."""
+    """The host's addresses (a literal needs no lookup); `UnsafeURL("unresolvable")` if none."""
     literal = _as_address(host)
     if literal is not None:
         return [literal]
     try:
         addresses = [ip for ip in (_as_address(raw) for raw in await resolver(host, port)) if ip is not None]
     except (OSError, UnicodeError) as exc:
-        raise FeedError("unresolvable", f"cannot resolve feed host {host!r}: {exc}") from None
+        raise UnsafeURL("unresolvable", f"cannot resolve host {host!r}: {exc}") from None
     if not addresses:
-        raise FeedError("unresolvable", f"feed host {host!r} has no addresses")
+        raise UnsafeURL("unresolvable", f"host {host!r} has no addresses")
     return addresses
 
 
@@ -154,7 +169,7 @@ def vet(host: str, addresses: list[IPAddress], policy: AddressPolicy, *, url: st
         if problem:
             via = "is" if literal else f"resolves to {address},"
             what = url or host
-            raise FeedError("unsafe_address", f"refused {what}: host {host!r} {via} {problem} ({ALLOW_HINT})")
+            raise UnsafeURL("unsafe_address", f"refused {what}: host {host!r} {via} {problem} ({ALLOW_HINT})")
 
 
 async def check_url(
@@ -164,7 +179,7 @@ async def check_url(
     resolver: Resolver = system_resolver,
     policy: AddressPolicy | None = None,
 ) -> None:
-    """Raise `FeedError` if Herald must not fetch `url`; return quietly if it may.
+    """Raise `UnsafeURL` if Herald must not fetch `url`; return quietly if it may.
 
     A pre-check for clear errors before any connection; the connection itself is vetted again
     by `VettingResolver` on the addresses it actually uses."""
@@ -225,3 +240,16 @@ def _as_address(text: str) -> IPAddress | None:
         return ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
     except ValueError:
         return None
+
+
+def vetted_session(vetting: VettingResolver, *, limit: int = 100, limit_per_host: int = 0, **options: Any):
+    """An aiohttp session whose every connection goes through `vetting`: its resolver with the DNS
+    cache off (each new connection is resolved and vetted again), its middleware for IP-literal
+    hosts, and no proxy from the environment (a URL must reach the host it names). Follow
+    redirects by hand (`allow_redirects=False`) so that each hop is a request of its own."""
+    connector = aiohttp.TCPConnector(
+        resolver=vetting, use_dns_cache=False, limit=limit, limit_per_host=limit_per_host
+    )
+    return aiohttp.ClientSession(
+        connector=connector, middlewares=(vetting.middleware,), trust_env=False, **options
+    )

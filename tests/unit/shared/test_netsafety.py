@@ -1,4 +1,4 @@
-"""Which URLs feed_ingest may fetch (issue 5 §6, skeleton part): schemes and address classes."""
+"""Which URLs Herald may fetch (issue 5 §6): schemes, address classes, resolution."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import ipaddress
 
 import pytest
 
-from services.feed_ingest.errors import FeedError
-from services.feed_ingest.safety import address_problem, check_url, split_url
+from shared.netsafety import UnsafeURL, address_problem, check_url, split_url
 
 
 @pytest.mark.parametrize(
@@ -22,7 +21,7 @@ from services.feed_ingest.safety import address_problem, check_url, split_url
     ],
 )
 def test_only_http_and_https_urls_with_a_host(url: str):
-    with pytest.raises(FeedError) as caught:
+    with pytest.raises(UnsafeURL) as caught:
         split_url(url)
     assert caught.value.kind == "bad_url"
 
@@ -71,7 +70,7 @@ def fixed_resolver(mapping: dict[str, list[str]]):
 
 async def test_a_host_resolving_to_a_private_address_is_refused_with_the_reason():
     resolver = fixed_resolver({"intranet.lowshire.example": ["93.184.216.34", "10.0.0.5"]})
-    with pytest.raises(FeedError) as caught:
+    with pytest.raises(UnsafeURL) as caught:
         await check_url("https://intranet.lowshire.example/feed", allow_private=False, resolver=resolver)
     assert caught.value.kind == "unsafe_address"
     assert "10.0.0.5" in caught.value.reason and "private" in caught.value.reason
@@ -79,7 +78,7 @@ async def test_a_host_resolving_to_a_private_address_is_refused_with_the_reason(
 
 
 async def test_literal_addresses_need_no_resolver():
-    with pytest.raises(FeedError) as caught:
+    with pytest.raises(UnsafeURL) as caught:
         await check_url(
             "http://169.254.169.254/latest/meta-data", allow_private=False, resolver=fixed_resolver({})
         )
@@ -93,12 +92,12 @@ async def test_public_hosts_pass_and_private_ones_pass_when_allowed():
 
 
 async def test_allowing_private_networks_still_checks_the_scheme():
-    with pytest.raises(FeedError) as caught:
+    with pytest.raises(UnsafeURL) as caught:
         await check_url("file:///etc/passwd", allow_private=True)
     assert caught.value.kind == "bad_url"
 
 
 async def test_an_unresolvable_host_is_its_own_error():
-    with pytest.raises(FeedError) as caught:
+    with pytest.raises(UnsafeURL) as caught:
         await check_url("https://nowhere.invalid/feed", allow_private=False, resolver=fixed_resolver({}))
     assert caught.value.kind == "unresolvable"
