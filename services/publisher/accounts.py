@@ -295,6 +295,8 @@ def _build(account: AccountConfig, settings: HeraldSettings, environ: Mapping[st
         except ValueError as exc:
             raise ValueError(f"credentials.{name}: {exc}") from None
     common = {"account": account.name, "timeout": account.timeout_seconds}
+    # Image URLs come from feeds: the channels that fetch them vet them like feed_ingest does.
+    images = {"allow_private_networks": settings.allow_private_networks}
     if account.kind is ChannelKind.X:
         return XChannel(
             credentials=(
@@ -306,6 +308,7 @@ def _build(account: AccountConfig, settings: HeraldSettings, environ: Mapping[st
             base_url=account.base_url or settings.x_api_base_url or X_DEFAULT_BASE_URL,
             ca_bundle=account.ca_bundle or settings.x_ca_bundle,
             max_image_bytes=account.max_image_bytes,
+            **images,
             **common,
         )
     if account.kind is ChannelKind.MASTODON:
@@ -316,6 +319,7 @@ def _build(account: AccountConfig, settings: HeraldSettings, environ: Mapping[st
             visibility=account.visibility,
             ca_bundle=account.ca_bundle,
             max_image_bytes=account.max_image_bytes,
+            **images,
             **common,
         )
     if account.kind is ChannelKind.BLUESKY:
@@ -326,6 +330,7 @@ def _build(account: AccountConfig, settings: HeraldSettings, environ: Mapping[st
             base_url=account.base_url or DEFAULT_PDS,
             ca_bundle=str(account.ca_bundle) if account.ca_bundle else None,
             max_image_bytes=min(account.max_image_bytes, 1_000_000),
+            **images,
             **common,
         )
     if account.kind is ChannelKind.FACEBOOK:

@@ -34,7 +34,11 @@ def images() -> Iterator[FakeImages]:
 
 def channel_for(fake: FakeBluesky, password: str = APP_PASSWORD) -> BlueskyChannel:
     return BlueskyChannel(
-        account="libraries", handle=HANDLE, app_password=SecretStr(password), base_url=fake.base_url
+        account="libraries",
+        handle=HANDLE,
+        app_password=SecretStr(password),
+        base_url=fake.base_url,
+        allow_private_networks=True,  # the test's image server is on loopback
     )
 
 

@@ -33,7 +33,11 @@ def images() -> Iterator[FakeImages]:
 
 def channel_for(fake: FakeMastodon, token: str = TOKEN) -> MastodonChannel:
     return MastodonChannel(
-        account="council", base_url=fake.base_url, access_token=SecretStr(token), media_poll_seconds=0.02
+        account="council",
+        base_url=fake.base_url,
+        access_token=SecretStr(token),
+        media_poll_seconds=0.02,
+        allow_private_networks=True,  # the test's image server is on loopback
     )
 
 

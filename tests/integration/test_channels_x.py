@@ -40,7 +40,11 @@ def images() -> Iterator[FakeImages]:
         yield server
 
 
-def channel_for(fake: FakeXApi, *, secret: str | None = None) -> XChannel:
+def channel_for(
+    fake: FakeXApi, *, secret: str | None = None, allow_private_networks: bool = True
+) -> XChannel:
+    """The channel under test; private networks allowed because the test's image server is on
+    loopback (the default, refusing them, has a test of its own)."""
     creds = dict(CREDENTIALS)
     if secret is not None:
         creds["HERALD_X_API_SECRET"] = secret
@@ -57,6 +61,7 @@ def channel_for(fake: FakeXApi, *, secret: str | None = None) -> XChannel:
         ),  # type: ignore[arg-type]
         base_url=fake.base_url,
         ca_bundle=fake.ca_path,
+        allow_private_networks=allow_private_networks,
     )
 
 
@@ -185,6 +190,29 @@ async def test_failed_upload_posts_without_the_image_and_says_so(
     assert "upload answered 400" in result.notes[0] and "media type unrecognized" in result.notes[0]
     assert "text/html, not an image" in result.notes[1]
     assert "more than" in result.notes[2]
+
+
+async def test_images_on_private_addresses_are_refused_and_the_post_goes_without_them(
+    fake_x: FakeXApi, images: FakeImages
+) -> None:
+    """An image URL comes from a feed: one on loopback (or a cloud metadata address) must not be
+    fetched unless HERALD_ALLOW_PRIVATE_NETWORKS=1 — the post still goes, the notes say why."""
+    channel = channel_for(fake_x, allow_private_networks=False)
+    fetched_before = len(images.requests)  # the image server is shared by the module's tests
+    try:
+        result = await channel.post(
+            outgoing(
+                "Pictures from inside",
+                images=(images.url("img/a.png"), "http://169.254.169.254/latest/meta-data/x.png"),
+            )
+        )
+    finally:
+        await channel.close()
+    assert fake_x.media == [] and fake_x.posts[0]["media_ids"] == [] and result.media_ids == ()
+    assert len(result.notes) == 2
+    assert "refused" in result.notes[0] and "a loopback address" in result.notes[0]
+    assert "refused" in result.notes[1] and "cloud metadata" in result.notes[1]
+    assert len(images.requests) == fetched_before  # never asked
 
 
 async def test_find_recent_finds_the_post_by_its_link(fake_x: FakeXApi) -> None:

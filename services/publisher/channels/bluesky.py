@@ -94,6 +94,7 @@ class BlueskyChannel:
         ca_bundle: str | None = None,
         timeout: float = 30.0,
         max_image_bytes: int = MAX_THUMB_BYTES,
+        allow_private_networks: bool = False,
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError(f"Bluesky PDS URL must be http(s)://host, got {base_url!r}")
@@ -104,6 +105,8 @@ class BlueskyChannel:
         self._verify: bool | str = ca_bundle or True
         self._timeout = timeout
         self._max_image_bytes = max_image_bytes
+        # Image URLs come from feeds: fetched only from public addresses unless allowed.
+        self._allow_private_networks = allow_private_networks
         self._client: AsyncClient | None = None
         self._did: str | None = None
         self._last_headers: httpx.Headers | None = None
@@ -150,7 +153,11 @@ class BlueskyChannel:
         if outgoing.link:
             if outgoing.image_urls:
                 try:
-                    image = await fetch_image(outgoing.image_urls[0], max_bytes=self._max_image_bytes)
+                    image = await fetch_image(
+                        outgoing.image_urls[0],
+                        max_bytes=self._max_image_bytes,
+                        allow_private_networks=self._allow_private_networks,
+                    )
                     # The SDK would send `*/*`; the PDS records the blob's type from the header.
                     upload = client.com.atproto.repo.upload_blob(
                         image.content, headers={"Content-Type": image.content_type}

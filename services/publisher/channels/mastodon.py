@@ -80,6 +80,7 @@ class MastodonChannel:
         visibility: str = "public",
         ca_bundle: Path | None = None,
         max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+        allow_private_networks: bool = False,
         timeout: float = 30.0,
         media_poll_seconds: float = 0.5,
     ) -> None:
@@ -91,6 +92,8 @@ class MastodonChannel:
         self._visibility = visibility
         self._verify: bool | str = str(ca_bundle) if ca_bundle else True
         self._max_image_bytes = max_image_bytes
+        # Image URLs come from feeds: fetched only from public addresses unless allowed.
+        self._allow_private_networks = allow_private_networks
         self._timeout = timeout
         self._media_poll_seconds = media_poll_seconds
         self._client: httpx.AsyncClient | None = None
@@ -203,7 +206,9 @@ class MastodonChannel:
         return media_ids, notes
 
     async def _upload(self, url: str, description: str | None) -> str:
-        image = await fetch_image(url, max_bytes=self._max_image_bytes)
+        image = await fetch_image(
+            url, max_bytes=self._max_image_bytes, allow_private_networks=self._allow_private_networks
+        )
         data = {"description": description[:1500]} if description else None
         response = await self._request(
             "POST",

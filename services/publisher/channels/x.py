@@ -120,6 +120,7 @@ class XChannel:
         base_url: str | None = None,
         ca_bundle: Path | None = None,
         max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+        allow_private_networks: bool = False,
         timeout: float = 30.0,
     ) -> None:
         """`credentials` = (api key, api secret, access token, access token secret); without them,
@@ -138,6 +139,10 @@ class XChannel:
         self._ca_bundle = ca_bundle if ca_bundle is not None else (settings.x_ca_bundle if settings else None)
         self._credentials = credentials
         self._max_image_bytes = max_image_bytes
+        # Image URLs come from feeds: fetched only from public addresses unless allowed.
+        self._allow_private_networks = allow_private_networks or bool(
+            settings is not None and settings.allow_private_networks
+        )
         self._timeout = timeout
         self._client: AsyncClient | None = None
         self._user_id: str | None = None
@@ -259,7 +264,9 @@ class XChannel:
         notes: list[str] = []
         for url in post.image_urls[: self.limits.max_images]:
             try:
-                image = await fetch_image(url, max_bytes=self._max_image_bytes)
+                image = await fetch_image(
+                    url, max_bytes=self._max_image_bytes, allow_private_networks=self._allow_private_networks
+                )
                 media_ids.append(await self._upload(image.content, image.content_type, image.filename))
             except (ImageError, _UploadError) as exc:
                 notes.append(f"image not attached: {exc}")
