@@ -94,6 +94,7 @@ class LedgerEntry:
     urgent: bool = False
     approved: bool = False  # a person approved it: the policy is skipped, the ledger is not
     approved_by: str | None = None
+    dropped_by: str | None = None  # dropped: the person (for PostDropped, also when re-sent)
     rule: str | None = None  # held: the policy rule
     release_at: str | None = None  # held: ISO time it goes out by itself; None: needs a person
     cost: float = 0.0

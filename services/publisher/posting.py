@@ -23,7 +23,7 @@ At-least-once, never twice, never lost — how the pieces fit:
    anything else (X) is held with rule `unconfirmed` and ops are alerted.
 4. A timer (`sweep`) re-queues `queued`/`intent` entries that are on no lane (after a restart or a
    rebalance, once recovery is over), releases held posts whose `release_at` has come, and tells
-   what was recorded but never told: a posted/failed/held entry whose event was not sent (a stop
+   what was recorded but never told: a posted/failed/held/dropped entry whose event was not sent (a stop
    between the ledger record and its event; the item's offset was committed long before, so no
    redelivery would ever send it). The ledger is the outbox, the sweep its relay: outcome events
    are at-least-once, like every Herald event.
@@ -217,7 +217,7 @@ class Poster:
         """A redelivered item whose ledger entry already says something."""
         if decision in (Decision.ALREADY_POSTED, Decision.ALREADY_FAILED, Decision.HELD, Decision.DROPPED):
             log.info("%s already %s: acknowledged without a call", key, entry.state)
-            if not entry.event_sent and decision is not Decision.DROPPED:
+            if not entry.event_sent:
                 await self._emit(key, entry, channel)
             return
         # queued or intent: its lane has it, or gets it now (an intent is resolved there)
@@ -447,7 +447,7 @@ class Poster:
         that short window (and off a record still waiting for the broker)."""
         if entry.event_sent or key in self._busy:
             return False
-        if entry.state not in (LedgerState.POSTED, LedgerState.FAILED, LedgerState.HELD):
+        if entry.state not in (LedgerState.POSTED, LedgerState.FAILED, LedgerState.HELD, LedgerState.DROPPED):
             return False
         try:
             updated = datetime.fromisoformat(entry.updated_at)
@@ -479,20 +479,13 @@ class Poster:
                 entry = replace(entry, partition=partition)
             channel = self.channels.get(entry.target)
             if command.action == "drop":
-                dropped = entry.to_state(LedgerState.DROPPED, reason=command.reason or "dropped by a person")
-                await self.ledger.record(key, dropped)
-                await self._publish(
-                    PostDropped(
-                        item_id=command.item_id,
-                        channel=_kind(channel, entry),
-                        account=_account(channel, entry),
-                        dropped_by=command.requested_by,
-                        reason=command.reason,
-                        dropped_at=_now(),
-                    ),
-                    key,
-                    dropped,
+                dropped = entry.to_state(
+                    LedgerState.DROPPED,
+                    reason=command.reason or "dropped by a person",
+                    dropped_by=command.requested_by,
                 )
+                await self.ledger.record(key, dropped)
+                await self._emit(key, dropped, channel)
                 continue
             text = command.text if command.text is not None else entry.text
             rules = rules_for(entry.target.partition(":")[0])
@@ -581,8 +574,17 @@ class Poster:
         item_id = key.split("|")[0]
         kind, account = _kind(channel, entry), _account(channel, entry)
         now = _now()
-        payload: PostPublished | PostFailed | PostHeld
-        if entry.state is LedgerState.POSTED and entry.post_id is not None:
+        payload: PostPublished | PostFailed | PostHeld | PostDropped
+        if entry.state is LedgerState.DROPPED:
+            payload = PostDropped(
+                item_id=item_id,
+                channel=kind,
+                account=account,
+                dropped_by=entry.dropped_by or "unknown",
+                reason=entry.reason or "",
+                dropped_at=datetime.fromisoformat(entry.updated_at) if entry.updated_at else now,
+            )
+        elif entry.state is LedgerState.POSTED and entry.post_id is not None:
             payload = PostPublished(
                 item_id=item_id,
                 channel=kind,

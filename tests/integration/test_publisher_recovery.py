@@ -8,8 +8,9 @@ real broker and loopback X (TLS) and Mastodon servers:
 - FeedItemUpdated is posted again only where the route asks for corrections;
 - Mastodon: the Idempotency-Key is the ledger key, and a retry after a crash during the call uses
   the same key, so the instance keeps one status;
-- a stop between the ledger's result record and its event (the item's offset committed long
-  before): the restarted publisher sends the missing event from the ledger, with no call to X.
+- a stop between a ledger record (posted, dropped) and its event (the item's offset or the
+  person's command committed long before): the restarted publisher sends the missing event from
+  the ledger, with no call to X.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from services.publisher.ledger import LEDGER_TABLE, LedgerEntry, ledger_key
+from services.publisher.ledger import LEDGER_TABLE, LedgerEntry, LedgerState, ledger_key
 from shared.envelope import CloudEvent
 from shared.events import FeedItemDiscovered, FeedItemUpdated
 from shared.producer import EventProducer
@@ -45,6 +46,7 @@ pytestmark = pytest.mark.integration
 PUBLISHED = "herald.post.published.v1"
 FAILED = "herald.post.failed.v1"
 HELD = "herald.post.held.v1"
+DROPPED = "herald.post.dropped.v1"
 #: faust's own overrides: a SIGKILLed member holds its partitions until its session expires, and
 #: 6 s is the broker's minimum, so the restart after a kill is short.
 SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
@@ -334,12 +336,14 @@ def partition_of(item_id: str) -> int:
     return DefaultPartitioner()(item_id.encode(), partitions, partitions)
 
 
+@pytest.mark.parametrize("outcome", ["posted", "dropped"])
 async def test_a_result_recorded_but_never_told_is_told_after_a_restart(
-    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi, outcome: str
 ) -> None:
-    """The state a SIGKILL leaves between the ledger's `posted` record and PostPublished (kill test
-    seed 944686287): the item's offset was committed when it was queued, so no redelivery will
-    come. The restarted publisher must send PostPublished from the ledger — and call X not at all."""
+    """The state a SIGKILL leaves between a ledger record and its event — `posted` before
+    PostPublished (kill test seed 944686287), `dropped` before PostDropped. The item's offset (or
+    the person's command) was committed long before, so no redelivery will come: the restarted
+    publisher must send the event from the ledger, and call X not at all."""
     namespace = herald_topics
     port = free_port()
     env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x)
@@ -358,9 +362,15 @@ async def test_a_result_recorded_but_never_told_is_told_after_a_restart(
         urgent=False,
         link=item.link,
     )
-    posted = queued.posted(post_id="1890000000000000001", post_url=None, dry_run=False, attempts=1)
-    posted = LedgerEntry.from_json({**posted.to_json(), "updated_at": long_ago, "posted_at": long_ago})
-    assert not posted.event_sent
+    if outcome == "posted":
+        entry = queued.posted(post_id="1890000000000000001", post_url=None, dry_run=False, attempts=1)
+        expected = PUBLISHED
+    else:
+        held = queued.held(rule="keyword", reason="matched 'strike'", release_at=None)
+        entry = held.to_state(LedgerState.DROPPED, reason="not for today", dropped_by="comms-duty")
+        expected = DROPPED
+    entry = LedgerEntry.from_json({**entry.to_json(), "updated_at": long_ago, "posted_at": long_ago})
+    assert not entry.event_sent
     changelog = f"{namespace}herald-publisher-{LEDGER_TABLE}-changelog"
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
@@ -368,20 +378,23 @@ async def test_a_result_recorded_but_never_told_is_told_after_a_restart(
         await producer.send_and_wait(
             changelog,
             key=json.dumps(key).encode(),
-            value=json.dumps(posted.to_json()).encode(),
-            partition=posted.partition,
+            value=json.dumps(entry.to_json()).encode(),
+            partition=entry.partition,
         )
     finally:
         await producer.stop()
 
     service = ServiceProcess("publisher", env, port, tmp_path).start()
     try:
-        [published] = await outcomes(kafka_bootstrap, namespace, item.item_id, kind=PUBLISHED)
-        assert published.data["post_id"] == "1890000000000000001"
-        assert published.data["text"] == f"{item.title} {item.link}"
+        [told] = await outcomes(kafka_bootstrap, namespace, item.item_id, kind=expected)
+        if outcome == "posted":
+            assert told.data["post_id"] == "1890000000000000001"
+            assert told.data["text"] == f"{item.title} {item.link}"
+        else:
+            assert told.data["dropped_by"] == "comms-duty" and told.data["reason"] == "not for today"
         # Told once: the mark that it was sent holds across later sweeps.
         events = await outcomes(kafka_bootstrap, namespace, item.item_id, count=2, within=4)
-        assert [event.type for event in events] == [PUBLISHED]
+        assert [event.type for event in events] == [expected]
         assert fake_x.calls == []
     finally:
         service.stop()
