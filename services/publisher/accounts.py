@@ -47,7 +47,6 @@ from services.publisher.channels import (
     MASTODON_LIMITS,
     WEBHOOK_LIMITS,
     X_LIMITS,
-    BlueskyChannel,
     Channel,
     ChannelLimits,
     FacebookPageChannel,
@@ -56,7 +55,6 @@ from services.publisher.channels import (
     WebhookChannel,
     XChannel,
 )
-from services.publisher.channels.bluesky import DEFAULT_PDS
 from services.publisher.channels.facebook import DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION
 from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES
 from services.publisher.channels.x import X_DEFAULT_BASE_URL
@@ -324,6 +322,8 @@ def _build(account: AccountConfig, settings: HeraldSettings, environ: Mapping[st
         )
     if account.kind is ChannelKind.BLUESKY:
         assert account.handle is not None
+        from services.publisher.channels.bluesky import DEFAULT_PDS, BlueskyChannel  # atproto: on use
+
         return BlueskyChannel(
             handle=account.handle,
             app_password=secrets["app_password"],

@@ -9,6 +9,8 @@ walking skeleton's single account (X from HERALD_X_*, else the outbox).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from services.publisher.channels.base import (
     BLUESKY_LIMITS,
     FACEBOOK_LIMITS,
@@ -29,13 +31,26 @@ from services.publisher.channels.base import (
     TransientError,
     TransientPostError,
 )
-from services.publisher.channels.bluesky import BlueskyChannel
 from services.publisher.channels.facebook import FacebookPageChannel
 from services.publisher.channels.mastodon import MastodonChannel
 from services.publisher.channels.outbox import OutboxChannel
 from services.publisher.channels.webhook import WebhookChannel
 from services.publisher.channels.x import X_API_HOST, X_DEFAULT_BASE_URL, XChannel, x_session
 from shared.settings import HeraldSettings
+
+if TYPE_CHECKING:
+    from services.publisher.channels.bluesky import BlueskyChannel
+
+
+def __getattr__(name: str) -> Any:
+    """`BlueskyChannel` on first use: the atproto SDK takes ~0.3 s and tens of MB to import, which
+    every `herald` command and every publisher without a Bluesky account would otherwise pay."""
+    if name == "BlueskyChannel":
+        from services.publisher.channels.bluesky import BlueskyChannel
+
+        return BlueskyChannel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BLUESKY_LIMITS",
