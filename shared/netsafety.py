@@ -242,6 +242,11 @@ def _as_address(text: str) -> IPAddress | None:
         return None
 
 
+#: Redirects are followed by hand with a vetted session (each hop a request of its own).
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
 def vetted_session(vetting: VettingResolver, *, limit: int = 100, limit_per_host: int = 0, **options: Any):
     """An aiohttp session whose every connection goes through `vetting`: its resolver with the DNS
     cache off (each new connection is resolved and vetted again), its middleware for IP-literal

@@ -40,6 +40,8 @@ from services.feed_ingest.decode import (
 from services.feed_ingest.errors import FeedError
 from shared import __version__
 from shared.netsafety import (
+    MAX_REDIRECTS,
+    REDIRECT_STATUSES,
     AddressPolicy,
     Resolver,
     UnsafeURL,
@@ -50,8 +52,6 @@ from shared.netsafety import (
 )
 from shared.settings import HeraldSettings
 
-MAX_REDIRECTS = 5
-REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
 DEFAULT_PER_HOST_LIMIT = 8
 #: Connections in the pool, over all hosts (each host is also held to its per-host limit).

@@ -15,13 +15,19 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from shared.netsafety import AddressPolicy, UnsafeURL, VettingResolver, split_url, vetted_session
+from shared.netsafety import (
+    MAX_REDIRECTS,
+    REDIRECT_STATUSES,
+    AddressPolicy,
+    UnsafeURL,
+    VettingResolver,
+    split_url,
+    vetted_session,
+)
 
 #: X and Mastodon both take images up to 5 MB (8-16 MB on newer Mastodon); Bluesky blobs ~1 MB.
 DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _ALLOWED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-MAX_REDIRECTS = 5
-_REDIRECTS = {301, 302, 303, 307, 308}
 
 
 class ImageError(Exception):
@@ -56,7 +62,7 @@ async def fetch_image(
             for _hop in range(MAX_REDIRECTS + 1):
                 split_url(current)  # http(s) with a host; the address is vetted on connect
                 async with session.get(current, allow_redirects=False) as response:
-                    if response.status in _REDIRECTS and "location" in response.headers:
+                    if response.status in REDIRECT_STATUSES and "location" in response.headers:
                         current = urljoin(current, response.headers["location"].strip())
                         continue
                     return await _read_image(response, current, max_bytes)
