@@ -170,6 +170,14 @@ class KillRun:
     def logs(self) -> str:
         return "publisher logs: " + ", ".join(sorted(str(p) for p in self.log_dir.glob("publisher-*.log")))
 
+    def tail(self, service: PublisherProcess, lines: int = 40) -> str:
+        """The end of one generation's log, for a failure message (CI keeps no files)."""
+        try:
+            text = service.log_path.read_text(errors="replace").splitlines()
+        except OSError as exc:
+            return f"(no log: {exc})"
+        return "\n".join(text[-lines:])
+
 
 @pytest.fixture
 def kill_x(tmp_path: Path):
@@ -243,7 +251,10 @@ async def test_random_kills_every_item_once(
         kill_x.disarm()
         if not fired:
             service.kill()
-            pytest.fail(f"kill at {kind} never came (seed {seed}); {run.logs()}")
+            pytest.fail(
+                f"kill at {kind} never came (seed {seed}, generation {run.generations}, "
+                f"{run.pending()} items not yet sent); its log ends:\n{run.tail(service)}"
+            )
 
     where = Counter(k.where for k in kill_x.kills)
     total_kills = len(kill_x.kills)

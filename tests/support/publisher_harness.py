@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -260,9 +260,16 @@ class KillSwitchX(FakeXApi):
         return super()._answer(text, oauth, status, body, headers)
 
     def _fire(self, trap: _Trap, where: str, text: str | None) -> None:
+        """Kill the current generation. With none alive (a request of the generation just killed
+        finished after the test re-armed, before the next one was launched) the trap is put back,
+        not spent: spent, the next generation would run with no kill coming."""
         if trap.kill():
             self.kills.append(Kill(where=where, text=text))
-        self.fired.set()
+            self.fired.set()
+            return
+        with self._lock:
+            if self._trap is None:
+                self._trap = replace(trap, seen=0)
 
     # --- what X saw ---------------------------------------------------------------------------
     def calls_for(self, link: str) -> int:
