@@ -135,16 +135,19 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 class KafkaWatch:
-    """Reads the worker's table changelog and herald.feed-items from the start, counting what a
-    pass needs: feeds whose state reached an outcome, and item events, with broker timestamps."""
+    """Reads the worker's table changelog, herald.feed-health and herald.feed-items from the
+    start, counting what a pass needs: each feed's poll outcome (FeedPolled, sent once the state
+    it reflects is stored), item events, with broker timestamps, and (un)subscriptions."""
 
-    def __init__(self, bootstrap: str, changelog: str, items_topic: str) -> None:
+    def __init__(self, bootstrap: str, changelog: str, items_topic: str, health_topic: str) -> None:
         self.bootstrap = bootstrap
         self.changelog = changelog
         self.items_topic = items_topic
+        self.health_topic = health_topic
         self.states: dict[str, dict[str, Any]] = {}
         self.outcome_at: dict[str, dict[str, float]] = {"ok": {}, "not_modified": {}, "error": {}}
         self.inactive: set[str] = set()
+        self.errors: dict[str, str] = {}  # feed id → the last error reason
         self.items = 0
         self.item_ids: set[str] = set()
         self.last_item_ts = 0.0
@@ -157,6 +160,7 @@ class KafkaWatch:
         self._consumer = AIOKafkaConsumer(
             self.changelog,
             self.items_topic,
+            self.health_topic,
             bootstrap_servers=self.bootstrap,
             group_id=None,
             auto_offset_reset="earliest",
@@ -182,6 +186,8 @@ class KafkaWatch:
                         self.items += 1
                         self.item_ids.add((record.key or b"").decode())
                         self.last_item_ts = max(self.last_item_ts, record.timestamp / 1000)
+                    elif record.topic == self.health_topic:
+                        self._on_health(record)
                     else:
                         self._on_state(record)
                 # Small bites: this loop shares the bench's event loop with the producer that
@@ -201,9 +207,19 @@ class KafkaWatch:
             self.inactive.add(key)
         else:
             self.inactive.discard(key)
-        outcome = value.get("last_outcome")
-        if outcome in self.outcome_at and value.get("generation", 0) >= 1:
-            self.outcome_at[outcome].setdefault(key, record.timestamp / 1000)
+
+    def _on_health(self, record: Any) -> None:
+        if dict(record.headers or ()).get("ce_type") != b"herald.feed.polled.v1":
+            return
+        try:
+            data = json.loads(record.value)["data"]
+        except (ValueError, KeyError, TypeError):
+            return
+        outcome, feed_id = data.get("outcome"), data.get("feed_id")
+        if outcome in self.outcome_at and isinstance(feed_id, str):
+            self.outcome_at[outcome].setdefault(feed_id, record.timestamp / 1000)
+            if outcome == "error":
+                self.errors[feed_id] = data.get("error") or "?"
 
     async def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> bool:
         deadline = time.monotonic() + timeout
@@ -304,7 +320,7 @@ async def herald_worker(
     from shared.ids import feed_id_for
     from shared.kafka_admin import ensure_topics
     from shared.producer import record_headers
-    from shared.topics import FEED_ITEMS, FEEDS
+    from shared.topics import FEED_HEALTH, FEED_ITEMS, FEEDS
 
     namespace = f"bench-{uuid.uuid4().hex[:8]}."
     await ensure_topics(bootstrap, namespace=namespace)
@@ -323,6 +339,7 @@ async def herald_worker(
         bootstrap,
         f"{namespace}herald-feed_ingest-feeds-changelog",
         namespace + FEED_ITEMS.name,
+        namespace + FEED_HEALTH.name,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     try:
@@ -414,7 +431,7 @@ async def herald_worker(
             results["unchanged"].note += " items emitted again!"
         if watch.outcome_at["error"]:
             sample = next(iter(watch.outcome_at["error"]))
-            print(f"  ! feed errors, e.g. {watch.states[sample].get('last_error')}", file=sys.stderr)
+            print(f"  ! feed errors, e.g. {watch.errors.get(sample)}", file=sys.stderr)
     except Exception:
         print(pool.logs(), file=sys.stderr)
         raise

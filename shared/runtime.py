@@ -115,19 +115,30 @@ class ServiceRuntime:
 
     # --- producing --------------------------------------------------------------------------
     async def publish(self, spec: TopicSpec, key: str, payload: EventPayload) -> CloudEvent:
-        """Send an event and wait until the broker has it (acks=all).
+        """Send an event and wait until the broker has it (acks=all)."""
+        envelope, acknowledged = await self.send(spec, key, payload)
+        await acknowledged
+        return envelope
 
-        Straight to the app's producer (the key decides the partition, as for a faust topic):
-        Herald's records are bytes already, and faust's topic/channel layers around each send cost
-        more CPU than the send itself at feed_ingest's thousands of events a second."""
+    async def send(
+        self, spec: TopicSpec, key: str, payload: EventPayload
+    ) -> tuple[CloudEvent, asyncio.Future[Any]]:
+        """Hand an event to the producer; the future resolves when the broker has it (acks=all).
+
+        For many events at once (a poll's new items): send them all, then wait for all the
+        futures, with no task per event. Straight to the app's producer (the key decides the
+        partition, as for a faust topic): Herald's records are bytes already, and faust's
+        topic/channel layers around each send cost more CPU than the send itself at
+        feed_ingest's thousands of events a second."""
         if spec.payloads and type(payload) not in spec.payloads:
             raise TypeError(f"{type(payload).__name__} does not belong on {spec.name}")
         envelope = wrap(payload, source=self.source)
         headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()), ("ce_type", envelope.type.encode())]
         topic = self.settings.topic_namespace + spec.name
-        await self.app.producer.send_and_wait(topic, key.encode(), envelope.to_bytes(), None, None, headers)
-        self.published.labels(spec.name, envelope.type).inc()
-        return envelope
+        sent = await self.app.producer.send(topic, key.encode(), envelope.to_bytes(), None, None, headers)
+        counter = self.published.labels(spec.name, envelope.type)
+        sent.add_done_callback(lambda done: None if done.cancelled() or done.exception() else counter.inc())
+        return envelope, sent
 
     async def report_error(self, kind: str, message: str, event: EventT | None = None) -> None:
         """Tell ops (herald.ops.errors) about a problem; never raises, never includes secrets."""

@@ -18,6 +18,11 @@
   for that changelog record's ack too): a crash between the two re-announces at most those items
   once (the publisher's ledger absorbs that), never loses one. Then the poll's outcome goes to
   `herald.ops.feed-health` (`FeedPolled`, and `FeedStatusChanged`/`FeedMoved` when they happen).
+- Routine 304s (`state.only_timing_changed`: nothing changed but when the feed was polled and is
+  due next) are not written one by one: the new state stays in memory on top of the table's
+  value, and `flush_timing` writes them every `feed_timing_flush_seconds`, before partitions
+  are revoked, and at shutdown. Lost in a crash, such a state only means an early conditional
+  poll. Every poll is still reported on feed-health, which is what `herald feeds list` reads.
 - Push (issue 5 §5): `POST /ping` and WebSub distributions become poll requests with reason
   "ping"/"push" on `herald.internal.feed-polls`, keyed like herald.feeds: faust co-partitions
   topics with the same partition count, so whichever worker the HTTP request reaches, the
@@ -58,6 +63,7 @@ from services.feed_ingest.state import (
     after_not_modified,
     after_success,
     moved,
+    only_timing_changed,
     status_change,
     subscribe,
     unsubscribe,
@@ -140,6 +146,7 @@ class FeedIngest:
         self._owned: set[str] = set()  # active feeds of owned partitions
         self._polling: set[str] = set()
         self._validated: dict[str, tuple[dict[str, Any], FeedState]] = {}  # see `_state`
+        self._unflushed: set[str] = set()  # newer state in `_validated` than in the table: `_remember`
         self._again: dict[str, PollRequest] = {}  # ping/push that came in mid-poll
         self._slots = asyncio.Semaphore(self.options.feed_poll_concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()  # scheduled polls running
@@ -156,6 +163,9 @@ class FeedIngest:
             concurrency=self.options.feed_poll_concurrency,
         )(self._poll_agent)
         self.app.task(self._scheduler)
+        self.app.timer(self.options.feed_timing_flush_seconds, name=f"herald.{SERVICE}.flush_timing")(
+            self.flush_timing
+        )
         self.app.on_partitions_assigned.connect(self._on_assignment_change)
         self.app.on_partitions_revoked.connect(self._on_revoke)
         self.app.on_before_shutdown.connect(self._close)
@@ -224,6 +234,7 @@ class FeedIngest:
         if self._in_flight:
             log.info("rebalance: waiting for %d polls in flight", len(self._in_flight))
             await asyncio.wait(set(self._in_flight), timeout=self._drain_seconds)
+        await self.flush_timing()  # the next owner schedules from the latest times
 
     def owned_partitions(self) -> set[int]:
         """Partitions of herald.feeds this worker owns now."""
@@ -255,6 +266,7 @@ class FeedIngest:
         for feed_id in [f for f in self.poll_counts if f not in self._owned]:
             del self.poll_counts[feed_id]
         self._validated = {f: pair for f, pair in self._validated.items() if f in self._owned}
+        self._unflushed &= self._owned
         self._heap_stale = False
         self.runtime.heartbeat_detail["owned_feeds"] = str(len(self._owned))
         self.runtime.heartbeat_detail["owned_partitions"] = ",".join(str(p) for p in sorted(owned))
@@ -587,9 +599,15 @@ class FeedIngest:
         not per item). Returns the length of the acknowledged prefix: what follows the first
         failure is retried on the next poll (an event after it that did arrive is announced
         again then, which consumers absorb — never lost)."""
-        results = await asyncio.gather(
-            *(self.runtime.publish(FEED_ITEMS, key, event) for key, event in events), return_exceptions=True
-        )
+        acknowledgements: list[Any] = []
+        for key, event in events:
+            try:
+                _, acknowledged = await self.runtime.send(FEED_ITEMS, key, event)
+            except Exception as exc:  # the producer refused it (stopped, record too large)
+                acknowledged = asyncio.get_running_loop().create_future()
+                acknowledged.set_exception(exc)
+            acknowledgements.append(acknowledged)
+        results = await asyncio.gather(*acknowledgements, return_exceptions=True)
         for index, result in enumerate(results):
             if isinstance(result, BaseException):
                 log.error(
@@ -646,8 +664,10 @@ class FeedIngest:
         items_updated: int = 0,
     ) -> None:
         """Store the outcome, then tell the feed-health topic (after the store: a FeedPolled means
-        the seen-state it reflects is durable)."""
-        await self._store(new)
+        the seen-state it reflects is durable). A routine 304 only changes timing: kept in memory,
+        written by `flush_timing`."""
+        if not (only_timing_changed(before, new) and self._remember(new)):
+            await self._store(new)
         now = new.last_polled_at or utcnow()
         try:
             await self.runtime.publish(
@@ -771,6 +791,7 @@ class FeedIngest:
         record is acknowledged: the seen-state is durable before anything relies on it."""
         raw = state.to_table()
         self._validated[state.feed_id] = (raw, state)
+        self._unflushed.discard(state.feed_id)
         await self.feeds.put_durably(state.feed_id, raw, partition=state.partition)
         if not self._heap_stale:
             self._track(state)
@@ -780,9 +801,34 @@ class FeedIngest:
         for the broker's acknowledgement instead (one wait per commit, not per record)."""
         raw = state.to_table()
         self._validated[state.feed_id] = (raw, state)
+        self._unflushed.discard(state.feed_id)
         self.feeds.put(state.feed_id, raw, partition=state.partition)
         if not self._heap_stale:
             self._track(state)
 
+    def _remember(self, state: FeedState) -> bool:
+        """Hold a timing-only state in memory, on top of the table's value (`_state` returns it
+        while that value stands; a subscription change builds on it). False if the feed has no
+        table value to stand on (then store it)."""
+        raw = self.feeds.get(state.feed_id)
+        if not raw:
+            return False
+        self._validated[state.feed_id] = (raw, state)
+        self._unflushed.add(state.feed_id)
+        if not self._heap_stale:
+            self._track(state)
+        return True
+
+    async def flush_timing(self) -> None:
+        """Write the timing-only states to the table (not awaited one by one: the next offset
+        commit confirms them), so a restart or the next owner schedules from recent times."""
+        feed_ids, self._unflushed = self._unflushed, set()
+        owned = self._owned
+        for feed_id in feed_ids:
+            state = self._state(feed_id)
+            if state is not None and feed_id in owned:
+                self._keep(state)
+
     async def _close(self, app: Any, **kwargs: Any) -> None:
+        await self.flush_timing()
         await self.fetcher.aclose()

@@ -41,12 +41,15 @@ def normalise_link(url: str) -> str | None:
     no default port, no fragment. None when it is not an absolute http(s) URL."""
     try:
         parts = urlsplit(url.strip())
-        port = parts.port
+        if any(mark in parts.netloc for mark in "@[:"):
+            port, hostname = parts.port, parts.hostname  # user info, IPv6 or a port: parse it all
+        else:  # the usual "host.example": what `.hostname` and `.port` would say, without re-parsing
+            port, hostname = None, parts.netloc.lower()
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
         return None
-    host = parts.hostname.lower().rstrip(".")
+    host = hostname.lower().rstrip(".")
     if port and port not in (80, 443):
         host = f"{host}:{port}"
     return urlunsplit(("", host, parts.path or "/", parts.query, ""))
@@ -99,10 +102,7 @@ def trusted_guids(guids: list[str | None], *, feed_url: str, site_link: str | No
     for guid in stripped:
         if guid:
             counts[guid] = counts.get(guid, 0) + 1
-    return [
-        bool(guid) and counts[guid] == 1 and (normalise_link(guid) is None or normalise_link(guid) not in own)
-        for guid in stripped
-    ]
+    return [bool(guid) and counts[guid] == 1 and normalise_link(guid) not in own for guid in stripped]
 
 
 class _TextExtractor(HTMLParser):

@@ -37,6 +37,12 @@ class FeedIngestOptions(BaseSettings):
     feed_poll_concurrency: int = Field(
         default=32, ge=1, le=256, description="Polls in flight per worker (each host still gets at most 8)."
     )
+    feed_timing_flush_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often routine 304s' new poll times reach the table changelog (they wait in "
+        "memory; a lost one only means an early conditional poll).",
+    )
     ping_token: SecretStr | None = Field(
         default=None, description="Bearer token for POST /ping (HERALD_ADMIN_TOKEN is accepted too)."
     )

@@ -257,6 +257,27 @@ def after_error(
     return state.model_copy(update=update)
 
 
+def only_timing_changed(before: FeedState, after: FeedState) -> bool:
+    """A routine poll: a 304 after a healthy poll changed nothing a restart needs (validators,
+    seen window, health, subscription), only when the feed was polled and when it is due again.
+
+    Such a state need not reach the changelog at once: lost in a crash, the feed is polled a
+    little early, conditionally, and gets another 304. Most polls of a council's feeds are these."""
+    return (
+        after.last_outcome == "not_modified"
+        and before.last_outcome in ("ok", "not_modified")
+        and before.consecutive_failures == 0
+        and not before.broken
+        and after.etag == before.etag
+        and after.last_modified == before.last_modified
+        and after.seen is before.seen
+        and after.fingerprints is before.fingerprints
+        and after.url == before.url
+        and after.active == before.active
+        and after.paused == before.paused
+    )
+
+
 def status_change(before: FeedState, after: FeedState) -> Literal["broken", "healthy"] | None:
     """What to announce on the feed-health topic after a poll, if anything."""
     if after.broken and not before.broken:

@@ -8,6 +8,7 @@ nothing even when the feed body changes, and the next new item is announced once
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from shared.envelope import CloudEvent
 from shared.events import FeedSubscribed
 from shared.ids import feed_id_for
 from shared.producer import EventProducer
-from shared.topics import FEED_ITEMS, FEEDS, OPS_ERRORS, dead_letter
+from shared.topics import FEED_HEALTH, FEED_ITEMS, FEEDS, OPS_ERRORS, dead_letter
 from tests.fakes.feed_server import FeedServer, rss_xml
 from tests.support.kafka import collect_events, raw_records, wait_until
 from tests.support.ports import free_port
@@ -192,6 +193,62 @@ async def test_each_item_is_announced_once_across_polls_and_restarts(
         raise
     finally:
         service.stop()
+
+
+async def test_routine_304s_wait_in_memory_and_reach_the_changelog_when_the_worker_stops(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, feed_server: FeedServer
+):
+    """Most polls of a council's feeds are 304s that change only timing: the worker does not write
+    its table per such poll (every poll is still reported on feed-health), and a clean stop writes
+    the latest state, so a restart schedules from it."""
+    namespace = herald_topics
+    port = free_port()
+    env = {
+        "HERALD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "HERALD_TOPIC_NAMESPACE": namespace,
+        "HERALD_STATE_DIR": str(state_dir),
+        "HERALD_FEED_INGEST_PORT": str(port),
+        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
+        "HERALD_POLL_TICK_SECONDS": "0.2",
+        "HERALD_FEED_TIMING_FLUSH_SECONDS": "3600",  # only the stop writes them here
+    }
+    feed_server.set_feed(PATH, rss_xml([item(1)]))
+    url = feed_server.url(PATH)
+    feed_id = feed_id_for(url)
+    changelog = f"{namespace}herald-feed_ingest-feeds-changelog"
+
+    async def stored_generations() -> list[int]:
+        records = await raw_records(kafka_bootstrap, changelog, count=1000, timeout=3)
+        return [json.loads(r.value)["generation"] for r in records if json.loads(r.key) == feed_id]
+
+    service = ServiceProcess("feed_ingest", env, port, tmp_path)
+    await asyncio.to_thread(service.start)
+    try:
+        async with EventProducer(kafka_bootstrap, source="/herald/tests", namespace=namespace) as producer:
+            await producer.send(
+                FEEDS,
+                feed_id,
+                FeedSubscribed(feed_id=feed_id, url=url, interval_seconds=5, subscribed_at=datetime.now(UTC)),
+            )
+        await wait_until(lambda: feed_server.not_modified[PATH] >= 2, timeout=40)
+        assert max(await stored_generations()) == 1  # the first poll (200), no 304 since
+        polled = await collect_events(
+            kafka_bootstrap,
+            FEED_HEALTH,
+            namespace=namespace,
+            count=3,
+            where=lambda event: event.type == "herald.feed.polled.v1" and event.data["feed_id"] == feed_id,
+        )
+        assert [e.data["outcome"] for e in polled] == ["ok", "not_modified", "not_modified"]
+    except BaseException:
+        print(service.tail(80))
+        raise
+    finally:
+        service.stop()
+    polls = feed_server.requests[PATH]
+    last = max(await stored_generations())
+    # The stop wrote what the 304s left in memory (a poll cut short by the stop is not stored).
+    assert polls >= 3 and polls - 1 <= last <= polls
 
 
 async def _at_least(found: Awaitable[list[tuple[str, CloudEvent]]], count: int) -> list | None:

@@ -13,6 +13,7 @@ from services.feed_ingest.state import (
     after_not_modified,
     after_success,
     moved,
+    only_timing_changed,
     status_change,
     subscribe,
     unsubscribe,
@@ -171,3 +172,32 @@ def test_a_move_keeps_the_seen_state_and_drops_the_old_validators():
     assert moved(state, new_url).url == new_url
     again = subscribe(state, subscribed().model_copy(update={"url": new_url}), partition=0, now=NOW)
     assert again.url == new_url and again.seen == ["a"] and again.etag is None
+
+
+def test_only_a_routine_304_counts_as_timing_only():
+    """A 304 after a healthy poll may wait in memory for the changelog; anything a restart would
+    need (new validators, the seen window, recovery from errors, a subscription change) may not."""
+    state = subscribe(None, subscribed(), partition=0, now=NOW)
+    fetched = after_success(
+        state, seen=["a"], emitted=0, http_status=200, etag='"e1"', last_modified=None, now=NOW
+    )
+    later = NOW + timedelta(minutes=5)
+
+    def not_modified(before: FeedState, etag: str | None = '"e1"') -> FeedState:
+        return after_not_modified(before, http_status=304, etag=etag, last_modified=None, now=later)
+
+    first_304 = not_modified(fetched)
+    assert only_timing_changed(fetched, first_304)
+    assert only_timing_changed(first_304, not_modified(first_304))
+    assert first_304.next_poll_at > fetched.next_poll_at  # what it changes: timing
+
+    assert not only_timing_changed(fetched, not_modified(fetched, etag='"e2"'))  # new validator
+    failed = after_error(fetched, kind="http", reason="HTTP 503", http_status=503, now=NOW)
+    assert not only_timing_changed(failed, not_modified(failed))  # recovery: health changed
+    assert not only_timing_changed(state, not_modified(state))  # no baseline yet
+    again = after_success(
+        first_304, seen=["b", "a"], emitted=1, http_status=200, etag='"e1"', last_modified=None, now=later
+    )
+    assert not only_timing_changed(first_304, again)  # a 200 with new items
+    paused = first_304.model_copy(update={"paused": True})
+    assert not only_timing_changed(first_304, not_modified(paused))
