@@ -41,10 +41,11 @@ def normalise_link(url: str) -> str | None:
     no default port, no fragment. None when it is not an absolute http(s) URL."""
     try:
         parts = urlsplit(url.strip())
-        if any(mark in parts.netloc for mark in "@[:"):
+        netloc = parts.netloc
+        if "@" in netloc or "[" in netloc or ":" in netloc:
             port, hostname = parts.port, parts.hostname  # user info, IPv6 or a port: parse it all
         else:  # the usual "host.example": what `.hostname` and `.port` would say, without re-parsing
-            port, hostname = None, parts.netloc.lower()
+            port, hostname = None, netloc.lower()
     except ValueError:
         return None
     if parts.scheme.lower() not in ("http", "https") or not hostname:
