@@ -7,12 +7,13 @@ What it does, in one run (about 1–3 minutes on 2 cores):
 2. Herald: real `python -m services.feed_ingest` worker processes (mode "worker", the default)
    against a real Kafka broker, in a topic namespace of their own. 1,000 `FeedSubscribed` events
    (backfill=20, so every feed's first poll announces all its 20 items; interval 1 h, so each
-   feed is polled once per pass) go to herald.feeds; the bench reads the worker's table
-   changelog and herald.feed-items back from Kafka:
-   - pass "all-new": from sending the subscriptions until every feed's state says "ok" and all
+   feed is polled once per pass) go to herald.feeds; the bench reads each poll's outcome
+   (`FeedPolled` on herald.ops.feed-health, sent once the state it reflects is stored) and
+   herald.feed-items back from Kafka:
+   - pass "all-new": from sending the subscriptions until every feed's poll says "ok" and all
      20,000 FeedItemDiscovered events are on herald.feed-items (acks=all);
    - pass "unchanged": every feed unsubscribed then re-subscribed (which makes it due at once,
-     seen ids and validators kept); from the re-subscriptions until every feed's state says
+     seen ids and validators kept); from the re-subscriptions until every feed's poll says
      "not_modified" (conditional GET → 304). Both passes include the worker's subscription
      handling and faust's scheduling: they are end to end, Kafka in and out.
    Mode "pipeline" instead drives fetch → parse → decide → produce in this process (no faust
@@ -70,7 +71,7 @@ class PassResult:
     items: int = 0
     errors: int = 0
     note: str = ""
-    #: Worker mode: first to last poll outcome on the changelog, without the subscription lead-in.
+    #: Worker mode: first to last poll outcome on feed-health, without the subscription lead-in.
     poll_window: float | None = None
 
     @property
@@ -736,7 +737,7 @@ def show(report: Report) -> None:
             console.print(report.parsers_agree)
     if any(result.poll_window for result in report.herald.values()):
         console.print(
-            "polls only: first to last poll outcome on the worker's changelog, leaving out the lead-in "
+            "polls only: first to last poll outcome on herald.ops.feed-health, leaving out the lead-in "
             "while the worker reads the 1,000 (re)subscriptions; the ratio uses the full, end-to-end time."
         )
     for note in report.notes:

@@ -35,6 +35,7 @@ from lxml import etree
 # The same set as html_to_text's extractor: the text shortcut must split words where it does.
 from services.feed_ingest.identity import _BLOCK_ELEMENTS as BLOCK_ELEMENTS
 from services.feed_ingest.identity import plain_text
+from services.feed_ingest.urls import is_plain_absolute
 
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
@@ -196,10 +197,15 @@ def _text(element: Any, base: str, *, relative: bool = False, joined: dict[str, 
     if not relative or not value:
         return value
     if joined is None:
-        return _urljoin(base, value)
+        return _join(base, value)
     if value not in joined:
-        joined[value] = _urljoin(base, value)
+        joined[value] = _join(base, value)
     return joined[value]
+
+
+def _join(base: str, value: str) -> str:
+    """feedparser's `_urljoin`, which gives a plain absolute http(s) URL back as it is."""
+    return value if is_plain_absolute(value) else _urljoin(base, value)
 
 
 def _repairable(value: str) -> bool:
@@ -251,7 +257,7 @@ def _inert_html(value: str, base: str) -> str:
         if code in (34, 39) or 127 <= code < 160 or not 32 <= code < 0xD800:
             raise _Decline  # feedparser rewrites these references
     for href in _HREF.findall(value):
-        if _urljoin(base, href) != href:
+        if _join(base, href) != href:
             raise _Decline  # the resolver would rewrite this link
     return value
 

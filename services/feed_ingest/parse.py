@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 import feedparser
 
@@ -43,6 +42,7 @@ from services.feed_ingest.identity import (
 from services.feed_ingest.jsonfeed import JsonFeed, JsonItem, looks_like_json, parse_json_feed
 from services.feed_ingest.sanitize import clean_html, text_as_html
 from services.feed_ingest.textenc import to_utf8
+from services.feed_ingest.urls import join_url
 from services.feed_ingest.xmlguard import check_xml
 from shared.events import FeedItemDiscovered
 
@@ -373,7 +373,7 @@ def _absolute_and_key(link: Any, base: str) -> tuple[str | None, str | None]:
     """(absolute http(s) URL, its `normalise_link` key), or (None, None)."""
     if not link or not isinstance(link, str):
         return None, None
-    absolute = urljoin(base, link.strip())
+    absolute = join_url(base, link.strip())
     key = normalise_link(absolute)
     return (absolute, key) if key is not None else (None, None)
 

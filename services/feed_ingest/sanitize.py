@@ -9,10 +9,13 @@ base, links marked `rel="noopener noreferrer nofollow"`.
 
 from __future__ import annotations
 
+import threading
 from html import escape
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import nh3
+
+from services.feed_ingest.urls import join_url
 
 #: Long bodies are cut before cleaning (the cleaner closes any tag the cut left open).
 MAX_CONTENT_HTML_CHARS = 65536
@@ -40,29 +43,46 @@ _URL_ATTRIBUTES = {"href", "src", "cite"}
 _SCHEMES = {"http", "https", "mailto", "tel"}
 
 
+class _Base(threading.local):
+    """The base URL of the `clean_html` call running on this thread, for `_absolute`: the
+    cleaner is built once (building one per call cost more than the cleaning), so the base
+    cannot be in its filter's closure. Cleaning is synchronous, so one slot per thread is enough."""
+
+    url: str | None = None
+
+
+_BASE = _Base()
+
+
+def _absolute(tag: str, attribute: str, value: str) -> str | None:
+    if attribute not in _URL_ATTRIBUTES:
+        return value
+    base_url = _BASE.url
+    resolved = join_url(base_url, value.strip()) if base_url else value.strip()
+    scheme = urlsplit(resolved).scheme.lower()
+    return resolved if scheme in _SCHEMES else None
+
+
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    clean_content_tags={"script", "style", "template", "noscript", "iframe", "object", "textarea"},
+    attributes=_ATTRIBUTES,
+    url_schemes=_SCHEMES,
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+    attribute_filter=_absolute,
+)
+
+
 def clean_html(markup: str, *, base_url: str | None = None) -> str:
     """Sanitised HTML; relative URLs resolved against `base_url`."""
     if not markup:
         return ""
-    markup = markup[:MAX_CONTENT_HTML_CHARS]
-
-    def absolute(tag: str, attribute: str, value: str) -> str | None:
-        if attribute not in _URL_ATTRIBUTES:
-            return value
-        resolved = urljoin(base_url, value.strip()) if base_url else value.strip()
-        scheme = urlsplit(resolved).scheme.lower()
-        return resolved if scheme in _SCHEMES else None
-
-    return nh3.clean(
-        markup,
-        tags=_TAGS,
-        clean_content_tags={"script", "style", "template", "noscript", "iframe", "object", "textarea"},
-        attributes=_ATTRIBUTES,
-        url_schemes=_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-        attribute_filter=absolute,
-    ).strip()
+    _BASE.url = base_url
+    try:
+        return _CLEANER.clean(markup[:MAX_CONTENT_HTML_CHARS]).strip()
+    finally:
+        _BASE.url = None
 
 
 def text_as_html(text: str) -> str:
