@@ -11,6 +11,7 @@ and `urn:` URIs) are global, so the same article in two council feeds is one ite
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -36,9 +37,13 @@ def normalise_text(text: str) -> str:
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_link(url: str) -> str | None:
     """A link as identity: no scheme (http→https switches are not new items), lower-case host,
-    no default port, no fragment. None when it is not an absolute http(s) URL."""
+    no default port, no fragment. None when it is not an absolute http(s) URL.
+
+    Cached (pure): one parse asks about the same URL several times (an item's link is usually
+    its guid too: trusted? its id? its link's id?)."""
     try:
         parts = urlsplit(url.strip())
         netloc = parts.netloc
