@@ -18,6 +18,8 @@ import unicodedata
 from html.parser import HTMLParser
 from urllib.parse import urlsplit, urlunsplit
 
+from services.feed_ingest.urls import plain_parts
+
 _WHITESPACE = re.compile(r"\s+")
 #: Something a browser would read as a tag: what is left of double-escaped markup.
 _TAG_LIKE = re.compile(r"<[A-Za-z/!?][^<>]*>?")
@@ -44,6 +46,14 @@ def normalise_link(url: str) -> str | None:
 
     Cached (pure): one parse asks about the same URL several times (an item's link is usually
     its guid too: trusted? its id? its link's id?)."""
+    plain = plain_parts(url.strip())
+    if plain is not None:  # the usual case, without urlsplit's general parse
+        hostname, port, path, query = plain
+        host = hostname.lower().rstrip(".")
+        if host:
+            if port and port not in (80, 443):
+                host = f"{host}:{port}"
+            return "//" + host + (path or "/") + (f"?{query}" if query else "")
     try:
         parts = urlsplit(url.strip())
         netloc = parts.netloc

@@ -16,9 +16,9 @@ from urllib.parse import urljoin
 #: keeps as they are; a `?` or `#` with nothing after it and any `;` (path parameters) are left
 #: to `urljoin`, which would drop or move them.
 _PLAIN_ABSOLUTE = re.compile(
-    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?"
-    r"(?:/[A-Za-z0-9._~!$&'()*+,=:@%/-]*)?"
-    r"(?:\?[A-Za-z0-9._~!$&'()*+,=:@%/?-]+)?"
+    r"https?://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?"
+    r"(?P<path>/[A-Za-z0-9._~!$&'()*+,=:@%/-]*)?"
+    r"(?:\?(?P<query>[A-Za-z0-9._~!$&'()*+,=:@%/?-]+))?"
     r"(?:#[A-Za-z0-9._~!$&'()*+,=:@%/?#-]+)?"
 )
 
@@ -33,3 +33,15 @@ def join_url(base: str, link: str) -> str:
 def is_plain_absolute(link: str) -> bool:
     """True when `urljoin` would give `link` back unchanged whatever the base (see `join_url`)."""
     return _PLAIN_ABSOLUTE.fullmatch(link) is not None
+
+
+def plain_parts(link: str) -> tuple[str, int | None, str, str] | None:
+    """(host, port, path, query) of a plain absolute http(s) URL, as `urlsplit` would split it;
+    None for any other URL (or a port no URL may have)."""
+    match = _PLAIN_ABSOLUTE.fullmatch(link)
+    if match is None:
+        return None
+    port = int(match["port"]) if match["port"] is not None else None
+    if port is not None and port > 65535:
+        return None
+    return match["host"], port, match["path"] or "", match["query"] or ""
