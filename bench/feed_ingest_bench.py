@@ -344,6 +344,7 @@ async def herald_worker(
     work_dir: Path,
     timeout: float,
     extra_env: dict[str, str],
+    pause: float = 0.0,
 ) -> dict[str, PassResult]:
     from aiokafka import AIOKafkaProducer
 
@@ -436,6 +437,10 @@ async def herald_worker(
         # Pass 2: unchanged. Unsubscribe + re-subscribe makes every feed due now, state kept.
         await send_all(records(unsubscribed))
         await watch.wait(lambda: len(watch.inactive) >= total, 60, "the unsubscriptions")
+        if pause:
+            pids = " ".join(str(process.pid) for process, _, _ in pool.processes)
+            print(f"  unchanged pass in {pause:g}s (worker pids {pids})", file=sys.stderr, flush=True)
+            await asyncio.sleep(pause)
         errors_before = len(watch.outcome_at["error"])
         prepared = records(subscribed)
         started = time.time()
@@ -813,6 +818,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for one Herald pass")
     parser.add_argument("--parse-seconds", type=float, default=3.0, help="time per parser (0: skip)")
     parser.add_argument("--skip-reader", action="store_true")
+    parser.add_argument(
+        "--pause-before-unchanged",
+        type=float,
+        default=0.0,
+        help="seconds to wait before the unchanged pass, printing the worker pids (to attach a profiler)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as temp:
@@ -846,6 +857,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             work_dir=work,
                             timeout=args.timeout,
                             extra_env=dict(item.split("=", 1) for item in args.env),
+                            pause=args.pause_before_unchanged,
                         )
                     )
                 else:
