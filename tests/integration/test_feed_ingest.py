@@ -65,6 +65,30 @@ async def items_now(bootstrap: str, topic: str) -> list[tuple[str, CloudEvent]]:
         await consumer.stop()
 
 
+def _worker_env(bootstrap: str, namespace: str, state_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    """One feed_ingest worker on the test broker, polling the loopback feed server."""
+    return {
+        "HERALD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "HERALD_TOPIC_NAMESPACE": namespace,
+        "HERALD_STATE_DIR": str(state_dir),
+        "HERALD_FEED_INGEST_PORT": str(port),
+        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
+        "HERALD_POLL_TICK_SECONDS": "0.2",
+        **extra,
+    }
+
+
+def _subscription(feed_id: str, url: str) -> FeedSubscribed:
+    return FeedSubscribed(feed_id=feed_id, url=url, interval_seconds=5, subscribed_at=datetime.now(UTC))
+
+
+async def _subscribe(bootstrap: str, namespace: str, *keyed: tuple[str, FeedSubscribed]) -> None:
+    """Send (record key, subscription) pairs to herald.feeds, in order."""
+    async with EventProducer(bootstrap, source="/herald/tests", namespace=namespace) as producer:
+        for key, subscription in keyed:
+            await producer.send(FEEDS, key, subscription)
+
+
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     with FeedServer() as server:
@@ -77,15 +101,7 @@ async def test_each_item_is_announced_once_across_polls_and_restarts(
     namespace = herald_topics
     items_topic = namespace + FEED_ITEMS.name
     port = free_port()
-    env = {
-        "HERALD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "HERALD_TOPIC_NAMESPACE": namespace,
-        "HERALD_STATE_DIR": str(state_dir),
-        "HERALD_FEED_INGEST_PORT": str(port),
-        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
-        "HERALD_POLL_TICK_SECONDS": "0.2",
-        "HERALD_HTTP_TIMEOUT_SECONDS": "5",
-    }
+    env = _worker_env(kafka_bootstrap, namespace, state_dir, port, HERALD_HTTP_TIMEOUT_SECONDS="5")
     feed_server.set_feed(PATH, rss_xml([item(2), item(1)]))
     feed_server.set_status("/broken.xml", 500, "database unavailable")
     url, broken_url = feed_server.url(PATH), feed_server.url("/broken.xml")
@@ -96,33 +112,14 @@ async def test_each_item_is_announced_once_across_polls_and_restarts(
     service = ServiceProcess("feed_ingest", env, port, tmp_path)
     await asyncio.to_thread(service.start)
     try:
-        async with EventProducer(kafka_bootstrap, source="/herald/tests", namespace=namespace) as producer:
-            await producer.send(
-                FEEDS,
-                feed_id,
-                FeedSubscribed(feed_id=feed_id, url=url, interval_seconds=5, subscribed_at=datetime.now(UTC)),
-            )
+        await _subscribe(
+            kafka_bootstrap,
+            namespace,
+            (feed_id, _subscription(feed_id, url)),
             # A feed that fails, and a record keyed by another feed id: neither stops the rest.
-            await producer.send(
-                FEEDS,
-                feed_id_for(broken_url),
-                FeedSubscribed(
-                    feed_id=feed_id_for(broken_url),
-                    url=broken_url,
-                    interval_seconds=5,
-                    subscribed_at=datetime.now(UTC),
-                ),
-            )
-            await producer.send(
-                FEEDS,
-                "feed-0000000000000000",
-                FeedSubscribed(
-                    feed_id=feed_id,
-                    url=url,
-                    interval_seconds=5,
-                    subscribed_at=datetime.now(UTC),
-                ),
-            )
+            (feed_id_for(broken_url), _subscription(feed_id_for(broken_url), broken_url)),
+            ("feed-0000000000000000", _subscription(feed_id, url)),
+        )
 
         # First poll, then a conditional one answered 304: the back catalogue is not announced.
         await wait_until(lambda: not_modified() >= 1, timeout=40)
@@ -203,15 +200,8 @@ async def test_routine_304s_wait_in_memory_and_reach_the_changelog_when_the_work
     the latest state, so a restart schedules from it."""
     namespace = herald_topics
     port = free_port()
-    env = {
-        "HERALD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "HERALD_TOPIC_NAMESPACE": namespace,
-        "HERALD_STATE_DIR": str(state_dir),
-        "HERALD_FEED_INGEST_PORT": str(port),
-        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
-        "HERALD_POLL_TICK_SECONDS": "0.2",
-        "HERALD_FEED_TIMING_FLUSH_SECONDS": "3600",  # only the stop writes them here
-    }
+    # Only the stop writes the 304s' times here.
+    env = _worker_env(kafka_bootstrap, namespace, state_dir, port, HERALD_FEED_TIMING_FLUSH_SECONDS="3600")
     feed_server.set_feed(PATH, rss_xml([item(1)]))
     url = feed_server.url(PATH)
     feed_id = feed_id_for(url)
@@ -224,12 +214,7 @@ async def test_routine_304s_wait_in_memory_and_reach_the_changelog_when_the_work
     service = ServiceProcess("feed_ingest", env, port, tmp_path)
     await asyncio.to_thread(service.start)
     try:
-        async with EventProducer(kafka_bootstrap, source="/herald/tests", namespace=namespace) as producer:
-            await producer.send(
-                FEEDS,
-                feed_id,
-                FeedSubscribed(feed_id=feed_id, url=url, interval_seconds=5, subscribed_at=datetime.now(UTC)),
-            )
+        await _subscribe(kafka_bootstrap, namespace, (feed_id, _subscription(feed_id, url)))
         await wait_until(lambda: feed_server.not_modified[PATH] >= 2, timeout=40)
         assert max(await stored_generations()) == 1  # the first poll (200), no 304 since
         polled = await collect_events(
