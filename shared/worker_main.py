@@ -8,6 +8,7 @@ before the faust worker starts, so agents and tables find them with the right pa
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -17,6 +18,14 @@ from shared.runtime import ServiceRuntime, run_worker
 from shared.settings import HeraldSettings, load_settings
 
 RuntimeFactory = Callable[[HeraldSettings, str], ServiceRuntime]
+
+#: The cyclic GC's thresholds in a worker (CPython's default: 700, 10, 10). A worker allocates
+#: hundreds of thousands of short-lived objects a second (parsed items, events, Kafka records), and
+#: at the default every few hundred of them started a young collection and, often, a scan of all
+#: the long-lived ones (faust, tables, states). Reference counting frees almost all of them anyway.
+#: With these (and the start-up objects frozen out of every scan) feed_ingest's all-new benchmark
+#: pass ran ~15 % faster.
+GC_THRESHOLDS = (20_000, 50, 100)
 
 
 def main(service: str, build: RuntimeFactory) -> None:
@@ -41,4 +50,7 @@ def main(service: str, build: RuntimeFactory) -> None:
         loop.run_until_complete(ensure_topics(bootstrap, runtime.changelog_topics()))
     except TopicSetupError as exc:
         sys.exit(f"herald {service}: {exc}")
+    gc.collect()
+    gc.freeze()  # what start-up built (modules, faust's app) lives on: never scan it again
+    gc.set_threshold(*GC_THRESHOLDS)
     run_worker(runtime)
