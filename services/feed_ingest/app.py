@@ -83,7 +83,7 @@ from shared.events import (
 from shared.ids import feed_id_for
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
-from shared.tables import DurableTable
+from shared.tables import DurableTable, TableWriteError
 from shared.topics import FEED_HEALTH, FEED_ITEMS, FEED_POLLS, FEEDS
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,10 @@ class FeedIngest:
             log.info("rebalance: waiting for %d polls in flight", len(self._in_flight))
             await asyncio.wait(set(self._in_flight), timeout=self._drain_seconds)
         await self.flush_timing()  # the next owner schedules from the latest times
+        with contextlib.suppress(TableWriteError):  # then at worst it polls a little early
+            # Acknowledged before the partitions go: a flush landing after the next owner's own
+            # writes would put back an older seen window.
+            await self.feeds.confirm_pending(wait_seconds=5.0)
 
     def owned_partitions(self) -> set[int]:
         """Partitions of herald.feeds this worker owns now."""

@@ -56,16 +56,12 @@ def normalise_link(url: str) -> str | None:
             return "//" + host + (path or "/") + (f"?{query}" if query else "")
     try:
         parts = urlsplit(url.strip())
-        netloc = parts.netloc
-        if "@" in netloc or "[" in netloc or ":" in netloc:
-            port, hostname = parts.port, parts.hostname  # user info, IPv6 or a port: parse it all
-        else:  # the usual "host.example": what `.hostname` and `.port` would say, without re-parsing
-            port, hostname = None, netloc.lower()
+        port = parts.port
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not hostname:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    host = hostname.lower().rstrip(".")
+    host = parts.hostname.lower().rstrip(".")
     if port and port not in (80, 443):
         host = f"{host}:{port}"
     return urlunsplit(("", host, parts.path or "/", parts.query, ""))

@@ -4,7 +4,8 @@ Nearly every link, guid and image URL in a feed is already absolute and plain. F
 `urllib.parse.urljoin` parses both URLs, rebuilds the link and hands back the same string, and at
 twenty items a feed that was a tenth of the parse. `join_url` returns such a link as it is and
 asks `urljoin` about everything else, so its result is always `urljoin`'s (checked against it on
-random URLs in tests/unit/feed_ingest/test_urls.py).
+random URLs in tests/unit/feed_ingest/test_urls.py). `identity.normalise_link` reads such a URL's
+parts with the same pattern instead of `urlsplit` (checked in test_identity.py).
 """
 
 from __future__ import annotations
