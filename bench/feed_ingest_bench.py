@@ -235,10 +235,12 @@ class KafkaWatch:
                 await consumer._client.force_metadata_update()
                 partitions = consumer.partitions_for_topic(self.items_topic) or set()
             assigned = [TopicPartition(self.items_topic, p) for p in partitions]
+            self.items, self.item_ids, self.last_item_ts = 0, set(), 0.0
+            if not assigned:  # the topic is not in the metadata: nothing to count (the pass says so)
+                return
             consumer.assign(assigned)
             await consumer.seek_to_beginning(*assigned)
             ends = await consumer.end_offsets(assigned)
-            self.items, self.item_ids, self.last_item_ts = 0, set(), 0.0
 
             async def behind() -> bool:
                 return any([await consumer.position(tp) < ends[tp] for tp in assigned])

@@ -54,6 +54,11 @@ def normalise_link(url: str) -> str | None:
             if port and port not in (80, 443):
                 host = f"{host}:{port}"
             return "//" + host + (path or "/") + (f"?{query}" if query else "")
+    return _normalise_any_link(url)
+
+
+def _normalise_any_link(url: str) -> str | None:
+    """`normalise_link` through `urlsplit`, for any URL (the fast path is checked against it)."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port

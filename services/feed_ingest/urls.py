@@ -26,9 +26,7 @@ _PLAIN_ABSOLUTE = re.compile(
 
 def join_url(base: str, link: str) -> str:
     """`urljoin(base, link)`, without the work when `link` is a plain absolute http(s) URL."""
-    if _PLAIN_ABSOLUTE.fullmatch(link):
-        return link
-    return urljoin(base, link)
+    return link if is_plain_absolute(link) else urljoin(base, link)
 
 
 def is_plain_absolute(link: str) -> bool:
