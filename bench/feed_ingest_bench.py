@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -136,78 +135,70 @@ def kafka_bootstrap() -> Iterator[str]:
             LocalBroker(settings.state_dir, settings.cache_dir, port=settings.kafka_port).stop()
 
 
-#: A table value of an unsubscribed feed (faust's JSON of `FeedState.to_table()`).
-_INACTIVE = re.compile(rb'"active":\s*false')
-
-
 class KafkaWatch:
-    """Reads the worker's table changelog and herald.feed-health from the start while a pass
-    runs: each feed's poll outcome (FeedPolled, sent once the poll's item events are acknowledged
-    and its state stored) and (un)subscriptions. The item events are read after the pass
-    (`read_items`): decoding 20,000 records while the clock runs took CPU from the workers."""
+    """Reads each feed's poll outcome from herald.ops.feed-health (FeedPolled, sent once the
+    poll's item events are acknowledged and its state stored), and the item events after a pass.
 
-    def __init__(self, bootstrap: str, changelog: str, items_topic: str, health_topic: str) -> None:
+    While a pass runs it only asks the broker for the topic's end offsets (every 10 ms) and
+    decodes nothing until enough new records are there to finish the pass: decoding thousands of
+    records while the clock runs took CPU from the workers being measured. A pass ends when this
+    watcher *sees* the last outcome on the broker (`wait` returns that moment)."""
+
+    def __init__(self, bootstrap: str, items_topic: str, health_topic: str) -> None:
         self.bootstrap = bootstrap
-        self.changelog = changelog
         self.items_topic = items_topic
         self.health_topic = health_topic
         self.outcome_at: dict[str, dict[str, float]] = {"ok": {}, "not_modified": {}, "error": {}}
-        self.inactive: set[str] = set()
         self.errors: dict[str, str] = {}  # feed id → the last error reason
         self.items = 0
         self.item_ids: set[str] = set()
         self.last_item_ts = 0.0
-        self._task: asyncio.Task[None] | None = None
         self._consumer: Any = None
+        self._partitions: list[Any] = []
+        self._read = 0  # health records decoded so far
 
     async def start(self) -> None:
-        from aiokafka import AIOKafkaConsumer
+        from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        self._consumer = AIOKafkaConsumer(
-            self.changelog,
-            self.health_topic,
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await self._consumer.start()
-        self._task = asyncio.create_task(self._run())
+        await self._consumer._client.force_metadata_update()
+        partitions = self._consumer.partitions_for_topic(self.health_topic) or {0}
+        self._partitions = [TopicPartition(self.health_topic, p) for p in sorted(partitions)]
+        self._consumer.assign(self._partitions)
+        await self._consumer.seek_to_beginning(*self._partitions)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
         if self._consumer is not None:
             await self._consumer.stop()
 
-    async def _run(self) -> None:
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=500)
+    async def _decode_to(self, ends: dict[Any, int]) -> None:
+        """Decode the health records up to `ends` (offsets the broker has)."""
+        consumer = self._consumer
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            batches = await consumer.getmany(*ends, timeout_ms=500, max_records=5000)
             for records in batches.values():
                 for record in records:
-                    if record.topic == self.health_topic:
-                        self._on_health(record)
-                    else:
-                        self._on_state(record)
-                # Small bites: this loop shares the bench's event loop with the producer that
-                # sends the next pass's subscriptions, whose clock is running.
-                await asyncio.sleep(0)
+                    self._read += 1
+                    self._on_health(record)
 
-    def _on_state(self, record: Any) -> None:
-        """Only whether the feed is subscribed: a state is several KB of JSON (its seen window),
-        and this process shares the two cores with the workers it measures."""
-        try:
-            key = json.loads(record.key) if record.key else None
-        except ValueError:
-            return
-        if not isinstance(key, str) or not record.value:
-            return
-        if _INACTIVE.search(record.value):
-            self.inactive.add(key)
-        else:
-            self.inactive.discard(key)
+    async def wait(self, outstanding: Callable[[], int], timeout: float, what: str) -> float | None:
+        """Wait until `outstanding()` (outcomes still missing) is 0; return when that was seen
+        (time.time()), or None after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            missing = outstanding()
+            if missing <= 0:
+                return time.time()
+            ends = await self._consumer.end_offsets(self._partitions)
+            seen = time.time()
+            if sum(ends.values()) - self._read >= missing:
+                await self._decode_to(ends)
+                if outstanding() <= 0:
+                    return seen
+            await asyncio.sleep(0.01)
+        print(f"  ! timed out after {timeout:.0f}s waiting for {what}", file=sys.stderr)
+        return None
 
     def _on_health(self, record: Any) -> None:
         if dict(record.headers or ()).get("ce_type") != b"herald.feed.polled.v1":
@@ -254,15 +245,6 @@ class KafkaWatch:
                         self.last_item_ts = max(self.last_item_ts, record.timestamp / 1000)
         finally:
             await consumer.stop()
-
-    async def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            await asyncio.sleep(0.05)
-        print(f"  ! timed out after {timeout:.0f}s waiting for {what}", file=sys.stderr)
-        return False
 
 
 # --- Herald: the real worker ------------------------------------------------------------------
@@ -350,12 +332,13 @@ async def herald_worker(
 ) -> dict[str, PassResult]:
     from aiokafka import AIOKafkaProducer
 
+    from services.feed_ingest.state import PollRequest
     from shared.envelope import wrap
-    from shared.events import FeedSubscribed, FeedUnsubscribed
+    from shared.events import FeedSubscribed
     from shared.ids import feed_id_for
     from shared.kafka_admin import ensure_topics
     from shared.producer import record_headers
-    from shared.topics import FEED_HEALTH, FEED_ITEMS, FEEDS
+    from shared.topics import FEED_HEALTH, FEED_ITEMS, FEED_POLLS, FEEDS
 
     namespace = f"bench-{uuid.uuid4().hex[:8]}."
     await ensure_topics(bootstrap, namespace=namespace)
@@ -372,7 +355,6 @@ async def herald_worker(
     print(f"  starting {workers} feed_ingest worker(s) in namespace {namespace} …", file=sys.stderr)
     watch = KafkaWatch(
         bootstrap,
-        f"{namespace}herald-feed_ingest-feeds-changelog",
         namespace + FEED_ITEMS.name,
         namespace + FEED_HEALTH.name,
     )
@@ -410,58 +392,61 @@ async def herald_worker(
                 subscribed_at=datetime.now(UTC),
             )
 
-        def unsubscribed(url: str, feed_id: str) -> FeedUnsubscribed:
-            return FeedUnsubscribed(feed_id=feed_id, url=url, unsubscribed_at=datetime.now(UTC))
-
         # Pass 1: all new.
         prepared = records(subscribed)
         started = time.time()
         await send_all(prepared)
-        done = await watch.wait(
-            lambda: len(watch.outcome_at["ok"]) + len(watch.outcome_at["error"]) >= total,
+        seen_done = await watch.wait(
+            lambda: total - len(watch.outcome_at["ok"]) - len(watch.outcome_at["error"]),
             timeout,
             "the all-new pass",
         )
         await watch.read_items()  # all on Kafka already: a poll says "ok" once its items are acked
         ok = watch.outcome_at["ok"]
-        end = max([*ok.values(), watch.last_item_ts, started])
+        end = seen_done or max([*ok.values(), watch.last_item_ts, started])
         results["all_new"] = PassResult(
             end - started,
             len(ok),
             items=len(watch.item_ids),
             errors=len(watch.outcome_at["error"]),
-            note="" if done else "incomplete (timed out)",
+            note="" if seen_done else "incomplete (timed out)",
             poll_window=_window(ok.values()),
         )
         if watch.items != len(watch.item_ids):
             results["all_new"].note += f" {watch.items - len(watch.item_ids)} duplicate item events"
 
-        # Pass 2: unchanged. Unsubscribe + re-subscribe makes every feed due now, state kept.
-        await send_all(records(unsubscribed))
-        await watch.wait(lambda: len(watch.inactive) >= total, 60, "the unsubscriptions")
+        # Pass 2: unchanged. `herald feeds poll --all`: a refresh request on each partition of the
+        # poll-request topic, whose owner polls every feed it holds there (reader's
+        # update_feeds(scheduled=False)); every poll is a conditional GET answered 304.
         if pause:
             pids = " ".join(str(process.pid) for process, _, _ in pool.processes)
             print(f"  unchanged pass in {pause:g}s (worker pids {pids})", file=sys.stderr, flush=True)
             await asyncio.sleep(pause)
         errors_before = len(watch.outcome_at["error"])
-        prepared = records(subscribed)
+        refresh = PollRequest.refresh(datetime.now(UTC)).model_dump_json().encode()
         started = time.time()
-        await send_all(prepared)
-        done = await watch.wait(
+        await asyncio.gather(
+            *[
+                await producer.send(namespace + FEED_POLLS.name, refresh, partition=partition)
+                for partition in range(FEED_POLLS.partitions)
+            ]
+        )
+        seen_done = await watch.wait(
             lambda: (
-                len(watch.outcome_at["not_modified"]) + len(watch.outcome_at["error"]) - errors_before
-                >= total
+                total
+                - len(watch.outcome_at["not_modified"])
+                - (len(watch.outcome_at["error"]) - errors_before)
             ),
             timeout,
             "the unchanged pass",
         )
         not_modified = watch.outcome_at["not_modified"]
-        end = max([*not_modified.values(), started])
+        end = seen_done or max([*not_modified.values(), started])
         results["unchanged"] = PassResult(
             end - started,
             len(not_modified),
             errors=len(watch.outcome_at["error"]) - errors_before,
-            note="" if done else "incomplete (timed out)",
+            note="" if seen_done else "incomplete (timed out)",
             poll_window=_window(not_modified.values()),
         )
         await watch.read_items()

@@ -52,13 +52,27 @@ class EventProducer:
         if spec.payloads and type(payload) not in spec.payloads:
             raise TypeError(f"{type(payload).__name__} does not belong on {spec.name}")
         envelope = wrap(payload, source=self.source)
+        await self.send_record(spec, envelope.to_bytes(), key=key, headers=record_headers(envelope))
+        return envelope
+
+    async def send_record(
+        self,
+        spec: TopicSpec,
+        value: bytes,
+        *,
+        key: str | None = None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """A record as it is, for internal topics whose records are not events (feed_ingest's poll
+        requests); `partition` when the record is for one partition's owner, not one key's."""
         try:
             await self._producer.send_and_wait(
                 self.namespace + spec.name,
-                envelope.to_bytes(),
-                key=key.encode(),
-                headers=record_headers(envelope),
+                value,
+                key=key.encode() if key is not None else None,
+                partition=partition,
+                headers=headers,
             )
         except KafkaError as exc:
-            raise ProducerError(f"Kafka did not take the event for {spec.name}: {exc}") from None
-        return envelope
+            raise ProducerError(f"Kafka did not take the record for {spec.name}: {exc}") from None

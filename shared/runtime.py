@@ -127,6 +127,19 @@ class ServiceRuntime:
         await acknowledged
         return envelope
 
+    async def publish_nowait(self, spec: TopicSpec, key: str, payload: EventPayload) -> None:
+        """Send an event without waiting for the broker: for routine reports whose loss costs
+        nothing durable (a poll's FeedPolled: the state it describes is stored, and the next poll
+        reports again), so the caller does not hold a slot for the acknowledgement. Records sent
+        after it with the same key still land after it; a failure is logged."""
+        _, acknowledged = await self.send(spec, key, payload)
+
+        def failed(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                log.error("could not publish to %s (%s): %s", spec.name, key, done.exception())
+
+        acknowledged.add_done_callback(failed)
+
     async def send(
         self, spec: TopicSpec, key: str, payload: EventPayload
     ) -> tuple[CloudEvent, asyncio.Future[Any]]:

@@ -18,7 +18,7 @@ from shared.envelope import EventDecodeError, decode
 from shared.events import FeedSubscribed, FeedUnsubscribed
 from shared.ids import feed_id_for
 from shared.producer import EventProducer
-from shared.topics import FEED_HEALTH, FEEDS
+from shared.topics import FEED_HEALTH, FEED_POLLS, FEEDS
 
 app = typer.Typer(help="Feeds Herald watches.", no_args_is_help=True)
 console = Console()
@@ -134,6 +134,38 @@ def pause(url_or_id: str = typer.Argument(..., help="Feed URL or feed id.")) -> 
 def resume(url_or_id: str = typer.Argument(..., help="Feed URL or feed id.")) -> None:
     """Poll a paused feed again, at once."""
     _set_paused(url_or_id, False)
+
+
+@app.command("poll")
+def poll_now(
+    url_or_id: str = typer.Argument(None, help="Feed URL or feed id (or --all)."),
+    every_feed: bool = typer.Option(False, "--all", help="Poll every subscribed feed now."),
+) -> None:
+    """Poll a feed now, or every feed (--all), instead of waiting for its next scheduled poll:
+    after the council's site was down, or to see a just-published item sooner. The outcome is on
+    herald.ops.feed-health and in `herald feeds list`."""
+    from services.feed_ingest.state import PollRequest
+
+    if every_feed == bool(url_or_id):
+        raise UserError("name one feed (URL or feed id) or give --all, not both")
+    config = context.settings()
+    bootstrap, _ = context.bootstrap(config, start=False)
+    now = datetime.now(UTC)
+
+    async def send() -> str:
+        async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
+            if every_feed:  # one request per partition: its owner polls all the feeds it holds there
+                request = PollRequest.refresh(now).model_dump_json().encode()
+                for partition in range(FEED_POLLS.partitions):
+                    await producer.send_record(FEED_POLLS, request, partition=partition)
+                return "every feed"
+            feed = _find(await _subscriptions(bootstrap, config.topic_namespace), url_or_id)
+            request = PollRequest(feed_id=feed.feed_id, reason="ping", requested_at=now)
+            await producer.send_record(FEED_POLLS, request.model_dump_json().encode(), key=feed.feed_id)
+            return f"{feed.feed_id} {feed.url}"
+
+    what = context.run(send())
+    console.print(f"asked for a poll of {what} now; outcomes on `herald feeds list`")
 
 
 async def _health_events(bootstrap: str, namespace: str) -> list:

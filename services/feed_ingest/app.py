@@ -348,8 +348,8 @@ class FeedIngest:
                     async with asyncio.timeout(wait):
                         await self._wake.wait()
 
-    def _start_poll(self, feed_id: str) -> None:
-        request = PollRequest(feed_id=feed_id, requested_at=utcnow())
+    def _start_poll(self, feed_id: str, reason: PollReason = "schedule") -> None:
+        request = PollRequest(feed_id=feed_id, reason=reason, requested_at=utcnow())
         task = asyncio.ensure_future(self._run_poll(request))
         self._in_flight.add(task)
 
@@ -381,7 +381,34 @@ class FeedIngest:
             if request.reason == "lease":
                 await self._record_lease(request)
                 continue
+            if request.reason == "refresh":
+                await self.refresh(event.message.partition)
+                continue
             await self._run_poll(request)
+
+    async def refresh(self, partition: int) -> int:
+        """Poll every owned, schedulable feed of `partition` now (`herald feeds poll --all`),
+        through the scheduler's slots, each as a "ping": a feed already being polled is polled
+        again right after. Returns how many polls were started."""
+        if not self.may_poll():  # no events reach agents then; but a stream may hold one
+            log.warning("refresh of partition %d skipped: a rebalance is under way", partition)
+            return 0
+        if self._heap_stale:
+            self.rebuild()
+        due = []
+        for feed_id in self._owned:
+            state = self._state(feed_id)
+            if state is not None and state.schedulable and state.partition == partition:
+                due.append(feed_id)
+        log.info("refresh: polling the %d feeds of partition %d now", len(due), partition)
+        for started, feed_id in enumerate(due):
+            await self._slots.acquire()
+            if not self.may_poll() or self._heap_stale:  # ownership changed: the next owner has it
+                self._slots.release()
+                log.info("refresh of partition %d stopped by a rebalance after %d polls", partition, started)
+                return started
+            self._start_poll(feed_id, reason="ping")
+        return len(due)
 
     async def _run_poll(self, request: PollRequest) -> None:
         """Poll unless the feed is being polled; a ping/push that came meanwhile runs after."""
@@ -683,7 +710,7 @@ class FeedIngest:
             await self._store(new)
         now = new.last_polled_at or utcnow()
         try:
-            await self.runtime.publish(
+            await self.runtime.publish_nowait(  # the slot is not held for its acknowledgement
                 FEED_HEALTH,
                 new.feed_id,
                 FeedPolled(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.feed_ingest.schedule import SchedulePolicy, honour_hint
 from shared.events import FeedSubscribed, FeedUnsubscribed
@@ -21,9 +21,15 @@ MAX_BACKOFF_SECONDS = 6 * 60 * 60
 #: The policy when the caller gives none: no jitter, so plain-data tests see exact times.
 DEFAULT_POLICY = SchedulePolicy(max_backoff=MAX_BACKOFF_SECONDS)
 
+#: The feed id of a "refresh" request, which is about every feed of its partition.
+REFRESH_ALL = "*"
 PollOutcome = Literal["ok", "not_modified", "error"]
 FeedStatus = Literal["ok", "error", "broken", "paused", "inactive"]
-PollReason = Literal["schedule", "ping", "push", "lease"]
+#: schedule: the feed is due; ping: someone asked for this feed now (`POST /ping`, `herald feeds
+#: poll URL`); push: WebSub delivered the body; lease: a hub granted a subscription; refresh:
+#: poll every feed of the record's partition now (`herald feeds poll --all`, after an outage, or
+#: what lemon24/reader calls `update_feeds(scheduled=False)`).
+PollReason = Literal["schedule", "ping", "push", "lease", "refresh"]
 
 
 class FeedState(BaseModel):
@@ -89,17 +95,29 @@ class PollRequest(BaseModel):
 
     Not a public event, so no CloudEvents envelope: JSON of this model. `generation` is the
     state's at request time; if a poll completed since, the request is stale and ignored.
+    A "refresh" names no feed: it is sent to each partition, and means every feed there.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    feed_id: str
+    feed_id: str = Field(description="The feed; REFRESH_ALL (and only there) for a refresh.")
     generation: int | None = Field(default=None, ge=0, description="None: poll whatever the generation.")
     reason: PollReason = "schedule"
     requested_at: datetime
     body_b64: str | None = Field(default=None, description="push: the distributed content, base64.")
     content_type: str | None = Field(default=None, description="push: its Content-Type.")
     lease_seconds: int | None = Field(default=None, description="lease: what the hub granted.")
+
+    @model_validator(mode="after")
+    def _refresh_names_no_feed(self) -> PollRequest:
+        if (self.reason == "refresh") != (self.feed_id == REFRESH_ALL):
+            raise ValueError(f"feed_id {REFRESH_ALL!r} goes with reason 'refresh', and only there")
+        return self
+
+    @classmethod
+    def refresh(cls, now: datetime) -> PollRequest:
+        """Poll every feed of the partition this request is sent to."""
+        return cls(feed_id=REFRESH_ALL, reason="refresh", requested_at=now)
 
 
 def subscribe(
