@@ -22,7 +22,14 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from shared import __version__
 from shared.consumer import RewindingConsumer
-from shared.envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, EventDecodeError, EventPayload, decode, wrap
+from shared.envelope import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    CloudEvent,
+    EventDecodeError,
+    EventPayload,
+    decode,
+    encode,
+)
 from shared.events import ServiceError, ServiceHeartbeat
 from shared.settings import HeraldSettings
 from shared.topics import OPS_ERRORS, OPS_HEARTBEAT, TopicSpec, dead_letter
@@ -87,6 +94,8 @@ class ServiceRuntime:
             registry=self.metrics,
         )
         self._topics: dict[str, faust.TopicT] = {}
+        #: (topic, payload type) → (full topic name, record headers, acknowledgement callback).
+        self._routes: dict[tuple[str, type], tuple[str, list[tuple[str, bytes]], Any]] = {}
         self._install_pages()
         self._install_heartbeat()
 
@@ -121,18 +130,16 @@ class ServiceRuntime:
         ]
 
     # --- producing --------------------------------------------------------------------------
-    async def publish(self, spec: TopicSpec, key: str, payload: EventPayload) -> CloudEvent:
+    async def publish(self, spec: TopicSpec, key: str, payload: EventPayload) -> None:
         """Send an event and wait until the broker has it (acks=all)."""
-        envelope, acknowledged = await self.send(spec, key, payload)
-        await acknowledged
-        return envelope
+        await (await self.send(spec, key, payload))
 
     async def publish_nowait(self, spec: TopicSpec, key: str, payload: EventPayload) -> None:
         """Send an event without waiting for the broker: for routine reports whose loss costs
         nothing durable (a poll's FeedPolled: the state it describes is stored, and the next poll
         reports again), so the caller does not hold a slot for the acknowledgement. Records sent
         after it with the same key still land after it; a failure is logged."""
-        _, acknowledged = await self.send(spec, key, payload)
+        acknowledged = await self.send(spec, key, payload)
 
         def failed(done: asyncio.Future[Any]) -> None:
             if not done.cancelled() and done.exception() is not None:
@@ -140,25 +147,40 @@ class ServiceRuntime:
 
         acknowledged.add_done_callback(failed)
 
-    async def send(
-        self, spec: TopicSpec, key: str, payload: EventPayload
-    ) -> tuple[CloudEvent, asyncio.Future[Any]]:
+    async def send(self, spec: TopicSpec, key: str, payload: EventPayload) -> asyncio.Future[Any]:
         """Hand an event to the producer; the future resolves when the broker has it (acks=all).
 
         For many events at once (a poll's new items): send them all, then wait for all the
         futures, with no task per event. Straight to the app's producer (the key decides the
         partition, as for a faust topic): Herald's records are bytes already, and faust's
         topic/channel layers around each send cost more CPU than the send itself at
-        feed_ingest's thousands of events a second."""
-        if spec.payloads and type(payload) not in spec.payloads:
-            raise TypeError(f"{type(payload).__name__} does not belong on {spec.name}")
-        envelope = wrap(payload, source=self.source)
-        headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()), ("ce_type", envelope.type.encode())]
-        topic = self.settings.topic_namespace + spec.name
-        sent = await self.app.producer.send(topic, key.encode(), envelope.to_bytes(), None, None, headers)
-        counter = self.published.labels(spec.name, envelope.type)
-        sent.add_done_callback(lambda done: None if done.cancelled() or done.exception() else counter.inc())
-        return envelope, sent
+        feed_ingest's thousands of events a second. The record is built by `encode` (no envelope
+        model); its headers and its metric child are made once per event type."""
+        kind = type(payload)
+        if spec.payloads and kind not in spec.payloads:
+            raise TypeError(f"{kind.__name__} does not belong on {spec.name}")
+        route = self._routes.get((spec.name, kind))
+        if route is None:
+            headers = [
+                ("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()),
+                ("ce_type", kind.event_type.encode()),
+            ]
+            counter = self.published.labels(spec.name, kind.event_type)
+
+            def count(done: asyncio.Future[Any], counter: Any = counter) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    counter.inc()
+
+            route = self._routes[(spec.name, kind)] = (
+                self.settings.topic_namespace + spec.name,
+                headers,
+                count,
+            )
+        topic, headers, count = route
+        value = encode(payload, source=self.source)
+        sent = await self.app.producer.send(topic, key.encode(), value, None, None, headers)
+        sent.add_done_callback(count)
+        return sent
 
     async def report_error(self, kind: str, message: str, event: EventT | None = None) -> None:
         """Tell ops (herald.ops.errors) about a problem; never raises, never includes secrets."""

@@ -642,7 +642,7 @@ class FeedIngest:
         acknowledgements: list[Any] = []
         for key, event in events:
             try:
-                _, acknowledged = await self.runtime.send(FEED_ITEMS, key, event)
+                acknowledged = await self.runtime.send(FEED_ITEMS, key, event)
             except Exception as exc:  # the producer refused it (stopped, record too large)
                 acknowledged = asyncio.get_running_loop().create_future()
                 acknowledged.set_exception(exc)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+ONE_OR_ALL = "name one feed (URL or feed id) or give --all"
+
 
 def herald(*args: str, env: dict[str, str] | None = None, tmp: Path) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "HERALD_STATE_DIR": str(tmp / "state"), **(env or {})}
@@ -31,6 +33,11 @@ def herald(*args: str, env: dict[str, str] | None = None, tmp: Path) -> subproce
             "unknown platform 'myspace'",
         ),
         (("events", "schema", "--type", "herald.nope.v1"), "unknown event type"),
+        # Refused before any broker is looked for: neither a feed nor --all, or both.
+        (("feeds", "poll"), ONE_OR_ALL),
+        (("feeds", "poll", "--all", "https://example.org/feed"), ONE_OR_ALL),
+        (("feeds", "poll", "feed-0123456789abcdef", "--all"), ONE_OR_ALL),
+        (("feeds", "poll", "--all"), "the local Kafka broker is not running"),  # --all alone is fine
     ],
 )
 def test_user_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

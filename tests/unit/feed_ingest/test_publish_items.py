@@ -29,7 +29,7 @@ def _ingest(tmp_path: Path, answers: list[str]) -> tuple[FeedIngest, list[str]]:
     sent: list[str] = []
     script = iter(answers)
 
-    async def send(spec: Any, key: str, payload: Any) -> tuple[None, asyncio.Future[Any]]:
+    async def send(spec: Any, key: str, payload: Any) -> asyncio.Future[Any]:
         answer = next(script)
         if answer == "raise":
             raise RuntimeError("producer stopped")
@@ -39,7 +39,7 @@ def _ingest(tmp_path: Path, answers: list[str]) -> tuple[FeedIngest, list[str]]:
             acknowledged.set_result(None)
         else:
             acknowledged.set_exception(RuntimeError("NotEnoughReplicas"))
-        return None, acknowledged
+        return acknowledged
 
     runtime.send = send  # type: ignore[method-assign]
     return FeedIngest(runtime), sent

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from services.feed_ingest.schedule import SchedulePolicy
 from services.feed_ingest.state import (
     MAX_BACKOFF_SECONDS,
+    REFRESH_ALL,
     FeedState,
     PollRequest,
     after_error,
@@ -93,6 +97,26 @@ def test_state_round_trips_through_the_table_encoding():
     assert FeedState.model_validate(state.to_table()) == state
     request = PollRequest(feed_id=state.feed_id, generation=4, requested_at=NOW)
     assert PollRequest.model_validate_json(request.model_dump_json()) == request
+
+
+def test_a_refresh_request_names_every_feed_and_only_a_refresh_does():
+    """`herald feeds poll --all` sends one "refresh" per partition; its feed id is REFRESH_ALL,
+    which no other request may carry (nor may a refresh name one feed)."""
+    request = PollRequest.refresh(NOW)
+    assert request.feed_id == REFRESH_ALL == "*" and request.reason == "refresh"
+    assert request.requested_at == NOW and request.generation is None
+    assert PollRequest.model_validate_json(request.model_dump_json()) == request
+    with pytest.raises(ValidationError, match="reason 'refresh'"):
+        PollRequest(feed_id=feed_id_for(URL), reason="refresh", requested_at=NOW)
+    for reason in ("schedule", "ping", "push", "lease"):
+        with pytest.raises(ValidationError, match="reason 'refresh'"):
+            PollRequest(feed_id=REFRESH_ALL, reason=reason, requested_at=NOW)
+    with pytest.raises(ValidationError):  # the default reason is "schedule"
+        PollRequest(feed_id=REFRESH_ALL, requested_at=NOW)
+    # Read off the topic as the poll agent reads it: a ping for "*" is refused there too.
+    forged = request.model_dump_json().replace('"refresh"', '"ping"')
+    with pytest.raises(ValidationError):
+        PollRequest.model_validate_json(forged)
 
 
 def test_a_feed_failing_longer_than_allowed_turns_broken_and_recovers():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from shared.envelope import EventDecodeError, decode, wrap
-from shared.events import FeedSubscribed, PostPublished
+from shared.envelope import EventDecodeError, decode, encode, wrap
+from shared.events import FeedItemDiscovered, FeedSubscribed, PostPublished
 from shared.topics import FEEDS
 
 
@@ -31,6 +32,42 @@ def test_wrap_fills_the_cloudevents_attributes() -> None:
     assert document["datacontenttype"] == "application/json"
     assert document["time"].endswith("Z")
     assert document["data"]["url"] == "https://www.devon.gov.uk/news/feed"
+
+
+@pytest.mark.parametrize(
+    "when",
+    [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)],
+)
+def test_encode_writes_the_document_wrap_writes(when: datetime) -> None:
+    """`encode` (the producers' fast path) and `wrap(...).to_bytes()` agree on every attribute but
+    the fresh id, byte for byte apart from it; the record decodes to the same payload."""
+    item = FeedItemDiscovered(
+        item_id='item-"quoted" é 漢',
+        feed_id="feed-1",
+        feed_url="https://www.devon.gov.uk/news/feed",
+        title="Roadworks on the A30 — “update”\n",
+        link=None,
+        tags=["roads", "é"],
+        published=None,
+        content_hash="abc",
+        discovered_at=when,
+    )
+    fast, slow = (
+        encode(item, source="/herald/feed_ingest", time=when),
+        wrap(item, source="/herald/feed_ingest", time=when),
+    )
+    fast_document, slow_document = json.loads(fast), json.loads(slow.to_bytes())
+    assert fast_document.pop("id") != slow_document.pop("id")
+    assert fast_document == slow_document
+    assert fast.replace(json.loads(fast)["id"].encode(), slow.id.encode()) == slow.to_bytes()
+    envelope, payload = decode(fast, {FeedItemDiscovered.event_type: FeedItemDiscovered})
+    assert payload == item and envelope.subject == item.item_id
+
+
+def test_event_ids_are_version_4_uuids_and_distinct() -> None:
+    ids = [json.loads(encode(_subscribed(), source="/s"))["id"] for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    assert all(uuid.UUID(value).version == 4 for value in ids)
 
 
 def test_round_trip() -> None:
