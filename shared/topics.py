@@ -175,7 +175,7 @@ FEED_POLLS = TopicSpec(
     name="herald.internal.feed-polls",
     key="feed_id",
     description=(
-        "Poll-now requests (pings, WebSub pushes, leases) for the feed's owner; "
+        "Poll-now requests (pings, WebSub pushes, leases, refreshes) for the feed's owner; "
         "co-partitioned with herald.feeds."
     ),
     retention_ms=1 * DAY_MS,
