@@ -12,10 +12,10 @@ What it does, in one run (about 1–3 minutes on 2 cores):
    herald.feed-items back from Kafka:
    - pass "all-new": from sending the subscriptions until every feed's poll says "ok" and all
      20,000 FeedItemDiscovered events are on herald.feed-items (acks=all);
-   - pass "unchanged": every feed unsubscribed then re-subscribed (which makes it due at once,
-     seen ids and validators kept); from the re-subscriptions until every feed's poll says
-     "not_modified" (conditional GET → 304). Both passes include the worker's subscription
-     handling and faust's scheduling: they are end to end, Kafka in and out.
+   - pass "unchanged": `herald feeds poll --all` (a refresh request on each partition of the
+     poll-request topic: its owner polls every feed it holds there now, as reader's
+     update_feeds(scheduled=False) does); from the requests until every feed's poll says
+     "not_modified" (conditional GET → 304). Both passes are end to end, Kafka in and out.
    Mode "pipeline" instead drives fetch → parse → decide → produce in this process (no faust
    scheduling, one process) — a bound on what the worker can reach, not a substitute for it;
 3. the peer: lemon24/reader `update_feeds(workers=4, scheduled=False)` twice on the same URLs;

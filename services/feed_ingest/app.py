@@ -349,7 +349,8 @@ class FeedIngest:
                         await self._wake.wait()
 
     def _start_poll(self, feed_id: str, reason: PollReason = "schedule") -> None:
-        request = PollRequest(feed_id=feed_id, reason=reason, requested_at=utcnow())
+        # Built from known-good values, so not validated again (one per poll, thousands a second).
+        request = PollRequest.model_construct(feed_id=feed_id, reason=reason, requested_at=utcnow())
         task = asyncio.ensure_future(self._run_poll(request))
         self._in_flight.add(task)
 
