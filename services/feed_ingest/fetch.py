@@ -8,7 +8,8 @@
   bytes just fast enough to dodge the read timeout.
 - Redirects followed by hand: each hop's scheme is checked, and each new connection is vetted by
   `shared.netsafety.VettingResolver` (resolve once, refuse off-limits addresses, connect to the vetted IP;
-  its middleware vets IP-literal hosts, which aiohttp never resolves).
+  its socket factory vets every address connected to, IP-literal hosts included, which aiohttp
+  never resolves).
   A chain that starts with 301/308 hops reports where they lead as `permanent_redirect`.
 - The body is read raw and decoded here (gzip, deflate, br) in bounded pieces; both the wire size
   and the decoded size are capped at `max_feed_bytes` while streaming, so a decompression bomb is
@@ -174,7 +175,7 @@ class FeedFetcher:
         try:
             async with asyncio.timeout(self.total_timeout):
                 return await self._fetch(url, etag, last_modified)
-        except UnsafeURL as exc:  # from the URL check, the resolver or the middleware, on any hop
+        except UnsafeURL as exc:  # from the URL check, the resolver or the socket factory, on any hop
             raise FeedError(exc.kind, exc.reason) from None
         except TimeoutError:
             raise FeedError(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
 
-from shared.netsafety import UnsafeURL, address_problem, check_url, split_url
+from shared.netsafety import AddressPolicy, UnsafeURL, VettingResolver, address_problem, check_url, split_url
 
 
 @pytest.mark.parametrize(
@@ -101,3 +102,27 @@ async def test_an_unresolvable_host_is_its_own_error():
     with pytest.raises(UnsafeURL) as caught:
         await check_url("https://nowhere.invalid/feed", allow_private=False, resolver=fixed_resolver({}))
     assert caught.value.kind == "unresolvable"
+
+
+def test_every_socket_is_vetted_before_it_connects():
+    """The session's socket factory sees the address of every new connection, IP-literal hosts
+    included (aiohttp resolves those itself, never through the resolver)."""
+    stream = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+    guarded = VettingResolver(AddressPolicy(allow_private=False))
+    for address, words in (
+        ("127.0.0.1", "loopback"),
+        ("169.254.169.254", "metadata"),
+        ("10.1.2.3", "private"),
+    ):
+        with pytest.raises(UnsafeURL) as caught:
+            guarded.socket_for((*stream, (address, 80)))
+        assert caught.value.kind == "unsafe_address" and words in caught.value.reason
+    with pytest.raises(UnsafeURL):
+        guarded.socket_for(
+            (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("::ffff:127.0.0.1", 80, 0, 0))
+        )
+    public = guarded.socket_for((*stream, ("93.184.216.34", 443)))
+    allowed = VettingResolver(AddressPolicy(allow_private=True)).socket_for((*stream, ("127.0.0.1", 80)))
+    for made in (public, allowed):
+        assert made.family == socket.AF_INET and made.type == socket.SOCK_STREAM
+        made.close()
