@@ -55,6 +55,14 @@ class EventProducer:
         await self.send_record(spec, envelope.to_bytes(), key=key, headers=record_headers(envelope))
         return envelope
 
+    async def partitions(self, spec: TopicSpec) -> list[int]:
+        """The topic's partitions as the broker has them (not the catalogue's count: a topic
+        created elsewhere, or grown since, may have more)."""
+        try:
+            return sorted(await self._producer.partitions_for(self.namespace + spec.name))
+        except KafkaError as exc:
+            raise ProducerError(f"cannot read the partitions of {spec.name}: {exc}") from None
+
     async def send_record(
         self,
         spec: TopicSpec,

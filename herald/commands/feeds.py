@@ -156,7 +156,7 @@ def poll_now(
         async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
             if every_feed:  # one request per partition: its owner polls all the feeds it holds there
                 request = PollRequest.refresh(now).model_dump_json().encode()
-                for partition in range(FEED_POLLS.partitions):
+                for partition in await producer.partitions(FEED_POLLS):
                     await producer.send_record(FEED_POLLS, request, partition=partition)
                 return "every feed"
             feed = _find(await _subscriptions(bootstrap, config.topic_namespace), url_or_id)
