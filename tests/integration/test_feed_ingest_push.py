@@ -4,20 +4,16 @@ server and a real WebSub hub on loopback (issue 5 §2, §4, §5, §7)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from shared.events import FeedSubscribed
-from shared.ids import feed_id_for
-from shared.producer import EventProducer
 from shared.topics import FEED_HEALTH, FEEDS
 from tests.fakes.feed_server import FeedServer, rss_xml
 from tests.fakes.websub_hub import WebSubHub
 from tests.integration.test_feed_ingest import items_now
-from tests.support.kafka import collect_events, wait_until
+from tests.support.kafka import collect_events, subscribe_feed, wait_until
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
 
@@ -40,19 +36,6 @@ def with_hub(xml: str, hub: str, self_url: str) -> str:
         f'<atom:link xmlns:atom="http://www.w3.org/2005/Atom" rel="self" href="{self_url}"/>'
     )
     return xml.replace("<channel>", "<channel>" + links, 1)
-
-
-async def subscribe(bootstrap: str, namespace: str, url: str, interval: int = 300) -> str:
-    feed_id = feed_id_for(url)
-    async with EventProducer(bootstrap, source="/herald/tests", namespace=namespace) as producer:
-        await producer.send(
-            FEEDS,
-            feed_id,
-            FeedSubscribed(
-                feed_id=feed_id, url=url, interval_seconds=interval, subscribed_at=datetime.now(UTC)
-            ),
-        )
-    return feed_id
 
 
 async def test_websub_ping_updates_moves_and_broken_feeds(
@@ -83,9 +66,9 @@ async def test_websub_ping_updates_moves_and_broken_feeds(
         service = ServiceProcess("feed_ingest", env, port, tmp_path)
         await asyncio.to_thread(service.start)
         try:
-            feed_id = await subscribe(kafka_bootstrap, namespace, url)
-            down_id = await subscribe(kafka_bootstrap, namespace, server.url("/down.xml"), interval=5)
-            old_id = await subscribe(kafka_bootstrap, namespace, server.url("/old.xml"))
+            feed_id = await subscribe_feed(kafka_bootstrap, namespace, url)
+            down_id = await subscribe_feed(kafka_bootstrap, namespace, server.url("/down.xml"), interval=5)
+            old_id = await subscribe_feed(kafka_bootstrap, namespace, server.url("/old.xml"))
 
             # Discovery, subscription, intent verified by the hub's GET challenge.
             await wait_until(lambda: url in hub.verified or hub.refused, timeout=30)

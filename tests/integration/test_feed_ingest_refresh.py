@@ -5,11 +5,8 @@ process, a real broker and a loopback feed server: every active feed is polled o
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,14 +14,12 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from herald.topic_reader import read_to_end
 from shared.envelope import CloudEvent
-from shared.events import FeedSubscribed
 from shared.ids import feed_id_for
-from shared.producer import EventProducer
 from shared.topics import FEED_HEALTH, FEEDS
 from tests.fakes.feed_server import FeedServer, rss_xml
-from tests.support.kafka import collect_events
+from tests.support.kafka import collect_events, subscribe_feed
 from tests.support.ports import free_port
-from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.processes import ServiceProcess, run_herald
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +35,11 @@ def item(n: int) -> dict[str, str]:
 
 def herald(bootstrap: str, namespace: str, state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "HERALD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "HERALD_TOPIC_NAMESPACE": namespace,
         "HERALD_STATE_DIR": str(state_dir),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "herald", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_herald(*args, env=env)
 
 
 def feeds_partition(feed_id: str) -> int:
@@ -74,23 +61,6 @@ def spread_paths(server: FeedServer, count: int) -> list[str]:
             paths.append(path)
             covered.add(partition)
     return paths
-
-
-async def subscribe(bootstrap: str, namespace: str, url: str, *, paused: bool = False) -> str:
-    feed_id = feed_id_for(url)
-    async with EventProducer(bootstrap, source="/herald/tests", namespace=namespace) as producer:
-        await producer.send(
-            FEEDS,
-            feed_id,
-            FeedSubscribed(
-                feed_id=feed_id,
-                url=url,
-                interval_seconds=INTERVAL,
-                subscribed_at=datetime.now(UTC),
-                paused=paused,
-            ),
-        )
-    return feed_id
 
 
 async def polls_now(bootstrap: str, namespace: str) -> dict[str, list[CloudEvent]]:
@@ -131,8 +101,12 @@ async def test_poll_all_polls_every_active_feed_now_and_poll_url_one(
         service = ServiceProcess("feed_ingest", env, port, tmp_path)
         await asyncio.to_thread(service.start)
         try:
-            active = [await subscribe(kafka_bootstrap, namespace, url) for url in urls]
-            paused = await subscribe(kafka_bootstrap, namespace, server.url("/paused.xml"), paused=True)
+            active = [
+                await subscribe_feed(kafka_bootstrap, namespace, url, interval=INTERVAL) for url in urls
+            ]
+            paused = await subscribe_feed(
+                kafka_bootstrap, namespace, server.url("/paused.xml"), interval=INTERVAL, paused=True
+            )
             assert {feeds_partition(feed_id) for feed_id in active} == set(range(FEEDS.partitions))
 
             # Each active feed's first poll (its baseline), and nothing more is due for an hour.

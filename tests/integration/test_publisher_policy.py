@@ -6,7 +6,6 @@ approval (CLI and HTTP, edited text posted once, drop), cost cap, a 429 with the
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from tests.fakes.x_api import CREDENTIALS, FakeXApi
 from tests.integration.test_publisher import publisher_env, send
 from tests.support.kafka import collect_events, wait_until
 from tests.support.ports import free_port
-from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.processes import ServiceProcess, run_herald
 from tests.support.publisher_harness import news_item as item
 
 pytestmark = pytest.mark.integration
@@ -80,18 +79,8 @@ async def events_of(
 
 
 def cli(namespace: str, bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in __import__("os").environ.items()},
-        "HERALD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "HERALD_TOPIC_NAMESPACE": namespace,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "herald", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_herald(
+        *args, env={"HERALD_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "HERALD_TOPIC_NAMESPACE": namespace}
     )
 
 

@@ -5,12 +5,29 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.envelope import CloudEvent
-from shared.topics import TopicSpec
+from shared.events import FeedSubscribed
+from shared.ids import feed_id_for
+from shared.producer import EventProducer
+from shared.topics import FEEDS, TopicSpec
+
+
+async def subscribe_feed(
+    bootstrap: str, namespace: str, url: str, *, interval: int = 300, paused: bool = False
+) -> str:
+    """Subscribe to a feed as `herald feeds add` does (a FeedSubscribed on herald.feeds); its id."""
+    feed_id = feed_id_for(url)
+    subscription = FeedSubscribed(
+        feed_id=feed_id, url=url, interval_seconds=interval, subscribed_at=datetime.now(UTC), paused=paused
+    )
+    async with EventProducer(bootstrap, source="/herald/tests", namespace=namespace) as producer:
+        await producer.send(FEEDS, feed_id, subscription)
+    return feed_id
 
 
 async def collect_events(

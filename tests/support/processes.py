@@ -15,6 +15,18 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_herald(*args: str, env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The real `herald` command line (`python -m herald ARGS`) with `env` over this process's."""
+    return subprocess.run(
+        [sys.executable, "-m", "herald", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class ServiceProcess:
     """`python -m services.<name>`; `start()` waits for `/health` to say ready; `stop()` reaps it."""
 
