@@ -72,6 +72,9 @@ class PassResult:
     note: str = ""
     #: Worker mode: first to last poll outcome on feed-health, without the subscription lead-in.
     poll_window: float | None = None
+    #: Worker mode: CPU seconds the worker processes used during the pass (Linux /proc), a figure
+    #: that moves less than wall time when the machine's speed does.
+    worker_cpu: float | None = None
 
     @property
     def feeds_per_s(self) -> float:
@@ -95,6 +98,11 @@ class PassResult:
                     "poll_window_feeds_per_s": round(self.feeds / self.poll_window, 1),
                 }
                 if self.poll_window
+                else {}
+            ),
+            **(
+                {"worker_cpu_ms_per_feed": round(1000 * self.worker_cpu / self.feeds, 3)}
+                if self.worker_cpu and self.feeds
                 else {}
             ),
         }
@@ -150,6 +158,7 @@ class KafkaWatch:
         self.health_topic = health_topic
         self.outcome_at: dict[str, dict[str, float]] = {"ok": {}, "not_modified": {}, "error": {}}
         self.errors: dict[str, str] = {}  # feed id → the last error reason
+        self.partition_of: dict[str, int] = {}  # feed id → its partition (= which worker polls it)
         self.items = 0
         self.item_ids: set[str] = set()
         self.last_item_ts = 0.0
@@ -210,6 +219,7 @@ class KafkaWatch:
         outcome, feed_id = data.get("outcome"), data.get("feed_id")
         if outcome in self.outcome_at and isinstance(feed_id, str):
             self.outcome_at[outcome].setdefault(feed_id, record.timestamp / 1000)
+            self.partition_of[feed_id] = record.partition
             if outcome == "error":
                 self.errors[feed_id] = data.get("error") or "?"
 
@@ -300,6 +310,33 @@ class Workers:
 
     def logs(self) -> str:
         return "\n".join(_tail(path, 15) for _, _, path in self.processes)
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of all worker processes so far (None where /proc is missing)."""
+        total = 0.0
+        for process, _, _ in self.processes:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+
+def _partition_spans(watch: KafkaWatch, stamps: dict[str, float], started: float) -> str:
+    """Per partition (so per worker): feeds, and first → last outcome in seconds from the start;
+    shows how evenly the pass was shared and how long its tail ran on one worker."""
+    spans: dict[int, list[float]] = {}
+    for feed_id, stamp in stamps.items():
+        spans.setdefault(watch.partition_of.get(feed_id, -1), []).append(stamp - started)
+    return ", ".join(
+        f"p{partition}: {len(times)} feeds {min(times):.2f}→{max(times):.2f}s"
+        for partition, times in sorted(spans.items())
+    )
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return after - before if before is not None and after is not None else None
 
 
 def _window(stamps: Any) -> float | None:
@@ -394,6 +431,7 @@ async def herald_worker(
 
         # Pass 1: all new.
         prepared = records(subscribed)
+        cpu_before = pool.cpu_seconds()
         started = time.time()
         await send_all(prepared)
         seen_done = await watch.wait(
@@ -401,8 +439,10 @@ async def herald_worker(
             timeout,
             "the all-new pass",
         )
+        cpu = _spent(cpu_before, pool.cpu_seconds())
         await watch.read_items()  # all on Kafka already: a poll says "ok" once its items are acked
         ok = watch.outcome_at["ok"]
+        print(f"  all-new pass by partition: {_partition_spans(watch, ok, started)}", file=sys.stderr)
         end = seen_done or max([*ok.values(), watch.last_item_ts, started])
         results["all_new"] = PassResult(
             end - started,
@@ -411,6 +451,7 @@ async def herald_worker(
             errors=len(watch.outcome_at["error"]),
             note="" if seen_done else "incomplete (timed out)",
             poll_window=_window(ok.values()),
+            worker_cpu=cpu,
         )
         if watch.items != len(watch.item_ids):
             results["all_new"].note += f" {watch.items - len(watch.item_ids)} duplicate item events"
@@ -424,6 +465,7 @@ async def herald_worker(
             await asyncio.sleep(pause)
         errors_before = len(watch.outcome_at["error"])
         refresh = PollRequest.refresh(datetime.now(UTC)).model_dump_json().encode()
+        cpu_before = pool.cpu_seconds()
         started = time.time()
         await asyncio.gather(
             *[
@@ -440,7 +482,12 @@ async def herald_worker(
             timeout,
             "the unchanged pass",
         )
+        cpu = _spent(cpu_before, pool.cpu_seconds())
         not_modified = watch.outcome_at["not_modified"]
+        print(
+            f"  unchanged pass by partition: {_partition_spans(watch, not_modified, started)}",
+            file=sys.stderr,
+        )
         end = seen_done or max([*not_modified.values(), started])
         results["unchanged"] = PassResult(
             end - started,
@@ -448,6 +495,7 @@ async def herald_worker(
             errors=len(watch.outcome_at["error"]) - errors_before,
             note="" if seen_done else "incomplete (timed out)",
             poll_window=_window(not_modified.values()),
+            worker_cpu=cpu,
         )
         await watch.read_items()
         if watch.items != len(watch.item_ids) or len(watch.item_ids) != results["all_new"].items:
@@ -721,6 +769,7 @@ def show(report: Report) -> None:
         "vs reader",
         "goal",
         "polls only",
+        "worker CPU/feed",
     ):
         table.add_column(column, justify="right" if column not in ("pass", "who") else "left")
     goals = {"all_new": GOAL_ALL_NEW, "unchanged": GOAL_UNCHANGED}
@@ -741,6 +790,9 @@ def show(report: Report) -> None:
                 f"{ratio:.2f}×" if ratio is not None else "",
                 (f"≥{goal:.0f}× {'met' if ratio >= goal else 'NOT met'}") if ratio is not None else "",
                 f"{result.feeds / result.poll_window:,.0f} feeds/s" if result.poll_window else "",
+                f"{1000 * result.worker_cpu / result.feeds:.2f} ms"
+                if result.worker_cpu and result.feeds
+                else "",  # noqa: E501
             )
     console.print(table)
     if report.parsers:
