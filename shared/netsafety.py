@@ -261,9 +261,10 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 def vetted_session(vetting: VettingResolver, *, limit: int = 100, limit_per_host: int = 0, **options: Any):
     """An aiohttp session whose every connection goes through `vetting`: its resolver with the DNS
     cache off (each new connection is resolved and vetted again), its socket factory for every
-    address connected to (IP-literal hosts included), and no proxy from the environment (a URL
-    must reach the host it names). Follow redirects by hand (`allow_redirects=False`) so that
-    each hop is a request of its own."""
+    address connected to (IP-literal hosts included), no proxy from the environment (a URL
+    must reach the host it names) and no cookies (a feed server's cookies would be sent back on
+    every poll, and the jar would grow with every host). Follow redirects by hand
+    (`allow_redirects=False`) so that each hop is a request of its own."""
     connector = aiohttp.TCPConnector(
         resolver=vetting,
         use_dns_cache=False,
@@ -271,4 +272,5 @@ def vetted_session(vetting: VettingResolver, *, limit: int = 100, limit_per_host
         limit_per_host=limit_per_host,
         socket_factory=vetting.socket_for,
     )
+    options.setdefault("cookie_jar", aiohttp.DummyCookieJar())  # no state carried between fetches
     return aiohttp.ClientSession(connector=connector, trust_env=False, **options)

@@ -330,3 +330,16 @@ async def test_external_entities_are_never_fetched(server: FeedServer, tmp_path:
     assert xxe.error_kind == "unsafe_xml" and "XXE" in (xxe.error or "")
     assert dtd.ok and dtd.item_count == 1
     assert server.requests["/secret"] == 0
+
+
+async def test_cookies_are_never_sent_back(server: FeedServer, tmp_path: Path):
+    """A feed server's Set-Cookie is not kept: the next poll carries no Cookie (no state from one
+    fetch to the next, and no jar growing with every host)."""
+    server.set_feed("/feed", rss_xml([]), headers={"Set-Cookie": "session=abc; Path=/"})
+    fetcher = FeedFetcher(settings(tmp_path))
+    try:
+        for _ in range(2):
+            assert (await fetcher.fetch(server.url("/feed"))).status == "ok"
+            assert "Cookie" not in server.last_request_headers["/feed"]
+    finally:
+        await fetcher.aclose()
