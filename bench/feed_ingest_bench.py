@@ -311,6 +311,17 @@ class Workers:
     def logs(self) -> str:
         return "\n".join(_tail(path, 15) for _, _, path in self.processes)
 
+    def partitions(self) -> list[list[int]]:
+        """Each worker's partitions of herald.feeds now (from its `/feeds/owned`)."""
+        owned = []
+        for _, port, _ in self.processes:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/feeds/owned", timeout=5) as response:
+                    owned.append(json.loads(response.read())["partitions"])
+            except (OSError, ValueError, KeyError):
+                owned.append([])
+        return owned
+
     def cpu_seconds(self) -> float | None:
         """User + system CPU time of all worker processes so far (None where /proc is missing)."""
         total = 0.0
@@ -442,7 +453,11 @@ async def herald_worker(
         cpu = _spent(cpu_before, pool.cpu_seconds())
         await watch.read_items()  # all on Kafka already: a poll says "ok" once its items are acked
         ok = watch.outcome_at["ok"]
-        print(f"  all-new pass by partition: {_partition_spans(watch, ok, started)}", file=sys.stderr)
+        print(
+            f"  all-new pass by partition: {_partition_spans(watch, ok, started)}; "
+            f"workers' partitions {pool.partitions()}",
+            file=sys.stderr,
+        )
         end = seen_done or max([*ok.values(), watch.last_item_ts, started])
         results["all_new"] = PassResult(
             end - started,
