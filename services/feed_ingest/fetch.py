@@ -21,33 +21,33 @@
 from __future__ import annotations
 
 import asyncio
-import zlib
+import ipaddress
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urljoin
 
 import aiohttp
-import brotli
+import pycurl
 
-from services.feed_ingest.decode import (
-    ACCEPT_ENCODING,
-    ContentDecoder,
-    UnsupportedEncoding,
-    max_age_seconds,
-    retry_after_seconds,
-)
+from services.feed_ingest.curl_loop import CurlError, CurlLoop
+from services.feed_ingest.decode import ACCEPT_ENCODING, max_age_seconds, retry_after_seconds
 from services.feed_ingest.errors import FeedError
+from services.feed_ingest.transfer import Transfer
 from shared import __version__
 from shared.netsafety import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
     AddressPolicy,
+    IPAddress,
     Resolver,
     UnsafeURL,
     VettingResolver,
+    resolve,
     split_url,
     system_resolver,
+    vet,
     vetted_session,
 )
 from shared.settings import HeraldSettings
@@ -59,9 +59,8 @@ POOL_LIMIT = 200
 #: Longest response header line/field accepted (aiohttp's default, 8 KB, would refuse some
 #: servers' cookie-laden headers that httpx took).
 MAX_HEADER_BYTES = 16 * 1024
-READ_CHUNK = 64 * 1024
-#: Decoded/wire size ratio past which an over-cap body is called a bomb, not just a big feed.
-BOMB_RATIO = 100
+#: How long a named host's vetted addresses are used before it is looked up (and vetted) again.
+DNS_TTL_SECONDS = 60.0
 _TRANSFER_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
@@ -154,6 +153,7 @@ class FeedFetcher:
         trusted_addresses: Iterable[str] = (),
         per_host_limit: int | None = None,
         total_timeout_seconds: float | None = None,
+        dns_ttl_seconds: float | None = None,
     ) -> None:
         self.settings = settings
         self.resolver = resolver
@@ -162,7 +162,11 @@ class FeedFetcher:
         limit = per_host_limit or getattr(settings, "feed_per_host_concurrency", DEFAULT_PER_HOST_LIMIT)
         self.hosts = HostLimiter(int(limit))
         self.total_timeout = total_timeout_seconds or settings.http_timeout_seconds * 3
-        self._session: aiohttp.ClientSession | None = None
+        self.dns_ttl = DNS_TTL_SECONDS if dns_ttl_seconds is None else dns_ttl_seconds
+        self._session: aiohttp.ClientSession | None = None  # WebSub's requests (aiohttp)
+        self._curl: CurlLoop | None = None  # feeds' requests (libcurl), made on first use
+        self._idle: list[Transfer] = []  # libcurl handles ready for another request
+        self._pins: dict[tuple[str, int], tuple[float, list[str]]] = {}  # (host, port) → (until, RESOLVE)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -186,6 +190,12 @@ class FeedFetcher:
         return self._session
 
     async def aclose(self) -> None:
+        if self._curl is not None:
+            self._curl.close()
+            self._curl = None
+        for transfer in self._idle:
+            transfer.close()
+        self._idle.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -205,49 +215,128 @@ class FeedFetcher:
             ) from None
 
     async def _fetch(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
-        conditional = {}
+        request_headers = [f"Accept: {ACCEPT}", f"Accept-Encoding: {ACCEPT_ENCODING}"]
         if etag:
-            conditional["If-None-Match"] = etag
+            request_headers.append(f"If-None-Match: {etag}")
         if last_modified:
-            conditional["If-Modified-Since"] = last_modified
+            request_headers.append(f"If-Modified-Since: {last_modified}")
         current, moved_to, chain_permanent = url, None, True
         for _hop in range(MAX_REDIRECTS + 1):
-            _, host, _ = split_url(current)  # scheme and host; addresses are vetted on connect
+            _, host, port = split_url(current)  # http(s) with a host; addresses are vetted on connect
             async with self.hosts.slot(host.lower()):
-                try:
-                    async with self.session.get(
-                        current, headers=conditional, allow_redirects=False
-                    ) as response:
-                        status = response.status
-                        if status in REDIRECT_STATUSES and "location" in response.headers:
-                            target = urljoin(current, response.headers["location"].strip())
-                            chain_permanent = chain_permanent and status in PERMANENT_REDIRECTS
-                            if chain_permanent:
-                                moved_to = target
-                            current = target
-                            continue
-                        result = await self._read(response, current)
-                except aiohttp.ServerTimeoutError as exc:
-                    phase = "connecting to" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "reading"
-                    raise FeedError(
-                        "timeout",
-                        f"timed out {phase} {current} (over {self.settings.http_timeout_seconds:g}s)",
-                    ) from None
-                except aiohttp.InvalidURL as exc:
-                    raise FeedError("bad_url", f"invalid URL {current!r}: {exc}") from None
-                except aiohttp.ClientError as exc:
-                    raise FeedError(
-                        "unreachable", f"cannot fetch {current}: {type(exc).__name__}: {exc}"
-                    ) from None
+                transfer = await self._exchange(current, host, port, request_headers)
+            try:
+                status = transfer.status
+                location = transfer.header("location")
+                if status in REDIRECT_STATUSES and location:
+                    target = urljoin(current, location.strip())
+                    chain_permanent = chain_permanent and status in PERMANENT_REDIRECTS
+                    if chain_permanent:
+                        moved_to = target
+                    current = target
+                    continue
+                result = self._result(transfer, current)
+            finally:
+                self._idle.append(transfer)
             return replace(result, permanent_redirect=moved_to) if moved_to else result
         raise FeedError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
-    async def _read(self, response: aiohttp.ClientResponse, url: str) -> FetchResult:
-        status = response.status
-        headers = response.headers
-        etag = headers.get("etag")
-        last_modified = headers.get("last-modified")
-        min_next = max_age_seconds(headers.get("cache-control"))
+    async def _exchange(self, url: str, host: str, port: int, request_headers: list[str]) -> Transfer:
+        """One request on a pooled libcurl handle; the response, whole, or `FeedError`/`UnsafeURL`.
+
+        A named host is connected to only at addresses Herald resolved and vetted (pinned in
+        libcurl's DNS cache for `dns_ttl_seconds`); every new connection's address is vetted
+        again as its socket is made (`Transfer`)."""
+        pin = await self._pin(url, host, port)
+        engine = self._engine()
+        transfer = self._idle.pop() if self._idle else self._new_transfer()
+        transfer.begin(url, host)
+        curl = transfer.curl
+        curl.setopt(pycurl.URL, url)
+        curl.setopt(pycurl.HTTPHEADER, request_headers)
+        if pin is None:
+            curl.unsetopt(pycurl.RESOLVE)
+        else:
+            curl.setopt(pycurl.RESOLVE, pin)
+        watchdog = self._watch(engine, transfer)
+        try:
+            await engine.perform(curl)
+        except CurlError as exc:
+            if transfer.error is not None:
+                self._idle.append(transfer)
+                raise transfer.error from None
+            if not transfer.body_ended_early:
+                self._idle.append(transfer)
+                raise self._failure(exc, url, transfer) from None
+        except BaseException:
+            self._idle.append(transfer)
+            raise
+        finally:
+            watchdog.cancel()
+        return transfer
+
+    async def _pin(self, url: str, host: str, port: int) -> list[str] | None:
+        """libcurl's RESOLVE entries for a named host: its vetted addresses, looked up again once
+        `dns_ttl_seconds` have passed (a rebinding answer then is refused like any other). None
+        for an IP literal, which is vetted here, before any connection."""
+        literal = _literal(host)
+        if literal is not None:
+            vet(host, [literal], self.policy, url=url)
+            return None
+        key = (host.lower(), port)
+        cached = self._pins.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        addresses = await resolve(host, port, self.resolver)
+        vet(host, addresses, self.policy, url=url)
+        self.vetting.connections.extend((host, str(address)) for address in addresses)
+        listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
+        entries = [f"-{host}:{port}", f"{host}:{port}:{listed}"]
+        self._pins[key] = (now + self.dns_ttl, entries)
+        return entries
+
+    def _watch(self, engine: CurlLoop, transfer: Transfer) -> asyncio.TimerHandle:
+        """Stop the transfer when no byte has come for the read timeout (libcurl's own low-speed
+        limit counts whole seconds). Connecting has its own timeout, libcurl's."""
+        read_timeout = self.settings.http_timeout_seconds
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def check() -> None:
+            nonlocal handle
+            idle = time.monotonic() - transfer.last_data
+            connecting = transfer.status == 0 and transfer.curl.getinfo(pycurl.CONNECT_TIME) == 0
+            if idle >= read_timeout and not connecting:
+                engine.abort(
+                    transfer.curl,
+                    FeedError("timeout", f"timed out reading {transfer.url} (over {read_timeout:g}s)"),
+                )
+                return
+            handle = loop.call_later(max(read_timeout - idle, 0.05), check)
+
+        handle = loop.call_later(read_timeout, check)
+
+        class _Cancel:
+            def cancel(self) -> None:
+                handle.cancel()
+
+        return _Cancel()  # type: ignore[return-value]
+
+    def _failure(self, exc: CurlError, url: str, transfer: Transfer) -> FeedError:
+        timeout = self.settings.http_timeout_seconds
+        if exc.code == pycurl.E_OPERATION_TIMEDOUT:
+            phase = "reading" if transfer.status else "connecting to"
+            return FeedError("timeout", f"timed out {phase} {url} (over {timeout:g}s)")
+        if exc.code in (pycurl.E_URL_MALFORMAT, pycurl.E_UNSUPPORTED_PROTOCOL):
+            return FeedError("bad_url", f"invalid URL {url!r}: {exc.message}")
+        return FeedError("unreachable", f"cannot fetch {url}: {exc.message}")
+
+    def _result(self, transfer: Transfer, url: str) -> FetchResult:
+        status = transfer.status
+        etag = transfer.header("etag")
+        last_modified = transfer.header("last-modified")
+        min_next = max_age_seconds(transfer.header("cache-control"))
         if status == 304:
             return FetchResult(
                 "not_modified",
@@ -258,87 +347,53 @@ class FeedFetcher:
                 min_next_poll_seconds=min_next,
             )
         if status >= 400 or status < 200:
-            phrase = response.reason or ""
-            wait = retry_after_seconds(headers.get("retry-after"))
+            wait = retry_after_seconds(transfer.header("retry-after"))
             after = f"; retry after {wait:g}s" if wait is not None else ""
             raise FeedError(
                 "http_error",
-                f"HTTP {status} {phrase} from {url}".replace("  ", " ") + after,
+                f"HTTP {status} {transfer.reason} from {url}".replace("  ", " ").strip() + after,
                 http_status=status,
                 retry_after_seconds=wait,
             )
-        body, wire = await self._read_body(response, url)
         return FetchResult(
             "ok",
             status,
             url,
-            body=body,
-            headers=_merged(headers),
+            body=transfer.body(),
+            headers=_merged(transfer.headers),
             etag=etag,
             last_modified=last_modified,
             min_next_poll_seconds=min_next,
-            wire_bytes=wire,
+            wire_bytes=transfer.wire,
         )
 
-    async def _read_body(self, response: aiohttp.ClientResponse, url: str) -> tuple[bytes, int]:
-        """The decoded body, capped on the wire and once decoded, never held whole before the check."""
-        status = response.status
-        limit = self.settings.max_feed_bytes
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise FeedError(
-                "too_large",
-                f"feed at {url} is {declared} bytes, over the {limit}-byte limit",
-                http_status=status,
-            )
-        try:
-            decoder = ContentDecoder(response.headers.get("content-encoding"))
-        except UnsupportedEncoding as exc:
-            raise FeedError("malformed", f"{exc} from {url}", http_status=status) from None
-        chunks: list[bytes] = []
-        wire = size = 0
+    def _engine(self) -> CurlLoop:
+        if self._curl is None:
+            self._curl = CurlLoop(max_connections=POOL_LIMIT, max_per_host=self.hosts.limit)
+        return self._curl
 
-        def take(pieces: Iterable[bytes]) -> None:
-            nonlocal size
-            for piece in pieces:
-                size += len(piece)
-                if size > limit:
-                    if size > BOMB_RATIO * max(wire, 1):
-                        raise FeedError(
-                            "decompression_bomb",
-                            f"feed at {url} expands from {wire} bytes to over {limit} bytes "
-                            f"({response.headers.get('content-encoding')}); refused",
-                            http_status=status,
-                        )
-                    raise FeedError(
-                        "too_large",
-                        f"feed at {url} is over the {limit}-byte limit once decoded",
-                        http_status=status,
-                    )
-                chunks.append(piece)
-
-        try:
-            async for raw in response.content.iter_chunked(READ_CHUNK):
-                wire += len(raw)
-                if wire > limit:
-                    raise FeedError(
-                        "too_large", f"feed at {url} is over the {limit}-byte limit", http_status=status
-                    )
-                take(decoder.feed(raw))
-            take(decoder.flush())
-        except (zlib.error, brotli.error) as exc:
-            coding = response.headers.get("content-encoding")
-            raise FeedError(
-                "malformed", f"could not decode the {coding} body from {url}: {exc}", http_status=status
-            ) from None
-        return b"".join(chunks), wire
+    def _new_transfer(self) -> Transfer:
+        timeout = self.settings.http_timeout_seconds
+        return Transfer(
+            self.policy,
+            limit=self.settings.max_feed_bytes,
+            user_agent=user_agent(self.settings),
+            connect_timeout=min(10.0, timeout),
+        )
 
 
-def _merged(headers: Mapping[str, str]) -> dict[str, str]:
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _merged(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Lower-case names, repeated headers joined with ", " (as HTTP allows; WebSub reads every
     `Link`), transfer headers dropped: the body is decoded, they no longer describe it."""
     merged: dict[str, str] = {}
-    for key, value in headers.items():
+    for key, value in headers:
         name = key.lower()
         if name not in _TRANSFER_HEADERS:
             merged[name] = f"{merged[name]}, {value}" if name in merged else value

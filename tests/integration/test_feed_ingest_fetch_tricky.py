@@ -252,30 +252,45 @@ async def test_a_hostname_is_resolved_once_and_the_vetted_address_used(
     assert server.last_request_headers["/feed"]["Host"] == f"feeds.lowshire.example:{server.port}"
 
 
-async def test_every_new_connection_resolves_and_vets_again(server: FeedServer, tmp_path: Path):
-    """No DNS cache: once the server drops the connection, the next one is looked up and vetted
-    anew (a host that now answers 127.0.0.2 is refused), while a kept-alive one is reused."""
+async def test_a_name_is_looked_up_again_after_its_ttl_and_vetted_again(server: FeedServer, tmp_path: Path):
+    """A named host's vetted addresses serve its polls for `dns_ttl_seconds` (one lookup, however
+    many polls); then it is looked up and vetted anew, and a host that now answers 127.0.0.2 is
+    refused before any request."""
     server.set_feed("/kept", rss_xml([]))
-    server.set_feed("/closing", rss_xml([]), headers={"Connection": "close"})
+    calls: list[str] = []
     answers = iter([["127.0.0.1"], ["127.0.0.2"]])
 
     async def rebinding(host: str, port: int) -> list[str]:
+        calls.append(host)
         return next(answers)
 
-    fetcher = FeedFetcher(
+    base = f"http://feeds.lowshire.example:{server.port}"
+    cached = FeedFetcher(
         settings(tmp_path, allow_private_networks=False), resolver=rebinding, trusted_addresses=["127.0.0.1"]
     )
-    base = f"http://feeds.lowshire.example:{server.port}"
     try:
-        assert (await fetcher.fetch(base + "/kept")).status == "ok"
-        assert (await fetcher.fetch(base + "/closing")).status == "ok"  # same connection, then closed
-        with pytest.raises(FeedError) as caught:
-            await fetcher.fetch(base + "/kept")
+        for _ in range(3):
+            assert (await cached.fetch(base + "/kept")).status == "ok"
     finally:
-        await fetcher.aclose()
+        await cached.aclose()
+    assert calls == ["feeds.lowshire.example"]
+
+    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
+    expiring = FeedFetcher(
+        settings(tmp_path, allow_private_networks=False),
+        resolver=rebinding,
+        trusted_addresses=["127.0.0.1"],
+        dns_ttl_seconds=0,
+    )
+    try:
+        assert (await expiring.fetch(base + "/kept")).status == "ok"
+        with pytest.raises(FeedError) as caught:
+            await expiring.fetch(base + "/kept")
+    finally:
+        await expiring.aclose()
     assert caught.value.kind == "unsafe_address" and "127.0.0.2" in caught.value.reason
-    assert list(fetcher.vetting.connections) == [("feeds.lowshire.example", "127.0.0.1")]
-    assert server.requests["/kept"] == 1
+    assert list(expiring.vetting.connections) == [("feeds.lowshire.example", "127.0.0.1")]
+    assert server.requests["/kept"] == 4
 
 
 async def test_a_hostname_resolving_to_loopback_is_refused_without_a_request(
