@@ -306,7 +306,11 @@ class FeedFetcher:
         def check() -> None:
             nonlocal handle
             idle = time.monotonic() - transfer.last_data
-            connecting = transfer.status == 0 and transfer.curl.getinfo(pycurl.CONNECT_TIME) == 0
+            connecting = (  # a reused connection reports CONNECT_TIME 0: only a new one connects
+                transfer.new_connection
+                and transfer.status == 0
+                and transfer.curl.getinfo(pycurl.CONNECT_TIME) == 0
+            )
             if idle >= read_timeout and not connecting:
                 engine.abort(
                     transfer.curl,

@@ -70,6 +70,7 @@ class Transfer:
         self.headers: list[tuple[str, str]] = []
         self.error: FeedError | UnsafeURL | None = None
         self.body_ended_early = False  # an unwanted body was cut short: not a failure
+        self.new_connection = False  # a socket was opened for it (else a kept-alive one is reused)
         self.last_data = time.monotonic()
         self._decoder: ContentDecoder | None = None
         self._chunks: list[bytes] = []
@@ -191,6 +192,7 @@ class Transfer:
         except (UnsafeURL, ValueError) as exc:
             self.error = exc if isinstance(exc, UnsafeURL) else UnsafeURL("unsafe_address", str(exc))
             return pycurl.SOCKET_BAD
+        self.new_connection = True
         return socket.socket(family, socktype, protocol)
 
     def close(self) -> None:

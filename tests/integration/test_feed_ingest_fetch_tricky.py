@@ -145,6 +145,22 @@ async def test_slow_and_trickling_servers_time_out(server: FeedServer, tmp_path:
         await fetcher.aclose()
 
 
+async def test_a_server_that_goes_silent_on_a_kept_alive_connection_times_out(
+    server: FeedServer, tmp_path: Path
+):
+    """The read timeout also holds on a reused connection (no connect phase to wait for)."""
+    server.set_feed("/quick", rss_xml([]))
+    server.set_feed("/silent", rss_xml([]), delay=3)
+    fetcher = FeedFetcher(settings(tmp_path, http_timeout_seconds=0.5), total_timeout_seconds=2.5)
+    try:
+        assert (await fetcher.fetch(server.url("/quick"))).status == "ok"
+        with pytest.raises(FeedError) as silent:
+            await fetcher.fetch(server.url("/silent"))
+    finally:
+        await fetcher.aclose()
+    assert silent.value.kind == "timeout" and "reading" in silent.value.reason, silent.value.reason
+
+
 async def test_redirect_chains_and_permanent_moves(server: FeedServer, tmp_path: Path):
     server.set_feed("/final", rss_xml([{"title": "A", "link": "https://x.example/a"}]))
     server.set_redirect("/p1", "/p2", 301)
