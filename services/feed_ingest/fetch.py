@@ -1,21 +1,25 @@
 """The "retrieve" step: one conditional GET of a feed, safely (issue 5 §3 and §6).
 
-- ONE `aiohttp.ClientSession` (connection pool, keep-alive) per fetcher, and one fetcher per
-  process; at most `per_host_limit` requests to the same host at once, so one slow council server
-  cannot take the whole pool and a big subscription list cannot hammer one host. aiohttp, not
-  httpx: the benchmark's thousands of 304s a second need its lighter per-request path.
-- Connect/read timeouts from settings, and a total deadline that stops servers that trickle
-  bytes just fast enough to dodge the read timeout.
-- Redirects followed by hand: each hop's scheme is checked, and each new connection is vetted by
-  `shared.netsafety.VettingResolver` (resolve once, refuse off-limits addresses, connect to the vetted IP;
-  its socket factory vets every address connected to, IP-literal hosts included, which aiohttp
-  never resolves).
+- ONE libcurl multi handle (`curl_loop.CurlLoop`: connection pool, keep-alive) per fetcher, and
+  one fetcher per process; at most `per_host_limit` requests to the same host at once, so one slow
+  council server cannot take the whole pool and a big subscription list cannot hammer one host.
+  libcurl, not aiohttp: a worker makes thousands of conditional GETs a second, and each cost
+  ~450 µs of CPU through aiohttp, ~130 µs here (bench/README.md).
+- Connect timeout (libcurl's), read timeout (`ReadWatchdog`: no byte for that long), and a total
+  deadline that stops servers that trickle bytes just fast enough to dodge the read timeout.
+- Addresses: a named host is resolved here, every address vetted (`shared.netsafety`: refused if
+  any is off limits), and libcurl is told to use exactly those (`CURLOPT_RESOLVE`) for
+  `DNS_TTL_SECONDS`; then it is looked up and vetted again. An IP-literal host is vetted before
+  any connection. And every new connection's address is vetted once more as its socket is made
+  (`transfer.Transfer`): there is no path to an address that was not checked.
+- Redirects followed by hand: each hop is a request of its own, checked like the first.
   A chain that starts with 301/308 hops reports where they lead as `permanent_redirect`.
-- The body is read raw and decoded here (gzip, deflate, br) in bounded pieces; both the wire size
-  and the decoded size are capped at `max_feed_bytes` while streaming, so a decompression bomb is
+- The body is read raw and decoded in bounded pieces (gzip, deflate, br) as it arrives; both the
+  wire size and the decoded size are capped at `max_feed_bytes`, so a decompression bomb is
   refused after at most cap + 64 KB of memory.
 - Caching hints for the scheduler: Cache-Control max-age (`min_next_poll_seconds`) and 429/503
   Retry-After (`FeedError.retry_after_seconds`).
+- WebSub's requests to hubs go through `session`, an aiohttp session with the same vetting.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ POOL_LIMIT = 200
 MAX_HEADER_BYTES = 16 * 1024
 #: How long a named host's vetted addresses are used before it is looked up (and vetted) again.
 DNS_TTL_SECONDS = 60.0
+#: Named hosts whose vetted addresses are kept at once (memory stays bounded, whatever the feeds).
+PINNED_HOSTS = 4096
 _TRANSFER_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
@@ -170,7 +176,8 @@ class FeedFetcher:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The pooled session (also used for WebSub requests: they get the same vetting)."""
+        """An aiohttp session with the same vetting, for WebSub's requests to hubs (feeds
+        themselves are fetched through libcurl, `_exchange`)."""
         if self._session is None:
             timeout = self.settings.http_timeout_seconds
             self._session = vetted_session(
@@ -258,7 +265,7 @@ class FeedFetcher:
             curl.unsetopt(pycurl.RESOLVE)
         else:
             curl.setopt(pycurl.RESOLVE, pin)
-        watchdog = self._watch(engine, transfer)
+        watchdog = ReadWatchdog(engine, transfer, self.settings.http_timeout_seconds)
         try:
             await engine.perform(curl)
         except CurlError as exc:
@@ -293,39 +300,12 @@ class FeedFetcher:
         self.vetting.connections.extend((host, str(address)) for address in addresses)
         listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
         entries = [f"-{host}:{port}", f"{host}:{port}:{listed}"]
+        if len(self._pins) >= PINNED_HOSTS:  # bounded: drop the lapsed ones first, else all
+            lapsed = [k for k, (until, _) in self._pins.items() if until <= now]
+            for stale in lapsed or list(self._pins):
+                del self._pins[stale]
         self._pins[key] = (now + self.dns_ttl, entries)
         return entries
-
-    def _watch(self, engine: CurlLoop, transfer: Transfer) -> asyncio.TimerHandle:
-        """Stop the transfer when no byte has come for the read timeout (libcurl's own low-speed
-        limit counts whole seconds). Connecting has its own timeout, libcurl's."""
-        read_timeout = self.settings.http_timeout_seconds
-        loop = asyncio.get_running_loop()
-        handle: asyncio.TimerHandle
-
-        def check() -> None:
-            nonlocal handle
-            idle = time.monotonic() - transfer.last_data
-            connecting = (  # a reused connection reports CONNECT_TIME 0: only a new one connects
-                transfer.new_connection
-                and transfer.status == 0
-                and transfer.curl.getinfo(pycurl.CONNECT_TIME) == 0
-            )
-            if idle >= read_timeout and not connecting:
-                engine.abort(
-                    transfer.curl,
-                    FeedError("timeout", f"timed out reading {transfer.url} (over {read_timeout:g}s)"),
-                )
-                return
-            handle = loop.call_later(max(read_timeout - idle, 0.05), check)
-
-        handle = loop.call_later(read_timeout, check)
-
-        class _Cancel:
-            def cancel(self) -> None:
-                handle.cancel()
-
-        return _Cancel()  # type: ignore[return-value]
 
     def _failure(self, exc: CurlError, url: str, transfer: Transfer) -> FeedError:
         timeout = self.settings.http_timeout_seconds
@@ -384,6 +364,36 @@ class FeedFetcher:
             user_agent=user_agent(self.settings),
             connect_timeout=min(10.0, timeout),
         )
+
+
+class ReadWatchdog:
+    """Ends a transfer when no byte has come for `read_timeout` seconds (libcurl's own low-speed
+    limit counts whole seconds). A new connection still connecting is left to libcurl's connect
+    timeout; a reused one has no connect phase (libcurl reports CONNECT_TIME 0 for it)."""
+
+    def __init__(self, engine: CurlLoop, transfer: Transfer, read_timeout: float) -> None:
+        self.engine = engine
+        self.transfer = transfer
+        self.read_timeout = read_timeout
+        self._loop = asyncio.get_running_loop()
+        self._handle = self._loop.call_later(read_timeout, self._check)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+    def _check(self) -> None:
+        transfer = self.transfer
+        idle = time.monotonic() - transfer.last_data
+        connecting = (
+            transfer.new_connection
+            and transfer.status == 0
+            and transfer.curl.getinfo(pycurl.CONNECT_TIME) == 0
+        )
+        if idle >= self.read_timeout and not connecting:
+            reason = f"timed out reading {transfer.url} (over {self.read_timeout:g}s)"
+            self.engine.abort(transfer.curl, FeedError("timeout", reason))
+            return
+        self._handle = self._loop.call_later(max(self.read_timeout - idle, 0.05), self._check)
 
 
 def _literal(host: str) -> IPAddress | None:

@@ -18,7 +18,7 @@ import ipaddress
 import socket
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import brotli
 import pycurl
@@ -148,7 +148,7 @@ class Transfer:
         self._take_decoded(lambda: decoder.feed(data))
         return _ABORT if self.error is not None else None
 
-    def _take_decoded(self, pieces: callable) -> None:  # type: ignore[valid-type]
+    def _take_decoded(self, pieces: Callable[[], Iterable[bytes]]) -> None:
         try:
             self._take(pieces())
         except FeedError as exc:
