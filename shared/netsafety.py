@@ -169,11 +169,10 @@ async def resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
 def vet(host: str, addresses: list[IPAddress], policy: AddressPolicy, *, url: str | None = None) -> None:
     """Refuse if ANY address is off limits: a host with one public and one private address could
     otherwise be steered to the private one."""
-    literal = _as_address(host) is not None
     for address in addresses:
         problem = policy.problem(address)
         if problem:
-            via = "is" if literal else f"resolves to {address},"
+            via = "is" if _as_address(host) is not None else f"resolves to {address},"
             what = url or host
             raise UnsafeURL("unsafe_address", f"refused {what}: host {host!r} {via} {problem} ({ALLOW_HINT})")
 

@@ -45,7 +45,7 @@ class CurlLoop:
         self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, max_per_host)
         self._watched: dict[int, int] = {}  # fd → _READ | _WRITE registered with the loop
         self._waiting: dict[pycurl.Curl, asyncio.Future[None]] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         self._closed = False
 
     async def perform(self, easy: pycurl.Curl) -> None:
@@ -109,11 +109,15 @@ class CurlLoop:
             self._loop.remove_writer(fd)
 
     def _on_timer(self, milliseconds: int) -> None:
-        """libcurl's next timeout; it is acted on from the loop, never inside this callback."""
+        """libcurl's next timeout; it is acted on from the loop, never inside this callback. libcurl
+        asks for "now" (0 ms) around most transfers: that is a plain callback, not a timer in the
+        loop's heap (cancelled timers stay there until they come due)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if milliseconds >= 0:
+        if milliseconds == 0:
+            self._timer = self._loop.call_soon(self._act, pycurl.SOCKET_TIMEOUT, 0)
+        elif milliseconds > 0:
             self._timer = self._loop.call_later(milliseconds / 1000, self._act, pycurl.SOCKET_TIMEOUT, 0)
 
     def _act(self, fd: int, events: int) -> None:

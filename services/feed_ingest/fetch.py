@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import time
 from collections.abc import Iterable, Mapping
@@ -396,6 +397,7 @@ class ReadWatchdog:
         self._handle = self._loop.call_later(max(self.read_timeout - idle, 0.05), self._check)
 
 
+@functools.lru_cache(maxsize=4096)
 def _literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
