@@ -245,7 +245,7 @@ class FeedFetcher:
                     continue
                 result = self._result(transfer, current)
             finally:
-                self._idle.append(transfer)
+                self._release(transfer)
             return replace(result, permanent_redirect=moved_to) if moved_to else result
         raise FeedError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
@@ -270,14 +270,12 @@ class FeedFetcher:
         try:
             await engine.perform(curl)
         except CurlError as exc:
-            if transfer.error is not None:
-                self._idle.append(transfer)
-                raise transfer.error from None
-            if not transfer.body_ended_early:
-                self._idle.append(transfer)
-                raise self._failure(exc, url, transfer) from None
+            if transfer.error is not None or not transfer.body_ended_early:
+                error = transfer.error or self._failure(exc, url, transfer)
+                self._release(transfer)
+                raise error from None
         except BaseException:
-            self._idle.append(transfer)
+            self._release(transfer)
             raise
         finally:
             watchdog.cancel()
@@ -351,6 +349,11 @@ class FeedFetcher:
             min_next_poll_seconds=min_next,
             wire_bytes=transfer.wire,
         )
+
+    def _release(self, transfer: Transfer) -> None:
+        """Back to the pool, holding nothing of its last response (a body may be megabytes)."""
+        transfer.begin("", "")
+        self._idle.append(transfer)
 
     def _engine(self) -> CurlLoop:
         if self._curl is None:

@@ -380,3 +380,17 @@ async def test_cookies_are_never_sent_back(server: FeedServer, tmp_path: Path):
             assert "Cookie" not in server.last_request_headers["/feed"]
     finally:
         await fetcher.aclose()
+
+
+async def test_pooled_handles_keep_nothing_of_their_last_response(server: FeedServer, tmp_path: Path):
+    """A handle back in the pool holds no body or headers (a feed may be megabytes)."""
+    server.set_feed(
+        "/feed", rss_xml([{"title": f"Item {n}", "link": f"https://x.example/{n}"} for n in range(50)])
+    )
+    fetcher = FeedFetcher(settings(tmp_path))
+    try:
+        assert len((await fetcher.fetch(server.url("/feed"))).body) > 1000
+        idle = fetcher._idle
+        assert idle and all(t.body() == b"" and t.headers == [] and t.url == "" for t in idle)
+    finally:
+        await fetcher.aclose()
