@@ -154,11 +154,11 @@ class AddressPolicy:
 
 async def resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
     """The host's addresses (a literal needs no lookup); `UnsafeURL("unresolvable")` if none."""
-    literal = _as_address(host)
+    literal = as_address(host)
     if literal is not None:
         return [literal]
     try:
-        addresses = [ip for ip in (_as_address(raw) for raw in await resolver(host, port)) if ip is not None]
+        addresses = [ip for ip in (as_address(raw) for raw in await resolver(host, port)) if ip is not None]
     except (OSError, UnicodeError) as exc:
         raise UnsafeURL("unresolvable", f"cannot resolve host {host!r}: {exc}") from None
     if not addresses:
@@ -172,7 +172,7 @@ def vet(host: str, addresses: list[IPAddress], policy: AddressPolicy, *, url: st
     for address in addresses:
         problem = policy.problem(address)
         if problem:
-            via = "is" if _as_address(host) is not None else f"resolves to {address},"
+            via = "is" if as_address(host) is not None else f"resolves to {address},"
             what = url or host
             raise UnsafeURL("unsafe_address", f"refused {what}: host {host!r} {via} {problem} ({ALLOW_HINT})")
 
@@ -210,12 +210,18 @@ class VettingResolver(AbstractResolver):
         #: them that answers). Bounded: a long-running worker opens connections all day.
         self.connections: deque[tuple[str, str]] = deque(maxlen=RECENT_CONNECTIONS)
 
+    async def vetted(self, host: str, port: int, *, url: str | None = None) -> list[IPAddress]:
+        """The host's addresses, looked up once and all vetted (`UnsafeURL` if any is off
+        limits), recorded in `connections`: what a client may connect to."""
+        addresses = await resolve(host, port, self.resolver)
+        vet(host, addresses, self.policy, url=url)
+        self.connections.extend((host, str(address)) for address in addresses)
+        return addresses
+
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        addresses = await resolve(host, port, self.resolver)
-        vet(host, addresses, self.policy)
-        self.connections.extend((host, str(address)) for address in addresses)
+        addresses = await self.vetted(host, port)
         return [
             ResolveResult(
                 hostname=host,
@@ -238,14 +244,17 @@ class VettingResolver(AbstractResolver):
         resolved names once more on the address actually connected to."""
         family, type_, proto, _, sockaddr = addr_info
         host = str(sockaddr[0])
-        address = _as_address(host)
+        address = as_address(host)
         if address is None:
             raise UnsafeURL("unsafe_address", f"refused to connect to {host!r}: not an IP address")
         vet(host, [address], self.policy)
         return socket.socket(family=family, type=type_, proto=proto)
 
 
-def _as_address(text: str) -> IPAddress | None:
+@functools.lru_cache(maxsize=4096)
+def as_address(text: str) -> IPAddress | None:
+    """The IP address `text` spells (brackets and an IPv6 zone allowed), or None for a name.
+    Cached (pure): the fetcher asks about the same hosts on every poll."""
     try:
         return ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
     except ValueError:

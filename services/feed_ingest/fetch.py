@@ -25,8 +25,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import ipaddress
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -45,11 +43,10 @@ from shared.netsafety import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
     AddressPolicy,
-    IPAddress,
     Resolver,
     UnsafeURL,
     VettingResolver,
-    resolve,
+    as_address,
     split_url,
     system_resolver,
     vet,
@@ -215,7 +212,7 @@ class FeedFetcher:
         try:
             async with asyncio.timeout(self.total_timeout):
                 return await self._fetch(url, etag, last_modified)
-        except UnsafeURL as exc:  # from the URL check, the resolver or the socket factory, on any hop
+        except UnsafeURL as exc:  # from the URL check, the lookup or a socket's vetting, on any hop
             raise FeedError(exc.kind, exc.reason) from None
         except TimeoutError:
             raise FeedError(
@@ -285,7 +282,7 @@ class FeedFetcher:
         """libcurl's RESOLVE entries for a named host: its vetted addresses, looked up again once
         `dns_ttl_seconds` have passed (a rebinding answer then is refused like any other). None
         for an IP literal, which is vetted here, before any connection."""
-        literal = _literal(host)
+        literal = as_address(host)
         if literal is not None:
             vet(host, [literal], self.policy, url=url)
             return None
@@ -294,9 +291,7 @@ class FeedFetcher:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        addresses = await resolve(host, port, self.resolver)
-        vet(host, addresses, self.policy, url=url)
-        self.vetting.connections.extend((host, str(address)) for address in addresses)
+        addresses = await self.vetting.vetted(host, port, url=url)
         listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
         entries = [f"-{host}:{port}", f"{host}:{port}:{listed}"]
         if len(self._pins) >= PINNED_HOSTS:  # bounded: drop the lapsed ones first, else all
@@ -363,7 +358,7 @@ class FeedFetcher:
     def _new_transfer(self) -> Transfer:
         timeout = self.settings.http_timeout_seconds
         return Transfer(
-            self.policy,
+            self.vetting,
             limit=self.settings.max_feed_bytes,
             user_agent=user_agent(self.settings),
             connect_timeout=min(10.0, timeout),
@@ -398,14 +393,6 @@ class ReadWatchdog:
             self.engine.abort(transfer.curl, FeedError("timeout", reason))
             return
         self._handle = self._loop.call_later(max(self.read_timeout - idle, 0.05), self._check)
-
-
-@functools.lru_cache(maxsize=4096)
-def _literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None
 
 
 def _merged(headers: Iterable[tuple[str, str]]) -> dict[str, str]:

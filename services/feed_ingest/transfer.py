@@ -14,18 +14,17 @@ raises it.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 import zlib
 from collections.abc import Callable, Iterable
 
 import brotli
+import certifi
 import pycurl
 
 from services.feed_ingest.decode import ContentDecoder, UnsupportedEncoding
 from services.feed_ingest.errors import FeedError
-from shared.netsafety import AddressPolicy, UnsafeURL, vet
+from shared.netsafety import UnsafeURL, VettingResolver
 
 #: Decoded/wire size ratio past which an over-cap body is called a bomb, not just a big feed.
 BOMB_RATIO = 100
@@ -39,8 +38,10 @@ class Transfer:
     """A libcurl easy handle set up once (callbacks, no proxy, http(s) only, no redirects) and
     the response it is receiving now (`begin` starts a new one)."""
 
-    def __init__(self, policy: AddressPolicy, *, limit: int, user_agent: str, connect_timeout: float) -> None:
-        self.policy = policy
+    def __init__(
+        self, vetting: VettingResolver, *, limit: int, user_agent: str, connect_timeout: float
+    ) -> None:
+        self.vetting = vetting
         self.limit = limit
         curl = self.curl = pycurl.Curl()
         curl.setopt(pycurl.NOSIGNAL, 1)
@@ -53,12 +54,7 @@ class Transfer:
         curl.setopt(pycurl.HEADERFUNCTION, self._on_header)
         curl.setopt(pycurl.WRITEFUNCTION, self._on_body)
         curl.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
-        try:
-            import certifi
-
-            curl.setopt(pycurl.CAINFO, certifi.where())
-        except ImportError:  # libcurl's own CA bundle then
-            pass
+        curl.setopt(pycurl.CAINFO, certifi.where())  # the bundled libcurl's own path may not exist here
         self.begin("", "")
 
     def begin(self, url: str, host: str) -> None:
@@ -184,16 +180,16 @@ class Transfer:
         return _ABORT
 
     def _open_socket(self, purpose: int, address: tuple) -> object:
-        """Every new connection's address, vetted before its socket exists."""
+        """Every new connection's address, vetted before its socket exists (the same check as
+        the aiohttp sessions' socket factory)."""
         family, socktype, protocol, sockaddr = address
-        text = str(sockaddr[0])
         try:
-            vet(self.host or text, [ipaddress.ip_address(text.split("%", 1)[0])], self.policy, url=self.url)
-        except (UnsafeURL, ValueError) as exc:
-            self.error = exc if isinstance(exc, UnsafeURL) else UnsafeURL("unsafe_address", str(exc))
+            made = self.vetting.socket_for((family, socktype, protocol, "", sockaddr))
+        except UnsafeURL as exc:
+            self.error = exc
             return pycurl.SOCKET_BAD
         self.new_connection = True
-        return socket.socket(family, socktype, protocol)
+        return made
 
     def close(self) -> None:
         self.curl.close()
