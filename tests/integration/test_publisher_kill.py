@@ -141,10 +141,19 @@ class KillRun:
         """A new generation, not waited for: the caller has armed its kill."""
         return self._next().launch()
 
-    async def wait_dead(self, service: PublisherProcess, timeout: float) -> bool:
-        assert service.process is not None
+    async def wait_killed(self, service: PublisherProcess, timeout: float) -> bool:
+        """Whether the armed kill fired on this generation. The fake records a kill only after the
+        process is dead, on its own thread, so "the process is gone" alone would race that record;
+        a process that ended by itself (no kill recorded) is a False, not a kill."""
+        process = service.process
+        assert process is not None
+        fired = self.fake.fired
         try:
-            await wait_until(lambda: service.process.poll() is not None, timeout=timeout, interval=0.02)
+            await wait_until(
+                lambda: fired.is_set() or process.poll() is not None, timeout=timeout, interval=0.02
+            )
+            if not fired.is_set():  # dead: give the killing thread its moment to record the kill
+                await wait_until(fired.is_set, timeout=5, interval=0.01)
         except AssertionError:
             return False
         return True
@@ -195,7 +204,9 @@ async def test_kill_after_x_accepted_and_before_the_commit_posts_once(
     await run.add_items(12)  # about three per partition of feed-items
     kill_x.arm(lambda: run.service is not None and run.service.sigkill(), after_posts=3, when="before_answer")
     service = run.launch()
-    assert await run.wait_dead(service, timeout=60), "the publisher never reached the third post"
+    assert await run.wait_killed(service, timeout=60), (
+        f"the publisher was not killed at its third post; its log ends:\n{run.tail(service)}"
+    )
     [kill] = kill_x.kills
     assert kill.where == "before_answer" and kill.text is not None
     killed = next(item for item in run.items if item.link and item.link in kill.text)
@@ -247,7 +258,7 @@ async def test_random_kills_every_item_once(
             delay=delay,
         )
         service = run.launch()
-        fired = await run.wait_dead(service, timeout=45)
+        fired = await run.wait_killed(service, timeout=45)
         kill_x.disarm()
         if not fired:
             service.kill()
