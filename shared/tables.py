@@ -20,10 +20,13 @@ Why both services need it:
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
+from functools import partial
 from typing import Any
 
 import faust
+
+log = logging.getLogger(__name__)
 
 #: A changelog record waiting for the table's sender: (partition, key, value, writer's future).
 _Outgoing = tuple[int | None, Any, Any, "asyncio.Future[Any]"]
@@ -90,11 +93,21 @@ class DurableTable(faust.Table):
 
     async def on_stop(self) -> None:
         """Let queued changelog records reach the broker before the worker goes."""
-        with contextlib.suppress(TableWriteError):
-            await self.confirm_pending(wait_seconds=10.0)
+        await self.settle(wait_seconds=10.0)
+        await super().on_stop()
+
+    async def settle(self, wait_seconds: float) -> None:
+        """Wait (up to `wait_seconds`) for every changelog record written so far, then end the
+        sender. For the last writes of a stopping worker: faust stops its tables before the app's
+        `on_before_shutdown` handlers run, and the producer only after them, so a handler that
+        writes must settle again itself, or its records meet a closed producer."""
+        try:
+            await self.confirm_pending(wait_seconds=wait_seconds)
+        except TableWriteError as exc:
+            log.warning("%s", exc)
         if self._sender is not None:
             self._sender.cancel()
-        await super().on_stop()
+            self._sender = None
 
     async def confirm_pending(self, wait_seconds: float = 30.0) -> None:
         """Wait until every changelog record sent so far is acknowledged; `TableWriteError` if
@@ -130,9 +143,12 @@ class DurableTable(faust.Table):
             ) from exc
 
     def put(self, key: Any, value: Any, *, partition: int | None = None) -> None:
-        """Set `key` without waiting (for bookkeeping whose loss is harmless)."""
+        """Set `key` without waiting (for bookkeeping whose loss is harmless: a refused record
+        is one warning line, not an unretrieved exception)."""
         self._set(key, value, partition)
-        self._pending_sends.pop(key, None)
+        sent = self._pending_sends.pop(key, None)
+        if sent is not None:
+            sent.add_done_callback(partial(_warn_if_refused, f"{self.name} record for {key!r}"))
 
     def _set(self, key: Any, value: Any, partition: int | None) -> None:
         if partition is None:
@@ -142,6 +158,11 @@ class DurableTable(faust.Table):
         # from the current event (faust 0.15 tables/table.py): changelog first, then the store.
         self.send_changelog(partition, key, value)
         self.data[key] = value
+
+
+def _warn_if_refused(what: str, sent: asyncio.Future[Any]) -> None:
+    if not sent.cancelled() and sent.exception() is not None:
+        log.warning("%s not written: %s", what, sent.exception())
 
 
 def _settle(done: asyncio.Future[Any], result: asyncio.Future[Any]) -> None:

@@ -871,5 +871,8 @@ class FeedIngest:
                 self._keep(state)
 
     async def _close(self, app: Any, **kwargs: Any) -> None:
+        """At shutdown: write the timing-only states and wait for the broker (faust has stopped
+        the table by now and stops the producer right after this, see `DurableTable.settle`)."""
         await self.flush_timing()
+        await self.feeds.settle(wait_seconds=10.0)
         await self.fetcher.aclose()

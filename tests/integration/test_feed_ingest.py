@@ -197,32 +197,46 @@ async def test_routine_304s_wait_in_memory_and_reach_the_changelog_when_the_work
 ):
     """Most polls of a council's feeds are 304s that change only timing: the worker does not write
     its table per such poll (every poll is still reported on feed-health), and a clean stop writes
-    the latest state, so a restart schedules from it."""
+    the latest state of every feed, so a restart schedules from it. 400 feeds: the stop's writes
+    must all be acknowledged before the producer goes (once, they met a closed producer)."""
     namespace = herald_topics
     port = free_port()
     # Only the stop writes the 304s' times here.
     env = _worker_env(kafka_bootstrap, namespace, state_dir, port, HERALD_FEED_TIMING_FLUSH_SECONDS="3600")
-    feed_server.set_feed(PATH, rss_xml([item(1)]))
-    url = feed_server.url(PATH)
-    feed_id = feed_id_for(url)
+    paths = [f"/news-{n}.xml" for n in range(400)]
+    feeds = {}
+    for path in paths:
+        feed_server.set_feed(path, rss_xml([item(1)]))
+        feeds[path] = feed_id_for(feed_server.url(path))
     changelog = f"{namespace}herald-feed_ingest-feeds-changelog"
 
-    async def stored_generations() -> list[int]:
-        records = await raw_records(kafka_bootstrap, changelog, count=1000, timeout=3)
-        return [json.loads(r.value)["generation"] for r in records if json.loads(r.key) == feed_id]
+    async def stored_generations() -> dict[str, list[int]]:
+        records = await raw_records(kafka_bootstrap, changelog, count=10_000, timeout=3)
+        stored: dict[str, list[int]] = {}
+        for record in records:
+            stored.setdefault(json.loads(record.key), []).append(json.loads(record.value)["generation"])
+        return stored
 
     service = ServiceProcess("feed_ingest", env, port, tmp_path)
     await asyncio.to_thread(service.start)
     try:
-        await _subscribe(kafka_bootstrap, namespace, (feed_id, _subscription(feed_id, url)))
-        await wait_until(lambda: feed_server.not_modified[PATH] >= 2, timeout=40)
-        assert max(await stored_generations()) == 1  # the first poll (200), no 304 since
+        await _subscribe(
+            kafka_bootstrap,
+            namespace,
+            *((feed_id, _subscription(feed_id, feed_server.url(path))) for path, feed_id in feeds.items()),
+        )
+        await wait_until(lambda: all(feed_server.not_modified[p] >= 2 for p in paths), timeout=60)
+        stored = await stored_generations()
+        assert {feed_id: max(stored[feed_id]) for feed_id in feeds.values()} == dict.fromkeys(
+            feeds.values(), 1
+        )  # the first poll (200), no 304 since
+        first = feeds[paths[0]]
         polled = await collect_events(
             kafka_bootstrap,
             FEED_HEALTH,
             namespace=namespace,
             count=3,
-            where=lambda event: event.type == "herald.feed.polled.v1" and event.data["feed_id"] == feed_id,
+            where=lambda event: event.type == "herald.feed.polled.v1" and event.data["feed_id"] == first,
         )
         assert [e.data["outcome"] for e in polled] == ["ok", "not_modified", "not_modified"]
     except BaseException:
@@ -230,10 +244,13 @@ async def test_routine_304s_wait_in_memory_and_reach_the_changelog_when_the_work
         raise
     finally:
         service.stop()
-    polls = feed_server.requests[PATH]
-    last = max(await stored_generations())
-    # The stop wrote what the 304s left in memory (a poll cut short by the stop is not stored).
-    assert polls >= 3 and polls - 1 <= last <= polls
+    stored = await stored_generations()
+    for path, feed_id in feeds.items():
+        polls, last = feed_server.requests[path], max(stored[feed_id])
+        # The stop wrote what the 304s left in memory (a poll cut short by the stop is not stored).
+        assert polls >= 3 and polls - 1 <= last <= polls, (path, polls, last)
+    log = service.log_path.read_text(errors="replace")
+    assert "never retrieved" not in log and "not written" not in log, service.tail(80)
 
 
 async def _at_least(found: Awaitable[list[tuple[str, CloudEvent]]], count: int) -> list | None:
