@@ -1,6 +1,6 @@
 """feed_ingest throughput against lemon24/reader on the same corpus (issue 5, "Must show").
 
-What it does, in one run (about 1–3 minutes on 2 cores):
+What it does, in one run (about 2 minutes a round on 2 cores):
 1. writes a corpus of 1,000 RSS feeds × 20 items (~13 KB each, `bench/corpus.py`) and serves it
    with Debian's nginx on loopback (`bench/nginx.py`; ETag/Last-Modified give 304s for free),
    spread over a few loopback addresses (127.0.0.1…N) like feeds spread over council hosts;
@@ -19,6 +19,9 @@ What it does, in one run (about 1–3 minutes on 2 cores):
    Mode "pipeline" instead drives fetch → parse → decide → produce in this process (no faust
    scheduling, one process) — a bound on what the worker can reach, not a substitute for it;
 3. the peer: lemon24/reader `update_feeds(workers=4, scheduled=False)` twice on the same URLs;
+   steps 2 and 3 are one round; `--rounds` (default 3) repeats them, alternating which side goes
+   first, and the table shows each side's median round and the median of the rounds' ratios (this
+   machine's speed drifts by ±25 % within minutes: one pair of runs can favour either side);
 4. parser cost per core on the same bodies: `parse_feed` as shipped (lxml fast path for plain
    RSS 2.0, feedparser otherwise), feedparser alone and fastfeedparser behind the same item model.
 
@@ -36,6 +39,7 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,19 +114,49 @@ class PassResult:
 
 @dataclass
 class Report:
+    """Every round's passes, and the figures a reader of the table wants: per pass the median
+    round of each side, and the median of the rounds' ratios (each round pairs one Herald run
+    with one reader run made next to it, so a machine whose speed drifts moves both)."""
+
     corpus: dict[str, Any]
     herald_mode: str
-    herald: dict[str, PassResult] = field(default_factory=dict)
-    reader: dict[str, PassResult] = field(default_factory=dict)
+    herald_rounds: list[dict[str, PassResult]] = field(default_factory=list)
+    reader_rounds: list[dict[str, PassResult]] = field(default_factory=list)
     parsers: dict[str, float] = field(default_factory=dict)  # name → feeds/s on one core
     parsers_agree: str = ""
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def herald(self) -> dict[str, PassResult]:
+        return _median_round(self.herald_rounds)
+
+    @property
+    def reader(self) -> dict[str, PassResult]:
+        return _median_round(self.reader_rounds)
+
+    def round_ratios(self, name: str) -> list[float]:
+        """Herald ÷ reader feeds/s, round by round (rounds where both sides ran the pass)."""
+        ratios = []
+        for ours, theirs in zip(self.herald_rounds, self.reader_rounds, strict=False):
+            mine, peer = ours.get(name), theirs.get(name)
+            if mine and peer and peer.feeds_per_s:
+                ratios.append(mine.feeds_per_s / peer.feeds_per_s)
+        return ratios
+
     def ratio(self, name: str) -> float | None:
-        ours, theirs = self.herald.get(name), self.reader.get(name)
-        if not ours or not theirs or not theirs.feeds_per_s:
-            return None
-        return ours.feeds_per_s / theirs.feeds_per_s
+        ratios = self.round_ratios(name)
+        return statistics.median(ratios) if ratios else None
+
+
+def _median_round(rounds: list[dict[str, PassResult]]) -> dict[str, PassResult]:
+    """Per pass, the result of the round with the median feeds/s (the lower middle one when the
+    count is even): a real run's figures, not a blend of several."""
+    median: dict[str, PassResult] = {}
+    for name in ("all_new", "unchanged"):
+        results = sorted((r[name] for r in rounds if name in r), key=lambda result: result.feeds_per_s)
+        if results:
+            median[name] = results[(len(results) - 1) // 2]
+    return median
 
 
 # --- Kafka ------------------------------------------------------------------------------------
@@ -783,6 +817,7 @@ def show(report: Report) -> None:
         "errors",
         "vs reader",
         "goal",
+        "rounds",
         "polls only",
         "worker CPU/feed",
     ):
@@ -804,6 +839,7 @@ def show(report: Report) -> None:
                 str(result.errors),
                 f"{ratio:.2f}×" if ratio is not None else "",
                 (f"≥{goal:.0f}× {'met' if ratio >= goal else 'NOT met'}") if ratio is not None else "",
+                ", ".join(f"{r:.1f}×" for r in report.round_ratios(name)) if who == "Herald" else "",
                 f"{result.feeds / result.poll_window:,.0f} feeds/s" if result.poll_window else "",
                 f"{1000 * result.worker_cpu / result.feeds:.2f} ms"
                 if result.worker_cpu and result.feeds
@@ -837,6 +873,14 @@ def show(report: Report) -> None:
                 "herald": {name: result.as_json() for name, result in report.herald.items()},
                 "reader": {name: result.as_json() for name, result in report.reader.items()},
                 "ratio": {name: round(value, 2) if value else None for name, value in ratios.items()},
+                "round_ratios": {
+                    name: [round(r, 2) for r in report.round_ratios(name)]
+                    for name in ("all_new", "unchanged")
+                },
+                "rounds": {
+                    "herald": [{n: r.as_json() for n, r in one.items()} for one in report.herald_rounds],
+                    "reader": [{n: r.as_json() for n, r in one.items()} for one in report.reader_rounds],
+                },
                 "parsers_feeds_per_s_per_core": {
                     name: round(rate, 1) for name, rate in report.parsers.items()
                 },
@@ -873,12 +917,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parse-seconds", type=float, default=3.0, help="time per parser (0: skip)")
     parser.add_argument("--skip-reader", action="store_true")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="Herald and reader runs, paired and alternating who goes first; the table shows the "
+        "median round of each and the median of the rounds' ratios",
+    )
+    parser.add_argument(
         "--pause-before-unchanged",
         type=float,
         default=0.0,
         help="seconds to wait before the unchanged pass, printing the worker pids (to attach a profiler)",
     )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as temp:
         work = Path(temp)
@@ -900,22 +953,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
             print(f"corpus: {corpus.feeds} feeds on nginx {', '.join(bases)}", file=sys.stderr)
             with kafka_bootstrap() as bootstrap:
-                print(f"Herald ({report.herald_mode}) against Kafka at {bootstrap} …", file=sys.stderr)
-                if args.mode == "worker":
-                    report.herald = asyncio.run(
-                        herald_worker(
-                            urls,
-                            corpus.items_per_feed,
-                            bootstrap,
-                            workers=args.workers,
-                            work_dir=work,
-                            timeout=args.timeout,
-                            extra_env=dict(item.split("=", 1) for item in args.env),
-                            pause=args.pause_before_unchanged,
+
+                def herald_round(number: int) -> dict[str, PassResult]:
+                    print(f"Herald ({report.herald_mode}) against Kafka at {bootstrap} …", file=sys.stderr)
+                    if args.mode == "worker":
+                        return asyncio.run(
+                            herald_worker(
+                                urls,
+                                corpus.items_per_feed,
+                                bootstrap,
+                                workers=args.workers,
+                                work_dir=_fresh(work / f"herald-{number}"),
+                                timeout=args.timeout,
+                                extra_env=dict(item.split("=", 1) for item in args.env),
+                                pause=args.pause_before_unchanged,
+                            )
                         )
-                    )
-                else:
-                    report.herald = asyncio.run(
+                    return asyncio.run(
                         herald_pipeline(
                             urls,
                             corpus.items_per_feed,
@@ -924,22 +978,44 @@ def main(argv: Sequence[str] | None = None) -> int:
                             parser=args.parser,
                         )
                     )
+
+                def reader_round(number: int) -> dict[str, PassResult] | None:
+                    print("lemon24/reader update_feeds(workers=4, scheduled=False) …", file=sys.stderr)
+                    try:
+                        return reader_passes(urls, _fresh(work / f"reader-{number}"))
+                    except ImportError as exc:
+                        report.notes.append(f"reader not installed ({exc}): pip install reader sgmllib3k")
+                        return None
+
+                with_reader = not args.skip_reader
+                for number in range(args.rounds):
+                    print(f"round {number + 1} of {args.rounds}", file=sys.stderr)
+                    # Alternate who goes first: a machine speeding up or slowing down during the
+                    # run then favours neither side.
+                    theirs = reader_round(number) if with_reader and number % 2 else None
+                    report.herald_rounds.append(herald_round(number))
+                    if with_reader and not number % 2:
+                        theirs = reader_round(number)
+                    if theirs is None:
+                        with_reader = False
+                    else:
+                        report.reader_rounds.append(theirs)
+                if args.mode == "pipeline":
                     report.notes.append(
                         "mode pipeline: fetch → parse → decide → produce (acks=all) in one process, "
                         f"without faust's agent, table and scheduler; parser: {args.parser}"
                     )
-            if not args.skip_reader:
-                try:
-                    print("lemon24/reader update_feeds(workers=4, scheduled=False) …", file=sys.stderr)
-                    report.reader = reader_passes(urls, work)
-                except ImportError as exc:
-                    report.notes.append(f"reader not installed ({exc}): pip install reader sgmllib3k")
             if args.parse_seconds > 0:
                 report.parsers, report.parsers_agree = parser_rates(
                     corpus, bases[0], seconds=args.parse_seconds
                 )
     show(report)
     return 0
+
+
+def _fresh(directory: Path) -> Path:
+    directory.mkdir(parents=True)
+    return directory
 
 
 def _cycle(values: Sequence[str], count: int) -> list[str]:
