@@ -11,16 +11,30 @@ How it runs (libcurl's "multi_socket" API): libcurl says which sockets to watch 
 timeout is (`_on_socket`, `_on_timer`); the loop calls back when a socket is ready or the timer
 fires, and `_act` lets libcurl proceed, then completes the futures of finished transfers. No
 threads, no polling.
+
+Two things keep the loop's own bookkeeping per request small (at thousands of 304s a second it
+was a third of a fetch's CPU):
+- libcurl drops its interest in a kept-alive connection after each response and takes it up again
+  for the next request on it. The loop's registration stays meanwhile ("parked"): a parked
+  socket that stirs (the server closing it) is unregistered then, and libcurl reports every
+  socket it closes (`socket_closed`, its CLOSESOCKETFUNCTION), so no registration outlives its
+  socket.
+- libcurl moves its timeout on almost every step. One loop timer serves all: a later timeout
+  keeps it (it fires early, finds nothing due and re-arms), only an earlier one replaces it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import warnings
 
 import pycurl
 
 _READ, _WRITE = 1, 2
+#: A timeout acted on this much early is acted on (libcurl then finds nothing due and says when).
+_EARLY = 0.001
 
 
 class CurlError(Exception):
@@ -44,8 +58,13 @@ class CurlLoop:
         self._multi.setopt(pycurl.M_MAXCONNECTS, max_connections)
         self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, max_per_host)
         self._watched: dict[int, int] = {}  # fd → _READ | _WRITE registered with the loop
+        self._parked: set[int] = set()  # registered, but libcurl has no interest in them now
+        self._open: set[int] = set()  # sockets libcurl has told about and not closed yet
         self._waiting: dict[pycurl.Curl, asyncio.Future[None]] = {}
-        self._timer: asyncio.Handle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # the one loop timer, due at `_timer_at`
+        self._timer_at = 0.0
+        self._due: float | None = None  # when libcurl wants its timeout (loop time), if at all
+        self._soon: asyncio.Handle | None = None  # libcurl asked to act "now"
         self._closed = False
 
     async def perform(self, easy: pycurl.Curl) -> None:
@@ -76,21 +95,43 @@ class CurlLoop:
         self._closed = True
         for easy in list(self._waiting):
             self.abort(easy, CurlError(pycurl.E_ABORTED_BY_CALLBACK, "the HTTP engine was closed"))
-        if self._timer is not None:
-            self._timer.cancel()
+        for handle in (self._timer, self._soon):
+            if handle is not None:
+                handle.cancel()
         for fd in list(self._watched):
             self._unwatch(fd)
-        self._multi.close()
+        sockets = {fd: _inode(fd) for fd in self._open}
+        self._open.clear()
+        with warnings.catch_warnings():
+            # pycurl cannot always run CLOSESOCKETFUNCTION from the multi handle's cleanup (no
+            # thread state then): it warns, and that connection's socket is left open.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self._multi.close()
+        for fd, inode in sockets.items():
+            if inode is not None and _inode(fd) == inode:  # still that socket, not a reused number
+                os.close(fd)
+
+    def socket_closed(self, fd: int) -> int:
+        """libcurl's CLOSESOCKETFUNCTION (set on each easy handle): unregister, then close."""
+        self._unwatch(fd)
+        self._open.discard(fd)
+        os.close(fd)
+        return 0
 
     # --- libcurl's callbacks ------------------------------------------------------------------
     def _on_socket(self, what: int, fd: int, multi: object, data: object) -> None:
         if what == pycurl.POLL_REMOVE:
-            self._unwatch(fd)
+            if fd in self._watched:
+                self._parked.add(fd)  # usually taken up again by the next request on it
             return
+        self._parked.discard(fd)
+        self._open.add(fd)
         wanted = (_READ if what in (pycurl.POLL_IN, pycurl.POLL_INOUT) else 0) | (
             _WRITE if what in (pycurl.POLL_OUT, pycurl.POLL_INOUT) else 0
         )
         current = self._watched.get(fd, 0)
+        if wanted == current:
+            return
         if wanted & _READ and not current & _READ:
             self._loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
         elif current & _READ and not wanted & _READ:
@@ -102,6 +143,7 @@ class CurlLoop:
         self._watched[fd] = wanted
 
     def _unwatch(self, fd: int) -> None:
+        self._parked.discard(fd)
         current = self._watched.pop(fd, 0)
         if current & _READ:
             self._loop.remove_reader(fd)
@@ -109,19 +151,43 @@ class CurlLoop:
             self._loop.remove_writer(fd)
 
     def _on_timer(self, milliseconds: int) -> None:
-        """libcurl's next timeout; it is acted on from the loop, never inside this callback. libcurl
-        asks for "now" (0 ms) around most transfers: that is a plain callback, not a timer in the
-        loop's heap (cancelled timers stay there until they come due)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if milliseconds == 0:
-            self._timer = self._loop.call_soon(self._act, pycurl.SOCKET_TIMEOUT, 0)
-        elif milliseconds > 0:
-            self._timer = self._loop.call_later(milliseconds / 1000, self._act, pycurl.SOCKET_TIMEOUT, 0)
+        """libcurl's next timeout (-1: none); acted on from the loop, never inside this callback.
+        "Now" (0 ms, around most transfers) is a plain callback, not a timer in the loop's heap."""
+        if milliseconds < 0:
+            self._due = None
+        elif milliseconds == 0:
+            self._due = None
+            if self._soon is None:
+                self._soon = self._loop.call_soon(self._act_soon)
+        else:
+            due = self._due = self._loop.time() + milliseconds / 1000
+            if self._timer is None or self._timer_at > due:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer_at = due
+                self._timer = self._loop.call_at(due, self._on_timer_due)
+
+    def _act_soon(self) -> None:
+        self._soon = None
+        self._act(pycurl.SOCKET_TIMEOUT, 0)
+
+    def _on_timer_due(self) -> None:
+        self._timer = None
+        due = self._due
+        if due is None:
+            return
+        if due > self._loop.time() + _EARLY:  # libcurl moved its timeout later meanwhile: wait for it
+            self._timer_at = due
+            self._timer = self._loop.call_at(due, self._on_timer_due)
+            return
+        self._due = None
+        self._act(pycurl.SOCKET_TIMEOUT, 0)
 
     def _act(self, fd: int, events: int) -> None:
         if self._closed:
+            return
+        if fd in self._parked:  # an idle kept-alive connection stirred: usually its server closing it
+            self._unwatch(fd)  # libcurl finds out when it next tries the connection
             return
         while True:
             status, _ = self._multi.socket_action(fd, events)
@@ -151,3 +217,10 @@ class CurlLoop:
             done.set_result(None)
         else:
             done.set_exception(error)
+
+
+def _inode(fd: int) -> int | None:
+    try:
+        return os.fstat(fd).st_ino
+    except OSError:
+        return None

@@ -362,6 +362,7 @@ class FeedFetcher:
             limit=self.settings.max_feed_bytes,
             user_agent=user_agent(self.settings),
             connect_timeout=min(10.0, timeout),
+            on_socket_closed=self._engine().socket_closed,
         )
 
 

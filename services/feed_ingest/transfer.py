@@ -39,8 +39,16 @@ class Transfer:
     the response it is receiving now (`begin` starts a new one)."""
 
     def __init__(
-        self, vetting: VettingResolver, *, limit: int, user_agent: str, connect_timeout: float
+        self,
+        vetting: VettingResolver,
+        *,
+        limit: int,
+        user_agent: str,
+        connect_timeout: float,
+        on_socket_closed: Callable[[int], int],
     ) -> None:
+        """`on_socket_closed(fd)`: closes a socket libcurl is done with (`CurlLoop.socket_closed`,
+        which also forgets the loop's watch on it)."""
         self.vetting = vetting
         self.limit = limit
         curl = self.curl = pycurl.Curl()
@@ -54,6 +62,7 @@ class Transfer:
         curl.setopt(pycurl.HEADERFUNCTION, self._on_header)
         curl.setopt(pycurl.WRITEFUNCTION, self._on_body)
         curl.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
+        curl.setopt(pycurl.CLOSESOCKETFUNCTION, on_socket_closed)
         curl.setopt(pycurl.CAINFO, certifi.where())  # the bundled libcurl's own path may not exist here
         self.begin("", "")
 
