@@ -5,8 +5,9 @@
   council server cannot take the whole pool and a big subscription list cannot hammer one host.
   libcurl, not aiohttp: a worker makes thousands of conditional GETs a second, and each cost
   ~450 µs of CPU through aiohttp, ~130 µs here (bench/README.md).
-- Connect timeout (libcurl's), read timeout (`ReadWatchdog`: no byte for that long), and a total
-  deadline that stops servers that trickle bytes just fast enough to dodge the read timeout.
+- Connect timeout (libcurl's), read timeout (no byte for that long), and a total deadline that
+  stops servers that trickle bytes just fast enough to dodge the read timeout: `TransferWatch`,
+  one loop timer checking every transfer in flight (a timer or two per request cost more).
 - Addresses: a named host is resolved here, every address vetted (`shared.netsafety`: refused if
   any is off limits), and libcurl is told to use exactly those (`CURLOPT_RESOLVE`) for
   `DNS_TTL_SECONDS`; then it is looked up and vetted again. An IP-literal host is vetted before
@@ -128,14 +129,25 @@ class _HostSlot:
         self.users = 0
 
     async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+    async def acquire(self, deadline: float | None = None) -> None:
+        """Wait for a turn; `TimeoutError` if that would last past `deadline` (loop time)."""
         self.users += 1
         try:
-            await self.semaphore.acquire()
+            if deadline is not None and self.semaphore.locked():
+                async with asyncio.timeout_at(deadline):
+                    await self.semaphore.acquire()
+            else:
+                await self.semaphore.acquire()
         except BaseException:
             self._leave()
             raise
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    def release(self) -> None:
         self.semaphore.release()
         self._leave()
 
@@ -171,6 +183,7 @@ class FeedFetcher:
         self._curl: CurlLoop | None = None  # feeds' requests (libcurl), made on first use
         self._idle: list[Transfer] = []  # libcurl handles ready for another request
         self._pins: dict[tuple[str, int], tuple[float, list[str]]] = {}  # (host, port) → (until, RESOLVE)
+        self._watch = TransferWatch(settings.http_timeout_seconds, self.total_timeout)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -195,6 +208,7 @@ class FeedFetcher:
         return self._session
 
     async def aclose(self) -> None:
+        self._watch.close()
         if self._curl is not None:
             self._curl.close()
             self._curl = None
@@ -210,16 +224,16 @@ class FeedFetcher:
     ) -> FetchResult:
         """GET `url` (conditionally when validators are given); raise `FeedError` on any failure."""
         try:
-            async with asyncio.timeout(self.total_timeout):
-                return await self._fetch(url, etag, last_modified)
+            deadline = asyncio.get_running_loop().time() + self.total_timeout
+            return await self._fetch(url, etag, last_modified, deadline)
         except UnsafeURL as exc:  # from the URL check, the lookup or a socket's vetting, on any hop
             raise FeedError(exc.kind, exc.reason) from None
-        except TimeoutError:
-            raise FeedError(
-                "timeout", f"fetching {url} took longer than {self.total_timeout:g}s in all (server too slow)"
-            ) from None
+        except TimeoutError:  # waiting for a lookup or a turn at the host outlasted the deadline
+            raise self._watch.too_long(url) from None
 
-    async def _fetch(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+    async def _fetch(
+        self, url: str, etag: str | None, last_modified: str | None, deadline: float
+    ) -> FetchResult:
         request_headers = [f"Accept: {ACCEPT}", f"Accept-Encoding: {ACCEPT_ENCODING}"]
         if etag:
             request_headers.append(f"If-None-Match: {etag}")
@@ -228,8 +242,12 @@ class FeedFetcher:
         current, moved_to, chain_permanent = url, None, True
         for _hop in range(MAX_REDIRECTS + 1):
             _, host, port = split_url(current)  # http(s) with a host; addresses are vetted on connect
-            async with self.hosts.slot(host.lower()):
-                transfer = await self._exchange(current, host, port, request_headers)
+            slot = self.hosts.slot(host.lower())
+            await slot.acquire(deadline)
+            try:
+                transfer = await self._exchange(current, host, port, request_headers, (url, deadline))
+            finally:
+                slot.release()
             try:
                 status = transfer.status
                 location = transfer.header("location")
@@ -246,13 +264,16 @@ class FeedFetcher:
             return replace(result, permanent_redirect=moved_to) if moved_to else result
         raise FeedError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
-    async def _exchange(self, url: str, host: str, port: int, request_headers: list[str]) -> Transfer:
+    async def _exchange(
+        self, url: str, host: str, port: int, request_headers: list[str], fetch: tuple[str, float]
+    ) -> Transfer:
         """One request on a pooled libcurl handle; the response, whole, or `FeedError`/`UnsafeURL`.
+        `fetch`: the URL first asked for and the loop time the whole fetch must end by.
 
         A named host is connected to only at addresses Herald resolved and vetted (pinned in
         libcurl's DNS cache for `dns_ttl_seconds`); every new connection's address is vetted
         again as its socket is made (`Transfer`)."""
-        pin = await self._pin(url, host, port)
+        pin = await self._pin(url, host, port, fetch[1])
         engine = self._engine()
         transfer = self._idle.pop() if self._idle else self._new_transfer()
         transfer.begin(url, host)
@@ -263,7 +284,7 @@ class FeedFetcher:
             curl.unsetopt(pycurl.RESOLVE)
         else:
             curl.setopt(pycurl.RESOLVE, pin)
-        watchdog = ReadWatchdog(engine, transfer, self.settings.http_timeout_seconds)
+        self._watch.add(engine, transfer, *fetch)
         try:
             await engine.perform(curl)
         except CurlError as exc:
@@ -275,10 +296,10 @@ class FeedFetcher:
             self._release(transfer)
             raise
         finally:
-            watchdog.cancel()
+            self._watch.discard(transfer)
         return transfer
 
-    async def _pin(self, url: str, host: str, port: int) -> list[str] | None:
+    async def _pin(self, url: str, host: str, port: int, deadline: float | None = None) -> list[str] | None:
         """libcurl's RESOLVE entries for a named host: its vetted addresses, looked up again once
         `dns_ttl_seconds` have passed (a rebinding answer then is refused like any other). None
         for an IP literal, which is vetted here, before any connection."""
@@ -291,7 +312,8 @@ class FeedFetcher:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        addresses = await self.vetting.vetted(host, port, url=url)
+        async with asyncio.timeout_at(deadline):
+            addresses = await self.vetting.vetted(host, port, url=url)
         listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
         entries = [f"-{host}:{port}", f"{host}:{port}:{listed}"]
         if len(self._pins) >= PINNED_HOSTS:  # bounded: drop the lapsed ones first, else all
@@ -366,34 +388,66 @@ class FeedFetcher:
         )
 
 
-class ReadWatchdog:
-    """Ends a transfer when no byte has come for `read_timeout` seconds (libcurl's own low-speed
-    limit counts whole seconds). A new connection still connecting is left to libcurl's connect
-    timeout; a reused one has no connect phase (libcurl reports CONNECT_TIME 0 for it)."""
+class TransferWatch:
+    """Ends transfers that stall (no byte for `read_timeout` seconds: libcurl's own low-speed
+    limit counts whole seconds) or outlive their fetch's deadline (`total_timeout`). One loop
+    timer for every transfer in flight, looking every quarter of the shorter limit, so a limit
+    holds to within that much; it runs only while transfers do. A new connection still
+    connecting is left to libcurl's connect timeout; a reused one has no connect phase (libcurl
+    reports CONNECT_TIME 0 for it)."""
 
-    def __init__(self, engine: CurlLoop, transfer: Transfer, read_timeout: float) -> None:
-        self.engine = engine
-        self.transfer = transfer
+    def __init__(self, read_timeout: float, total_timeout: float) -> None:
         self.read_timeout = read_timeout
-        self._loop = asyncio.get_running_loop()
-        self._handle = self._loop.call_later(read_timeout, self._check)
+        self.total_timeout = total_timeout
+        self.tick = min(max(min(read_timeout, total_timeout) / 4, 0.02), 1.0)
+        #: transfer → (its engine, the URL its fetch asked for, the fetch's deadline in loop time)
+        self._running: dict[Transfer, tuple[CurlLoop, str, float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
-    def cancel(self) -> None:
-        self._handle.cancel()
+    def add(self, engine: CurlLoop, transfer: Transfer, url: str, deadline: float) -> None:
+        self._running[transfer] = (engine, url, deadline)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.tick, self._check)
+
+    def discard(self, transfer: Transfer) -> None:
+        self._running.pop(transfer, None)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._running.clear()
+
+    def too_long(self, url: str) -> FeedError:
+        return FeedError(
+            "timeout", f"fetching {url} took longer than {self.total_timeout:g}s in all (server too slow)"
+        )
 
     def _check(self) -> None:
-        transfer = self.transfer
-        idle = time.monotonic() - transfer.last_data
-        connecting = (
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now, clock = loop.time(), time.monotonic()  # deadlines are loop time; `last_data` monotonic
+        for transfer, (engine, url, deadline) in list(self._running.items()):
+            if now >= deadline:
+                error = self.too_long(url)
+            elif clock - transfer.last_data >= self.read_timeout and not self._connecting(transfer):
+                error = FeedError(
+                    "timeout", f"timed out reading {transfer.url} (over {self.read_timeout:g}s)"
+                )
+            else:
+                continue
+            del self._running[transfer]
+            engine.abort(transfer.curl, error)
+        if self._running:
+            self._timer = loop.call_later(self.tick, self._check)
+
+    @staticmethod
+    def _connecting(transfer: Transfer) -> bool:
+        return (
             transfer.new_connection
             and transfer.status == 0
             and transfer.curl.getinfo(pycurl.CONNECT_TIME) == 0
         )
-        if idle >= self.read_timeout and not connecting:
-            reason = f"timed out reading {transfer.url} (over {self.read_timeout:g}s)"
-            self.engine.abort(transfer.curl, FeedError("timeout", reason))
-            return
-        self._handle = self._loop.call_later(max(self.read_timeout - idle, 0.05), self._check)
 
 
 def _merged(headers: Iterable[tuple[str, str]]) -> dict[str, str]:

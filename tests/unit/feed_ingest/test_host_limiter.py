@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from services.feed_ingest.fetch import HostLimiter
 
 
@@ -45,4 +47,17 @@ async def test_a_cancelled_waiter_leaves_no_entry() -> None:
     assert len(limiter) == 0
     async with limiter.slot("a"):  # the host can be used again
         assert len(limiter) == 1
+    assert len(limiter) == 0
+
+
+async def test_a_turn_that_would_come_after_the_fetch_deadline_is_a_timeout() -> None:
+    """A fetch queued behind a slow host gives up at its own deadline (the fetcher reports it as
+    the total timeout), and leaves no entry behind; a free turn is taken whatever the deadline."""
+    limiter = HostLimiter(1)
+    loop = asyncio.get_running_loop()
+    slot = limiter.slot("slow.example")
+    await slot.acquire(deadline=loop.time() - 1)  # free: taken, even past the deadline
+    with pytest.raises(TimeoutError):
+        await limiter.slot("slow.example").acquire(deadline=loop.time() + 0.05)
+    slot.release()
     assert len(limiter) == 0
