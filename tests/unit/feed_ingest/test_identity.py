@@ -15,6 +15,7 @@ from services.feed_ingest.identity import (
     item_id_from_guid,
     item_id_from_link,
     normalise_link,
+    normalise_text,
     trusted_guids,
 )
 
@@ -115,3 +116,14 @@ def test_normalise_link_agrees_with_urlsplit_on_random_links(heads: list[str], a
     for _ in range(20_000):
         link = rng.choice(heads) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 22)))
         assert normalise_link(link) == _normalise_any_link(link), link
+
+
+def test_normalise_text_collapses_exactly_what_a_regex_whitespace_class_would() -> None:
+    """`normalise_text` uses `str.split()` for speed; ids hashed from normalised text must stay
+    what they were with `re.sub(r"\\s+", " ", …).strip()`, so both must agree on every character."""
+    regex = re.compile(r"\s+")
+    spaces = [chr(code) for code in range(0x110000) if chr(code).isspace() or regex.fullmatch(chr(code))]
+    assert all(c.isspace() and regex.fullmatch(c) for c in spaces)
+    for c in spaces:
+        text = f"{c}Road  works{c}{c}on the A38{c}"
+        assert normalise_text(text) == regex.sub(" ", text).strip() == "Road works on the A38"
