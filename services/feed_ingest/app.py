@@ -212,11 +212,20 @@ class FeedIngest:
         if new is not None:
             self._keep(new)  # confirmed before this record's offset is committed (shared.consumer)
 
+    def _table_value(self, feed_id: str) -> dict[str, Any] | None:
+        """The table's raw value, read from the memory store's dict when there is one: the
+        table's own `get` goes through faust's mapping layers and sensors, several times per poll
+        (the table has no default, so a missing key is just None either way)."""
+        values = getattr(self.feeds.data, "data", None)
+        if isinstance(values, dict):
+            return values.get(feed_id)
+        return self.feeds.get(feed_id)
+
     def _state(self, feed_id: str) -> FeedState | None:
         """The feed's state from the table, validated once per table value: a poll reads it
         several times, and the value is only replaced, never changed in place (frozen models,
         fresh dicts), so the same dict object means the same state."""
-        raw = self.feeds.get(feed_id)
+        raw = self._table_value(feed_id)
         if not raw:
             self._validated.pop(feed_id, None)
             return None
@@ -851,7 +860,7 @@ class FeedIngest:
         """Hold a timing-only state in memory, on top of the table's value (`_state` returns it
         while that value stands; a subscription change builds on it). False if the feed has no
         table value to stand on (then store it)."""
-        raw = self.feeds.get(state.feed_id)
+        raw = self._table_value(state.feed_id)
         if not raw:
             return False
         self._validated[state.feed_id] = (raw, state)
