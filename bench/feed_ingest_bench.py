@@ -441,12 +441,15 @@ async def herald_worker(
         namespace + FEED_HEALTH.name,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    # The refresh requests go out as `herald feeds poll --all` sends them (EventProducer: no linger).
+    requester = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     try:
         pool.start()
         if workers > 1:
             await asyncio.sleep(3)  # let the group settle on its partitions before the clock starts
         await watch.start()
         await producer.start()
+        await requester.start()
         feed_ids = [feed_id_for(url) for url in urls]
         total = len(urls)
 
@@ -518,7 +521,7 @@ async def herald_worker(
         started = time.time()
         await asyncio.gather(
             *[
-                await producer.send(namespace + FEED_POLLS.name, refresh, partition=partition)
+                await requester.send(namespace + FEED_POLLS.name, refresh, partition=partition)
                 for partition in range(FEED_POLLS.partitions)
             ]
         )
@@ -557,6 +560,7 @@ async def herald_worker(
         raise
     finally:
         await producer.stop()
+        await requester.stop()
         await watch.stop()
         pool.stop()
     return results
