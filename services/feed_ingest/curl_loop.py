@@ -2,7 +2,7 @@
 
 Why libcurl and not aiohttp for feeds: most polls are a conditional GET answered 304, and a
 worker makes thousands a second. Through aiohttp's request and response machinery such a fetch
-cost ~450 µs of CPU; through libcurl, driven from the loop here, ~130 µs (bench/README.md). libcurl
+cost ~450 µs of CPU; through libcurl, driven from the loop here, 100–225 µs (bench/README.md). libcurl
 keeps the connections (keep-alive, the per-host and total limits); `services.feed_ingest.fetch`
 keeps Herald's rules: which addresses may be connected to, how big and how slow a response may
 be, what each failure is called.

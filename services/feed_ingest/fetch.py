@@ -4,7 +4,7 @@
   one fetcher per process; at most `per_host_limit` requests to the same host at once, so one slow
   council server cannot take the whole pool and a big subscription list cannot hammer one host.
   libcurl, not aiohttp: a worker makes thousands of conditional GETs a second, and each cost
-  ~450 µs of CPU through aiohttp, ~130 µs here (bench/README.md).
+  ~450 µs of CPU through aiohttp, 100–225 µs here (bench/README.md).
 - Connect timeout (libcurl's), read timeout (no byte for that long), and a total deadline that
   stops servers that trickle bytes just fast enough to dodge the read timeout: `TransferWatch`,
   one loop timer checking every transfer in flight (a timer or two per request cost more).
