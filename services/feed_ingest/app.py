@@ -212,14 +212,17 @@ class FeedIngest:
         if new is not None:
             self._keep(new)  # confirmed before this record's offset is committed (shared.consumer)
 
+    def _store_dict(self) -> dict[str, Any] | None:
+        """The memory store's own dict behind the feeds table (None for another store)."""
+        values = getattr(self.feeds.data, "data", None)
+        return values if isinstance(values, dict) else None
+
     def _table_value(self, feed_id: str) -> dict[str, Any] | None:
         """The table's raw value, read from the memory store's dict when there is one: the
         table's own `get` goes through faust's mapping layers and sensors, several times per poll
         (the table has no default, so a missing key is just None either way)."""
-        values = getattr(self.feeds.data, "data", None)
-        if isinstance(values, dict):
-            return values.get(feed_id)
-        return self.feeds.get(feed_id)
+        values = self._store_dict()
+        return values.get(feed_id) if values is not None else self.feeds.get(feed_id)
 
     def _state(self, feed_id: str) -> FeedState | None:
         """The feed's state from the table, validated once per table value: a poll reads it
@@ -269,12 +272,12 @@ class FeedIngest:
         self.heap.clear()
         self._owned.clear()
         store = self.feeds.data
-        raw_dict = getattr(store, "data", None)
+        raw_dict = self._store_dict()
         key_partition = getattr(store, "_key_partition", None)
         dropped = 0
         for feed_id, raw in list(self.feeds.items()):
             if not raw or raw.get("partition") not in owned:
-                if isinstance(raw_dict, dict):
+                if raw_dict is not None:
                     raw_dict.pop(feed_id, None)
                     if isinstance(key_partition, dict):
                         key_partition.pop(feed_id, None)

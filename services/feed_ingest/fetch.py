@@ -245,7 +245,9 @@ class FeedFetcher:
             slot = self.hosts.slot(host.lower())
             await slot.acquire(deadline)
             try:
-                transfer = await self._exchange(current, host, port, request_headers, (url, deadline))
+                transfer = await self._exchange(
+                    current, host, port, request_headers, origin=url, deadline=deadline
+                )
             finally:
                 slot.release()
             try:
@@ -265,15 +267,22 @@ class FeedFetcher:
         raise FeedError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
     async def _exchange(
-        self, url: str, host: str, port: int, request_headers: list[str], fetch: tuple[str, float]
+        self,
+        url: str,
+        host: str,
+        port: int,
+        request_headers: list[str],
+        *,
+        origin: str,
+        deadline: float,
     ) -> Transfer:
         """One request on a pooled libcurl handle; the response, whole, or `FeedError`/`UnsafeURL`.
-        `fetch`: the URL first asked for and the loop time the whole fetch must end by.
+        `origin`: the URL the fetch first asked for; `deadline`: the loop time it must end by.
 
         A named host is connected to only at addresses Herald resolved and vetted (pinned in
         libcurl's DNS cache for `dns_ttl_seconds`); every new connection's address is vetted
         again as its socket is made (`Transfer`)."""
-        pin = await self._pin(url, host, port, fetch[1])
+        pin = await self._pin(url, host, port, deadline)
         engine = self._engine()
         transfer = self._idle.pop() if self._idle else self._new_transfer()
         transfer.begin(url, host)
@@ -284,7 +293,7 @@ class FeedFetcher:
             curl.unsetopt(pycurl.RESOLVE)
         else:
             curl.setopt(pycurl.RESOLVE, pin)
-        self._watch.add(engine, transfer, *fetch)
+        self._watch.add(engine, transfer, origin, deadline)
         try:
             await engine.perform(curl)
         except CurlError as exc:
