@@ -418,7 +418,7 @@ async def herald_worker(
     from shared.envelope import wrap
     from shared.events import FeedSubscribed
     from shared.ids import feed_id_for
-    from shared.kafka_admin import ensure_topics
+    from shared.kafka_admin import delete_namespace, ensure_topics
     from shared.producer import record_headers
     from shared.topics import FEED_HEALTH, FEED_ITEMS, FEED_POLLS, FEEDS
 
@@ -563,6 +563,7 @@ async def herald_worker(
         await requester.stop()
         await watch.stop()
         pool.stop()
+        await delete_namespace(bootstrap, namespace)  # leftovers slow every later client's start
     return results
 
 
@@ -581,7 +582,7 @@ async def herald_pipeline(
     from services.feed_ingest.parse import parse_feed
     from shared.envelope import wrap
     from shared.ids import feed_id_for
-    from shared.kafka_admin import ensure_topics
+    from shared.kafka_admin import delete_namespace, ensure_topics
     from shared.producer import record_headers
     from shared.settings import HeraldSettings
     from shared.topics import FEED_ITEMS
@@ -648,6 +649,7 @@ async def herald_pipeline(
     finally:
         await producer.stop()
         await fetcher.aclose()
+        await delete_namespace(bootstrap, namespace)
     return results
 
 

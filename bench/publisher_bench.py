@@ -43,10 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from shared.events import FeedItemDiscovered  # noqa: E402
-from shared.kafka_admin import ensure_topics  # noqa: E402
+from shared.kafka_admin import delete_namespace, ensure_topics  # noqa: E402
 from shared.producer import EventProducer  # noqa: E402
 from shared.topics import FEED_ITEMS  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
@@ -114,17 +113,6 @@ def kafka_bootstrap() -> Iterator[str]:
             yield bootstrap
         finally:
             broker.stop()
-
-
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    await admin.start()
-    try:
-        doomed = [name for name in await admin.list_topics() if name.startswith(prefix)]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
 
 
 def arrivals(fake: KillSwitchX) -> dict[str, float]:
@@ -211,7 +199,7 @@ async def run_bench(bootstrap: str, args: argparse.Namespace, workdir: Path) -> 
         if service is not None:
             service.stop()
         fake.stop()
-        await delete_topics(bootstrap, namespace)
+        await delete_namespace(bootstrap, namespace)
     return {
         "bench": "publisher",
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.events import FeedSubscribed  # noqa: E402
 from shared.ids import feed_id_for  # noqa: E402
-from shared.kafka_admin import ensure_topics  # noqa: E402
+from shared.kafka_admin import delete_namespace, ensure_topics  # noqa: E402
 from shared.producer import EventProducer  # noqa: E402
 from shared.topics import FEED_ITEMS, FEEDS  # noqa: E402
 from tests.fakes.feed_server import FeedServer, rss_xml  # noqa: E402
@@ -97,6 +97,7 @@ async def main(count: int) -> None:
         finally:
             await consumer.stop()
             worker.stop()
+            await delete_namespace(bootstrap, namespace)
     latencies.sort()
 
     def pct(p: float) -> float:

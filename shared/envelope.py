@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -74,8 +73,16 @@ def utcnow() -> datetime:
 _ids = random.Random()
 
 
+#: The bits a version 4 UUID fixes: version (4) and variant (RFC 4122), as `uuid.UUID` sets them.
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def new_event_id() -> str:
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    """A version 4 UUID in its usual text form (built directly: `str(uuid.UUID(...))` costs
+    several times more, once per event)."""
+    digits = "%032x" % (_ids.getrandbits(128) & _V4_CLEAR | _V4_SET)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def wrap(payload: EventPayload, *, source: str, time: datetime | None = None) -> CloudEvent:

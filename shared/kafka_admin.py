@@ -68,3 +68,20 @@ async def _check_partitions(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) 
             raise TopicSetupError(
                 f"topic {spec.name} has {have} partitions but the catalogue says {spec.partitions}"
             )
+
+
+async def delete_namespace(bootstrap_servers: str, namespace: str) -> list[str]:
+    """Delete every topic whose name starts with `namespace` (a test's or a benchmark run's, with
+    faust's changelogs); return their names. A broker keeping thousands of leftover topics makes
+    every client's full metadata fetch slow (aiokafka decodes it in Python)."""
+    if not namespace:
+        raise ValueError("refusing to delete topics without a namespace: that would be all of them")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        doomed = [name for name in await admin.list_topics() if name.startswith(namespace)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()

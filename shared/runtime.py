@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -94,8 +95,7 @@ class ServiceRuntime:
             registry=self.metrics,
         )
         self._topics: dict[str, faust.TopicT] = {}
-        #: (topic, payload type) → (full topic name, record headers, acknowledgement callback).
-        self._routes: dict[tuple[str, type], tuple[str, list[tuple[str, bytes]], Any]] = {}
+        self._routes: dict[tuple[str, type], _Route] = {}  # by (catalogue name, payload type)
         self._install_pages()
         self._install_heartbeat()
 
@@ -139,13 +139,7 @@ class ServiceRuntime:
         nothing durable (a poll's FeedPolled: the state it describes is stored, and the next poll
         reports again), so the caller does not hold a slot for the acknowledgement. Records sent
         after it with the same key still land after it; a failure is logged."""
-        acknowledged = await self.send(spec, key, payload)
-
-        def failed(done: asyncio.Future[Any]) -> None:
-            if not done.cancelled() and done.exception() is not None:
-                log.error("could not publish to %s (%s): %s", spec.name, key, done.exception())
-
-        acknowledged.add_done_callback(failed)
+        await self._send(spec, key, payload, log_failure=True)
 
     async def send(self, spec: TopicSpec, key: str, payload: EventPayload) -> asyncio.Future[Any]:
         """Hand an event to the producer; the future resolves when the broker has it (acks=all).
@@ -156,30 +150,29 @@ class ServiceRuntime:
         topic/channel layers around each send cost more CPU than the send itself at
         feed_ingest's thousands of events a second. The record is built by `encode` (no envelope
         model); its headers and its metric child are made once per event type."""
+        return await self._send(spec, key, payload, log_failure=False)
+
+    async def _send(
+        self, spec: TopicSpec, key: str, payload: EventPayload, *, log_failure: bool
+    ) -> asyncio.Future[Any]:
         kind = type(payload)
-        if spec.payloads and kind not in spec.payloads:
-            raise TypeError(f"{kind.__name__} does not belong on {spec.name}")
         route = self._routes.get((spec.name, kind))
         if route is None:
-            headers = [
-                ("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()),
-                ("ce_type", kind.event_type.encode()),
-            ]
-            counter = self.published.labels(spec.name, kind.event_type)
-
-            def count(done: asyncio.Future[Any], counter: Any = counter) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    counter.inc()
-
-            route = self._routes[(spec.name, kind)] = (
-                self.settings.topic_namespace + spec.name,
-                headers,
-                count,
+            if spec.payloads and kind not in spec.payloads:
+                raise TypeError(f"{kind.__name__} does not belong on {spec.name}")
+            route = self._routes[(spec.name, kind)] = _Route(
+                self.settings.topic_namespace + spec.name, spec.name, kind.event_type, self.published
             )
-        topic, headers, count = route
-        value = encode(payload, source=self.source)
-        sent = await self.app.producer.send(topic, key.encode(), value, None, None, headers)
-        sent.add_done_callback(count)
+        key_bytes = key.encode()
+        sent = await self.app.producer.send(
+            route.topic,
+            key_bytes,
+            encode(payload, source=self.source),
+            spec.partition_for(key_bytes),  # what the producer's partitioner says, remembered
+            None,
+            route.headers,
+        )
+        sent.add_done_callback(partial(route.settle_logged, key) if log_failure else route.settle)
         return sent
 
     async def report_error(self, kind: str, message: str, event: EventT | None = None) -> None:
@@ -372,3 +365,32 @@ def run_worker(runtime: ServiceRuntime) -> None:
         worker.execute_from_commandline()
     finally:
         log.info("%s stopped after %.1fs", runtime.service, time.monotonic() - started)
+
+
+class _Route:
+    """What every record of one event type on one topic shares: the full topic name, the record
+    headers and the metric child, made once; `settle`/`settle_logged` are the acknowledgement
+    callbacks (one per record: each callback is a loop iteration of its own)."""
+
+    __slots__ = ("topic", "headers", "_name", "_counter")
+
+    def __init__(self, topic: str, name: str, event_type: str, published: Counter) -> None:
+        self.topic = topic
+        self.headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()), ("ce_type", event_type.encode())]
+        self._name = name
+        self._counter = published.labels(name, event_type)
+
+    def settle(self, done: asyncio.Future[Any]) -> None:
+        """Count an acknowledged record (a failure is the awaiting caller's to handle)."""
+        if not done.cancelled() and done.exception() is None:
+            self._counter.inc()
+
+    def settle_logged(self, key: str, done: asyncio.Future[Any]) -> None:
+        """Count an acknowledged record, log a refused one (nobody awaits it)."""
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is None:
+            self._counter.inc()
+        else:
+            log.error("could not publish to %s (%s): %s", self._name, key, error)

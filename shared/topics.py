@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from aiokafka.partitioner import murmur2
+
 from shared.envelope import EventPayload
 from shared.events import (
     FeedItemDiscovered,
@@ -41,6 +43,21 @@ SERVICES = ("feed_ingest", "publisher", "notifier", "directory")
 
 #: Partitions of every keyed stream. Tables keyed like their source need the same count.
 DEFAULT_PARTITIONS = 4
+#: Keys whose hash `key_hash` remembers (then it starts again): more than a worker's feeds.
+KEY_HASHES_KEPT = 65536
+_key_hashes: dict[bytes, int] = {}
+
+
+def key_hash(key: bytes) -> int:
+    """Kafka's default partitioner's hash of a record key (murmur2, positive), as the Java client
+    and aiokafka compute it; remembered, since aiokafka's is pure Python and feed_ingest sends
+    thousands of records a second for the same few thousand keys."""
+    known = _key_hashes.get(key)
+    if known is None:
+        if len(_key_hashes) >= KEY_HASHES_KEPT:
+            _key_hashes.clear()
+        known = _key_hashes[key] = murmur2(key) & 0x7FFFFFFF
+    return known
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,11 @@ class TopicSpec:
     def accepts(self) -> dict[str, type[EventPayload]]:
         """Event type → model, for validating records read from this topic."""
         return {model.event_type: model for model in self.payloads}
+
+    def partition_for(self, key: bytes) -> int:
+        """The partition a producer's default partitioner puts `key` in. The catalogue's count is
+        the topic's (`shared.kafka_admin` refuses to start otherwise)."""
+        return key_hash(key) % self.partitions
 
     def in_namespace(self, namespace: str) -> TopicSpec:
         """The same topic under a name prefix (isolated test runs, several installations)."""

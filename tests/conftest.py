@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka_admin import ensure_topics
+from shared.kafka_admin import delete_namespace, ensure_topics
 from shared.settings import load_settings
 
 
@@ -58,18 +57,7 @@ def namespace(kafka_bootstrap: str) -> Iterator[str]:
     prefix = f"t{uuid.uuid4().hex[:10]}."
     yield prefix
     if not os.environ.get("HERALD_TEST_KEEP_TOPICS"):  # set it to inspect a failed test's topics
-        asyncio.run(_delete_topics(kafka_bootstrap, prefix))
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    await admin.start()
-    try:
-        doomed = [name for name in await admin.list_topics() if name.startswith(prefix)]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
+        asyncio.run(delete_namespace(kafka_bootstrap, prefix))
 
 
 @pytest.fixture

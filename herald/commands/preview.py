@@ -15,7 +15,6 @@ import re
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
 
 from herald import context
 from herald.errors import UserError
@@ -51,14 +50,9 @@ def preview_text(text: str, kind: str) -> dict[str, object]:
     return {"post": post, "weighted_length": rules.length(text), "fits": fits}
 
 
-def partition_for(key: str, partitions: int) -> int:
-    """The partition a producer's default partitioner puts `key` in (murmur2, like Kafka's Java client)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
-
-
 async def latest_item(bootstrap: str, namespace: str, item_id: str) -> FeedItemDiscovered | None:
     """The newest event of `item_id` on feed-items (an update as it reads now), or None."""
-    tp = TopicPartition(namespace + FEED_ITEMS.name, partition_for(item_id, FEED_ITEMS.partitions))
+    tp = TopicPartition(namespace + FEED_ITEMS.name, FEED_ITEMS.partition_for(item_id.encode()))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000
     )

@@ -138,7 +138,9 @@ class _HostSlot:
         """Wait for a turn; `TimeoutError` if that would last past `deadline` (loop time)."""
         self.users += 1
         try:
-            if deadline is not None and self.semaphore.locked():
+            # More users (holders and waiters, this one included) than turns: this one may wait.
+            # (`Semaphore.locked()` walks the waiters each time.)
+            if deadline is not None and self.users > self.limiter.limit:
                 async with asyncio.timeout_at(deadline):
                     await self.semaphore.acquire()
             else:

@@ -67,7 +67,10 @@ def test_encode_writes_the_document_wrap_writes(when: datetime) -> None:
 def test_event_ids_are_version_4_uuids_and_distinct() -> None:
     ids = [json.loads(encode(_subscribed(), source="/s"))["id"] for _ in range(2000)]
     assert len(set(ids)) == len(ids)
-    assert all(uuid.UUID(value).version == 4 for value in ids)
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == value  # the canonical text form
 
 
 def test_round_trip() -> None:

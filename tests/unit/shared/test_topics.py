@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shared.topics import ALL_TOPICS, FEEDS, dead_letter
+from aiokafka.partitioner import DefaultPartitioner
+
+from shared import topics
+from shared.topics import ALL_TOPICS, FEED_HEALTH, FEED_ITEMS, FEEDS, OPS_HEARTBEAT, dead_letter
 
 REPO = Path(__file__).resolve().parents[3]
 TOPIC_LITERAL = re.compile(
@@ -46,3 +49,22 @@ def test_compacted_topics_have_no_time_retention() -> None:
     for spec in ALL_TOPICS:
         if spec.cleanup_policy == "compact":
             assert "retention.ms" not in spec.kafka_config(), spec.name
+
+
+def test_partition_for_is_where_the_producers_partitioner_puts_the_key() -> None:
+    """The runtime tells the producer the partition (so it does not hash every record again):
+    it must be the one aiokafka's default partitioner would choose, or a key's records would
+    split across partitions (and lose their order) between Herald and other producers."""
+    partitioner = DefaultPartitioner()
+    keys = [f"feed-{n}".encode() for n in range(2000)] + ["fëed/ünïcode".encode(), b"", b"x" * 300]
+    for spec in (FEED_HEALTH, FEED_ITEMS, OPS_HEARTBEAT):
+        partitions = list(range(spec.partitions))
+        for key in keys:
+            assert spec.partition_for(key) == partitioner(key, partitions, partitions), key
+            assert spec.partition_for(key) == partitioner(key, partitions, partitions), key  # remembered
+
+
+def test_remembered_key_hashes_stay_bounded() -> None:
+    for n in range(topics.KEY_HASHES_KEPT + 10):
+        topics.key_hash(f"k{n}".encode())
+    assert len(topics._key_hashes) <= topics.KEY_HASHES_KEPT
