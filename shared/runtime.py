@@ -14,7 +14,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -32,6 +31,7 @@ from shared.envelope import (
     encode,
 )
 from shared.events import ServiceError, ServiceHeartbeat
+from shared.report_batches import ReportBatches
 from shared.settings import HeraldSettings
 from shared.topics import OPS_ERRORS, OPS_HEARTBEAT, TopicSpec, dead_letter
 
@@ -47,12 +47,21 @@ class ServiceRuntime:
     """One service's faust app plus the Herald conventions around it."""
 
     def __init__(
-        self, service: str, settings: HeraldSettings, *, bootstrap_servers: str, producer_linger: float = 0.0
+        self,
+        service: str,
+        settings: HeraldSettings,
+        *,
+        bootstrap_servers: str,
+        producer_linger: float = 0.0,
+        producer_batch_bytes: int = 16384,
     ) -> None:
         """`producer_linger`: seconds a produce batch may wait for more records. Fewer, fuller
         requests cost the service and the broker less CPU, but every acknowledged write waits
         that long: worth it where many writes are in flight at once (feed_ingest), not where
-        one write waits for the last (the publisher's intent → call → result)."""
+        one write waits for the last (the publisher's intent → call → result).
+        `producer_batch_bytes`: the most one partition's batch holds (one batch per partition
+        goes in a request; aiokafka encodes each request in Python, so where thousands of
+        records a second flow, bigger batches save CPU without waiting longer)."""
         self.service = service
         self.settings = settings
         self.source = f"/herald/{service}"
@@ -78,6 +87,7 @@ class ServiceRuntime:
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             producer_linger=producer_linger,
+            producer_max_batch_size=producer_batch_bytes,
             datadir=str(datadir),
         )
         self.app.transport.Consumer = RewindingConsumer  # type: ignore[misc]  # see shared.consumer
@@ -96,6 +106,7 @@ class ServiceRuntime:
         )
         self._topics: dict[str, faust.TopicT] = {}
         self._routes: dict[tuple[str, type], _Route] = {}  # by (catalogue name, payload type)
+        self._reports = ReportBatches(self._aiokafka_producer)
         self._install_pages()
         self._install_heartbeat()
 
@@ -135,11 +146,29 @@ class ServiceRuntime:
         await (await self.send(spec, key, payload))
 
     async def publish_nowait(self, spec: TopicSpec, key: str, payload: EventPayload) -> None:
-        """Send an event without waiting for the broker: for routine reports whose loss costs
+        """Send a routine report without waiting for the broker: for events whose loss costs
         nothing durable (a poll's FeedPolled: the state it describes is stored, and the next poll
-        reports again), so the caller does not hold a slot for the acknowledgement. Records sent
-        after it with the same key still land after it; a failure is logged."""
-        await self._send(spec, key, payload, log_failure=True)
+        reports again). Held briefly and sent in batches (`shared.report_batches`); anything sent
+        to the same topic afterwards still lands after it. The owner calls `flush_reports` before
+        it stops; a failure is logged."""
+        route = self._route(spec, type(payload))
+        key_bytes = key.encode()
+        self._reports.hold(
+            route.topic,
+            spec.partition_for(key_bytes),
+            key_bytes,
+            encode(payload, source=self.source),
+            route.headers,
+            route,
+        )
+
+    def flush_reports_soon(self) -> None:
+        """Send the held reports now instead of after their linger (e.g. the caller is idle)."""
+        self._reports.flush_soon()
+
+    async def flush_reports(self) -> None:
+        """Hand every held report to the producer (before it stops)."""
+        await self._reports.flush()
 
     async def send(self, spec: TopicSpec, key: str, payload: EventPayload) -> asyncio.Future[Any]:
         """Hand an event to the producer; the future resolves when the broker has it (acks=all).
@@ -150,12 +179,14 @@ class ServiceRuntime:
         topic/channel layers around each send cost more CPU than the send itself at
         feed_ingest's thousands of events a second. The record is built by `encode` (no envelope
         model); its headers and its metric child are made once per event type."""
-        return await self._send(spec, key, payload, log_failure=False)
+        route = self._route(spec, type(payload))
+        if not self._reports.holds(route.topic):
+            return await self._produce(spec, route, key, payload)
+        async with self._reports.lock(route.topic):  # after the reports held for this topic
+            await self._reports.ship(route.topic)
+            return await self._produce(spec, route, key, payload)
 
-    async def _send(
-        self, spec: TopicSpec, key: str, payload: EventPayload, *, log_failure: bool
-    ) -> asyncio.Future[Any]:
-        kind = type(payload)
+    def _route(self, spec: TopicSpec, kind: type[EventPayload]) -> _Route:
         route = self._routes.get((spec.name, kind))
         if route is None:
             if spec.payloads and kind not in spec.payloads:
@@ -163,6 +194,11 @@ class ServiceRuntime:
             route = self._routes[(spec.name, kind)] = _Route(
                 self.settings.topic_namespace + spec.name, spec.name, kind.event_type, self.published
             )
+        return route
+
+    async def _produce(
+        self, spec: TopicSpec, route: _Route, key: str, payload: EventPayload
+    ) -> asyncio.Future[Any]:
         key_bytes = key.encode()
         sent = await self.app.producer.send(
             route.topic,
@@ -172,8 +208,13 @@ class ServiceRuntime:
             None,
             route.headers,
         )
-        sent.add_done_callback(partial(route.settle_logged, key) if log_failure else route.settle)
+        sent.add_done_callback(route.settle)
         return sent
+
+    def _aiokafka_producer(self) -> Any:
+        """The running aiokafka producer behind faust's (None before it starts or after it
+        stops): `shared.report_batches` uses its batch API, which faust does not wrap."""
+        return getattr(self.app.producer, "_producer", None)
 
     async def report_error(self, kind: str, message: str, event: EventT | None = None) -> None:
         """Tell ops (herald.ops.errors) about a problem; never raises, never includes secrets."""
@@ -369,28 +410,20 @@ def run_worker(runtime: ServiceRuntime) -> None:
 
 class _Route:
     """What every record of one event type on one topic shares: the full topic name, the record
-    headers and the metric child, made once; `settle`/`settle_logged` are the acknowledgement
-    callbacks (one per record: each callback is a loop iteration of its own)."""
+    headers and the metric child, made once."""
 
-    __slots__ = ("topic", "headers", "_name", "_counter")
+    __slots__ = ("topic", "headers", "_counter")
 
     def __init__(self, topic: str, name: str, event_type: str, published: Counter) -> None:
         self.topic = topic
         self.headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()), ("ce_type", event_type.encode())]
-        self._name = name
         self._counter = published.labels(name, event_type)
 
+    def count(self) -> None:
+        """One more record acknowledged."""
+        self._counter.inc()
+
     def settle(self, done: asyncio.Future[Any]) -> None:
-        """Count an acknowledged record (a failure is the awaiting caller's to handle)."""
+        """A sent record's acknowledgement callback: counted (a failure is the awaiting caller's)."""
         if not done.cancelled() and done.exception() is None:
             self._counter.inc()
-
-    def settle_logged(self, key: str, done: asyncio.Future[Any]) -> None:
-        """Count an acknowledged record, log a refused one (nobody awaits it)."""
-        if done.cancelled():
-            return
-        error = done.exception()
-        if error is None:
-            self._counter.inc()
-        else:
-            log.error("could not publish to %s (%s): %s", self._name, key, error)
