@@ -37,12 +37,22 @@ class ReportBatches:
     """Held reports per topic, shipped as one aiokafka batch per partition (`create_batch` and
     `send_batch`, aiokafka's own API for this)."""
 
-    def __init__(self, producer: Callable[[], Any], *, linger: float = 0.05, max_held: int = 100) -> None:
+    def __init__(
+        self,
+        producer: Callable[[], Any],
+        *,
+        linger: float = 0.05,
+        max_held: int = 100,
+        max_backlog: int = 10_000,
+    ) -> None:
         """`producer()`: the running aiokafka producer (looked up when shipping: it starts after
-        this is built)."""
+        this is built). `max_backlog`: reports held per topic while a shipment waits (the broker
+        is slow or away) beyond which new ones are dropped and counted, so memory stays bounded."""
         self._producer = producer
         self.linger = linger
         self.max_held = max_held
+        self.max_backlog = max_backlog
+        self._dropped: dict[str, int] = {}
         self._held: dict[str, list[_Report]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -65,6 +75,9 @@ class ReportBatches:
         settle: Settle,
     ) -> None:
         held = self._held.setdefault(topic, [])
+        if len(held) >= self.max_backlog:
+            self._dropped[topic] = self._dropped.get(topic, 0) + 1
+            return
         held.append(_Report(partition, key, value, headers, settle))
         self.lock(topic)
         if len(held) >= self.max_held:
@@ -93,6 +106,9 @@ class ReportBatches:
         if timer is not None:
             timer.cancel()
         self._shipping.pop(topic, None)  # reports held from now on need another flush
+        dropped = self._dropped.pop(topic, 0)
+        if dropped:
+            log.error("dropped %d reports to %s: over %d were waiting", dropped, topic, self.max_backlog)
         held = self._held.pop(topic, None)
         if not held:
             return
