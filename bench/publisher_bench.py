@@ -43,7 +43,6 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-
 from shared.events import FeedItemDiscovered  # noqa: E402
 from shared.kafka_admin import delete_namespace, ensure_topics  # noqa: E402
 from shared.producer import EventProducer  # noqa: E402

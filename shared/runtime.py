@@ -426,4 +426,4 @@ class _Route:
     def settle(self, done: asyncio.Future[Any]) -> None:
         """A sent record's acknowledgement callback: counted (a failure is the awaiting caller's)."""
         if not done.cancelled() and done.exception() is None:
-            self._counter.inc()
+            self.count()
