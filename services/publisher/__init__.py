@@ -8,5 +8,5 @@ routes → post text), `config` and `accounts` (the YAML config: routes, policy,
 Mastodon, Bluesky, Facebook, webhook, outbox behind one interface), `ledger` (intent before the
 call, result after), `flow` (per-account queues, rate limits, spacing, urgent first), `posting`
 (admission, sending, resolving unconfirmed intents), `held` and `views` (held posts, the admin
-HTTP API), `delivery` (retry policy), `app` (the faust wiring). See docs/adr/0004.
+HTTP API), `retry` (how many tries, the backoff), `app` (the faust wiring). See docs/adr/0004.
 """

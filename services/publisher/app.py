@@ -14,9 +14,9 @@ from typing import Any
 from services.publisher.accounts import AccountsConfigError, build_channels, load_accounts
 from services.publisher.channels import Channel, OutboxChannel
 from services.publisher.config import ConfigError, PublisherConfig, load_config
-from services.publisher.delivery import RetryPolicy
 from services.publisher.ledger import PostingLedger
 from services.publisher.posting import Poster
+from services.publisher.retry import RetryPolicy
 from services.publisher.views import install_views
 from shared.envelope import CloudEvent
 from shared.events import FeedItemDiscovered, FeedItemUpdated, PostDecisionRequested

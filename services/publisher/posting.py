@@ -45,16 +45,18 @@ from faust import current_event
 from services.publisher.channels import (
     Channel,
     DuplicatePostError,
+    OutgoingPost,
     PermanentPostError,
+    PostResult,
     TransientPostError,
 )
 from services.publisher.config import PublisherConfig
-from services.publisher.delivery import RetryPolicy
 from services.publisher.flow import AccountLane
 from services.publisher.ledger import Decision, LedgerEntry, LedgerState, PostingLedger, decide, ledger_key
 from services.publisher.lengths import rules_for
 from services.publisher.policy import Candidate, Hold, SpendBook, evaluate, post_cost
 from services.publisher.render import RenderError, render_route
+from services.publisher.retry import RetryPolicy
 from services.publisher.routing import Item, Route, default_routes, routes_for, with_utm
 from shared.envelope import CLOUDEVENTS_CONTENT_TYPE, wrap
 from shared.events import (
@@ -69,11 +71,6 @@ from shared.events import (
 )
 from shared.runtime import DLQ_HEADER_PREFIX, ServiceRuntime
 from shared.topics import FEED_ITEMS, POSTS, dead_letter
-
-try:  # the channels package (issue 4) takes an OutgoingPost; the skeleton's channels take (text, item)
-    from services.publisher.channels import OutgoingPost  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - until the channels package lands
-    OutgoingPost = None  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
 
@@ -281,14 +278,11 @@ class Poster:
         _note_limits(lane, getattr(result, "rate_limit", None))
         await self._posted(key, intent, result.post_id, result.post_url, result.dry_run, channel)
 
-    async def _call(self, channel: Channel, key: str, entry: LedgerEntry) -> Any:
-        item = item_from(entry)
-        if OutgoingPost is not None:
-            outgoing = OutgoingPost.from_item(entry.text, item, idempotency_key=key)
-            if entry.link is not None:  # the link as posted (UTM added)
-                outgoing = replace(outgoing, link=entry.link)
-            return await channel.post(outgoing)
-        return await channel.post(entry.text, item)  # type: ignore[call-arg,arg-type]
+    async def _call(self, channel: Channel, key: str, entry: LedgerEntry) -> PostResult:
+        outgoing = OutgoingPost.from_item(entry.text, item_from(entry), idempotency_key=key)
+        if entry.link is not None:  # the link as posted (UTM added)
+            outgoing = replace(outgoing, link=entry.link)
+        return await channel.post(outgoing)
 
     async def _transient(
         self, key: str, intent: LedgerEntry, exc: TransientPostError, lane: AccountLane

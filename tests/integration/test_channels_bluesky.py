@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from services.publisher.channels import BlueskyChannel, OutgoingPost, PermanentError, TransientError
+from services.publisher.channels import BlueskyChannel, OutgoingPost, PermanentPostError, TransientPostError
 from tests.fakes.bluesky import APP_PASSWORD, DID, HANDLE, FakeBluesky
 from tests.fakes.images import FakeImages
 
@@ -105,7 +105,7 @@ async def test_bad_thumb_posts_the_card_without_it(fake: FakeBluesky, images: Fa
 async def test_wrong_app_password_is_permanent(fake: FakeBluesky) -> None:
     channel = channel_for(fake, password="wrong")
     try:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(PermanentPostError) as caught:
             await channel.post(outgoing("No"))
     finally:
         await channel.close()
@@ -116,7 +116,7 @@ async def test_429_is_transient_with_the_reset(fake: FakeBluesky) -> None:
     fake.script("429")
     channel = channel_for(fake)
     try:
-        with pytest.raises(TransientError) as caught:
+        with pytest.raises(TransientPostError) as caught:
             await channel.post(outgoing("Too fast"))
     finally:
         await channel.close()
@@ -130,7 +130,7 @@ async def test_server_error_is_transient(fake: FakeBluesky) -> None:
     fake.script("500")
     channel = channel_for(fake)
     try:
-        with pytest.raises(TransientError):
+        with pytest.raises(TransientPostError):
             await channel.post(outgoing("Oops"))
     finally:
         await channel.close()
@@ -152,7 +152,7 @@ async def test_expired_session_logs_in_again_once(fake: FakeBluesky) -> None:
 async def test_invalid_record_is_permanent_with_the_pds_reason(fake: FakeBluesky) -> None:
     channel = channel_for(fake)
     try:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(PermanentPostError) as caught:
             await channel.post(outgoing("x" * 301))
     finally:
         await channel.close()

@@ -16,12 +16,12 @@ import pytest
 from pydantic import SecretStr
 
 from services.publisher.channels import (
-    DuplicateError,
+    DuplicatePostError,
     FacebookPageChannel,
     OutboxChannel,
     OutgoingPost,
-    PermanentError,
-    TransientError,
+    PermanentPostError,
+    TransientPostError,
     WebhookChannel,
 )
 from tests.fakes.facebook import PAGE_ID, PAGE_TOKEN, FakeFacebook
@@ -67,7 +67,7 @@ async def test_facebook_posts_message_and_link(facebook: FakeFacebook) -> None:
 async def test_facebook_bad_token_is_permanent_with_graphs_reason(facebook: FakeFacebook) -> None:
     channel = page(facebook, token="EAAwrong")
     try:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(PermanentPostError) as caught:
             await channel.post(outgoing())
     finally:
         await channel.close()
@@ -78,7 +78,7 @@ async def test_facebook_throttling_is_transient_until_access_returns(facebook: F
     facebook.script("throttle")
     channel = page(facebook)
     try:
-        with pytest.raises(TransientError) as caught:
+        with pytest.raises(TransientPostError) as caught:
             await channel.post(outgoing())
     finally:
         await channel.close()
@@ -92,10 +92,10 @@ async def test_facebook_duplicate_and_server_errors(facebook: FakeFacebook) -> N
     channel = page(facebook)
     try:
         await channel.post(outgoing())
-        with pytest.raises(DuplicateError):
+        with pytest.raises(DuplicatePostError):
             await channel.post(outgoing())
         facebook.script("500")
-        with pytest.raises(TransientError):
+        with pytest.raises(TransientPostError):
             await channel.post(outgoing("Other words"))
     finally:
         await channel.close()
@@ -113,10 +113,10 @@ async def test_webhook_signs_and_authenticates() -> None:
         try:
             result = await channel.post(outgoing())
             hook.fail_next(1, 503)
-            with pytest.raises(TransientError):
+            with pytest.raises(TransientPostError):
                 await channel.post(outgoing())
             hook.fail_next(1, 400)
-            with pytest.raises(PermanentError):
+            with pytest.raises(PermanentPostError):
                 await channel.post(outgoing())
         finally:
             await channel.close()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from services.publisher.channels import MastodonChannel, OutgoingPost, PermanentError, TransientError
+from services.publisher.channels import MastodonChannel, OutgoingPost, PermanentPostError, TransientPostError
 from tests.fakes.images import FakeImages
 from tests.fakes.mastodon import TOKEN, FakeMastodon
 
@@ -76,7 +76,7 @@ async def test_429_is_transient_with_the_iso_reset(fake: FakeMastodon) -> None:
     fake.script("429")
     channel = channel_for(fake)
     try:
-        with pytest.raises(TransientError) as caught:
+        with pytest.raises(TransientPostError) as caught:
             await channel.post(outgoing("Too fast"))
     finally:
         await channel.close()
@@ -100,7 +100,7 @@ async def test_permanent_errors_carry_mastodons_reason(
     fake.script(answer)
     channel = channel_for(fake)
     try:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(PermanentPostError) as caught:
             await channel.post(outgoing("Refused"))
     finally:
         await channel.close()
@@ -110,7 +110,7 @@ async def test_permanent_errors_carry_mastodons_reason(
 async def test_wrong_token_is_permanent(fake: FakeMastodon) -> None:
     channel = channel_for(fake, token="wrong")
     try:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(PermanentPostError) as caught:
             await channel.post(outgoing("No"))
     finally:
         await channel.close()
@@ -121,7 +121,7 @@ async def test_server_error_is_transient(fake: FakeMastodon) -> None:
     fake.script("500")
     channel = channel_for(fake)
     try:
-        with pytest.raises(TransientError) as caught:
+        with pytest.raises(TransientPostError) as caught:
             await channel.post(outgoing("Oops"))
     finally:
         await channel.close()

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from services.publisher.channels import (
-    DuplicateError,
+    DuplicatePostError,
     OutgoingPost,
-    PermanentError,
-    TransientError,
+    PermanentPostError,
+    TransientPostError,
     XChannel,
 )
-from shared.events import FeedItemDiscovered
 from tests.fakes.images import FakeImages, tiny_png
 from tests.fakes.x_api import CREDENTIALS, FakeXApi
 
@@ -85,30 +83,12 @@ async def test_post_reports_x_rate_limit_headers(fake_x: FakeXApi) -> None:
     assert not result.dry_run and result.notes == ()
 
 
-async def test_skeleton_call_form_still_posts(fake_x: FakeXApi) -> None:
-    item = FeedItemDiscovered(
-        item_id="item-legacy",
-        feed_id="f",
-        feed_url="https://www.example.gov.uk/news.rss",
-        title="Legacy",
-        link=LINK,
-        content_hash="h",
-        discovered_at=datetime.now(UTC),
-    )
-    channel = channel_for(fake_x)
-    try:
-        result = await channel.post("Legacy call", item)
-    finally:
-        await channel.close()
-    assert fake_x.texts() == ["Legacy call"] and result.post_id == fake_x.posts[0]["id"]
-
-
 async def test_429_is_transient_with_xs_reset_time(fake_x: FakeXApi) -> None:
     fake_x.script("429")
     channel = channel_for(fake_x)
     before = int(time.time())
     try:
-        with pytest.raises(TransientError) as caught:
+        with pytest.raises(TransientPostError) as caught:
             await channel.post(outgoing("Rate limited"))
     finally:
         await channel.close()
@@ -123,7 +103,7 @@ async def test_429_is_transient_with_xs_reset_time(fake_x: FakeXApi) -> None:
 async def test_bad_credentials_are_permanent_with_xs_reason(fake_x: FakeXApi) -> None:
     channel = channel_for(fake_x, secret="not-the-secret")
     try:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(PermanentPostError) as caught:
             await channel.post(outgoing("Wrong secret"))
     finally:
         await channel.close()
@@ -136,7 +116,7 @@ async def test_duplicate_content_is_a_duplicate_error(fake_x: FakeXApi) -> None:
     channel = channel_for(fake_x)
     try:
         await channel.post(outgoing("Same words"))
-        with pytest.raises(DuplicateError) as caught:
+        with pytest.raises(DuplicatePostError) as caught:
             await channel.post(outgoing("Same words"))
     finally:
         await channel.close()
@@ -148,7 +128,7 @@ async def test_server_error_is_transient(fake_x: FakeXApi) -> None:
     fake_x.script("500")
     channel = channel_for(fake_x)
     try:
-        with pytest.raises(TransientError) as caught:
+        with pytest.raises(TransientPostError) as caught:
             await channel.post(outgoing("Server trouble"))
     finally:
         await channel.close()
@@ -235,7 +215,7 @@ async def test_find_recent_429_is_transient(fake_x: FakeXApi) -> None:
     try:
         await channel.find_recent(LINK)  # learns the user id
         fake_x.script("429")
-        with pytest.raises(TransientError) as caught:
+        with pytest.raises(TransientPostError) as caught:
             await channel.find_recent(LINK)
     finally:
         await channel.close()

@@ -3,8 +3,7 @@
 `base` (interface, `OutgoingPost`, `PostResult`, `RateLimit`, `ChannelLimits`, typed errors),
 one module per service: `x` (tweepy AsyncClient, OAuth 1.0a), `mastodon`, `bluesky` (atproto),
 `facebook` (Graph API page feed), `webhook`, and `outbox` (the dry run). Which accounts exist and
-with which credentials is `services.publisher.accounts`' business; `build_channel` here is the
-walking skeleton's single account (X from HERALD_X_*, else the outbox).
+with which credentials is `services.publisher.accounts`' business.
 """
 
 from __future__ import annotations
@@ -19,16 +18,12 @@ from services.publisher.channels.base import (
     X_LIMITS,
     Channel,
     ChannelLimits,
-    Counting,
-    DuplicateError,
     DuplicatePostError,
     OutgoingPost,
-    PermanentError,
     PermanentPostError,
     PostError,
     PostResult,
     RateLimit,
-    TransientError,
     TransientPostError,
 )
 from services.publisher.channels.facebook import FacebookPageChannel
@@ -36,7 +31,6 @@ from services.publisher.channels.mastodon import MastodonChannel
 from services.publisher.channels.outbox import OutboxChannel
 from services.publisher.channels.webhook import WebhookChannel
 from services.publisher.channels.x import X_API_HOST, X_DEFAULT_BASE_URL, XChannel, x_session
-from shared.settings import HeraldSettings
 
 if TYPE_CHECKING:
     from services.publisher.channels.bluesky import BlueskyChannel
@@ -63,29 +57,17 @@ __all__ = [
     "BlueskyChannel",
     "Channel",
     "ChannelLimits",
-    "Counting",
-    "DuplicateError",
     "DuplicatePostError",
     "FacebookPageChannel",
     "MastodonChannel",
     "OutboxChannel",
     "OutgoingPost",
-    "PermanentError",
     "PermanentPostError",
     "PostError",
     "PostResult",
     "RateLimit",
-    "TransientError",
     "TransientPostError",
     "WebhookChannel",
     "XChannel",
-    "build_channel",
     "x_session",
 ]
-
-
-def build_channel(settings: HeraldSettings, *, account: str) -> Channel:
-    """X when its credentials are set, else the dry-run outbox (the caller says so loudly)."""
-    if settings.x_credentials_set:
-        return XChannel(settings, account=account)
-    return OutboxChannel(settings.outbox_dir, account=account, limits=X_LIMITS)

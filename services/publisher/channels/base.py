@@ -2,83 +2,42 @@
 
 A channel is one account on one service. It takes an `OutgoingPost` (already rendered to fit its
 `limits`) and answers with a `PostResult`, or raises one of three errors the publisher treats
-differently: `TransientError` (retry later: 5xx, network, 429 — with the service's reset time when
-it gave one), `PermanentError` (never retry: auth, invalid; the service's own reason),
-`DuplicateError` (the service already has this text: final). Rate-limit figures read from the
+differently: `TransientPostError` (retry later: 5xx, network, 429 — with the service's reset time
+when it gave one), `PermanentPostError` (never retry: auth, invalid; the service's own reason),
+`DuplicatePostError` (the service already has this text: final). Rate-limit figures read from the
 service's headers ride on results and errors alike (`RateLimit`), so flow control can space posts
 before the service refuses them (issue 4, point 4).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 
-from services.publisher.text import extract_urls, graphemes, measure
+from services.publisher.lengths import BLUESKY_LIMIT, FACEBOOK_LIMIT, MASTODON_LIMIT
+from services.publisher.text import MAX_WEIGHTED_LENGTH
 
 if TYPE_CHECKING:
     from shared.events import FeedItemDiscovered
 
 
-class Counting(StrEnum):
-    """How a service measures a post's length."""
-
-    X_WEIGHTED = "x_weighted"  # twitter-text v3 weights, links 23 (services/publisher/text.py)
-    GRAPHEMES_LINKS_23 = "graphemes_links_23"  # Mastodon: grapheme clusters, each http(s) link 23
-    GRAPHEMES = "graphemes"  # Bluesky: grapheme clusters, links at full length
-    CHARACTERS = "characters"  # Facebook, webhooks: code points (limits far above any post)
-
-
 @dataclass(frozen=True)
 class ChannelLimits:
-    """A service's length limit, how it counts, and how many images a post may carry."""
+    """A service's length limit and how many images a post may carry. The length rule itself (how
+    the service counts) is `services.publisher.lengths`', which these limits take their numbers from."""
 
     max_length: int
-    counting: Counting
     max_images: int = 0
-    link_weight: int | None = None
-
-    def measure(self, text: str) -> int:
-        """The length the service would count for `text`."""
-        if self.counting is Counting.X_WEIGHTED:
-            return measure(text).weighted_length
-        if self.counting is Counting.GRAPHEMES_LINKS_23:
-            # Mastodon counts a link (with its scheme) as 23 characters, the rest as graphemes
-            # (app/validators/status_length_validator.rb: URL placeholder of 23 "x").
-            weight = self.link_weight or 23
-            parts: list[str] = []
-            last = 0
-            for start, end in extract_urls(text):
-                if not text[start:end].lower().startswith(("http://", "https://")):
-                    continue
-                parts.append(text[last:start])
-                parts.append("x" * weight)
-                last = end
-            parts.append(text[last:])
-            return len(graphemes("".join(parts)))
-        if self.counting is Counting.GRAPHEMES:
-            return len(graphemes(text))
-        return len(text)
-
-    def fits(self, text: str) -> bool:
-        if self.counting is Counting.X_WEIGHTED:
-            result = measure(text)
-            return result.valid and result.weighted_length <= self.max_length
-        return 0 < self.measure(text) <= self.max_length
 
 
-X_LIMITS = ChannelLimits(max_length=280, counting=Counting.X_WEIGHTED, max_images=4, link_weight=23)
-MASTODON_LIMITS = ChannelLimits(
-    max_length=500, counting=Counting.GRAPHEMES_LINKS_23, max_images=4, link_weight=23
-)
-BLUESKY_LIMITS = ChannelLimits(max_length=300, counting=Counting.GRAPHEMES, max_images=1)
-FACEBOOK_LIMITS = ChannelLimits(max_length=63_206, counting=Counting.CHARACTERS)
-WEBHOOK_LIMITS = ChannelLimits(max_length=100_000, counting=Counting.CHARACTERS, max_images=4)
+X_LIMITS = ChannelLimits(max_length=MAX_WEIGHTED_LENGTH, max_images=4)
+MASTODON_LIMITS = ChannelLimits(max_length=MASTODON_LIMIT, max_images=4)
+BLUESKY_LIMITS = ChannelLimits(max_length=BLUESKY_LIMIT, max_images=1)
+FACEBOOK_LIMITS = ChannelLimits(max_length=FACEBOOK_LIMIT)
+WEBHOOK_LIMITS = ChannelLimits(max_length=FACEBOOK_LIMIT, max_images=4)
 
 
 @dataclass(frozen=True)
@@ -114,18 +73,6 @@ class OutgoingPost:
             image_urls=tuple(item.image_urls),
             item_id=item.item_id,
         )
-
-
-def coerce_post(
-    post: OutgoingPost | str, item: FeedItemDiscovered | None, *, channel: str, account: str
-) -> OutgoingPost:
-    """Accept the walking skeleton's `post(text, item)` call as well as `post(OutgoingPost)`."""
-    if isinstance(post, OutgoingPost):
-        return post
-    if item is None:
-        key = hashlib.sha256(post.encode()).hexdigest()[:24]
-        return OutgoingPost(text=post, idempotency_key=f"{key}|{channel}:{account}")
-    return OutgoingPost.from_item(post, item, idempotency_key=f"{item.item_id}|{channel}:{account}")
 
 
 @dataclass(frozen=True)
@@ -197,12 +144,6 @@ class DuplicatePostError(PermanentPostError):
     """The service refuses the text as a duplicate of a post it already has."""
 
 
-# The names issue 4 uses; the same classes.
-TransientError = TransientPostError
-PermanentError = PermanentPostError
-DuplicateError = DuplicatePostError
-
-
 @runtime_checkable
 class Channel(Protocol):
     """One account on one service."""
@@ -223,8 +164,8 @@ class Channel(Protocol):
         """Whether `find_recent` can look at the account's timeline (else it always says None)."""
         ...
 
-    async def post(self, post: OutgoingPost, item: FeedItemDiscovered | None = None) -> PostResult:
-        """Publish; `item` only for the skeleton's `post(text, item)` form."""
+    async def post(self, outgoing: OutgoingPost) -> PostResult:
+        """Publish `outgoing`, or raise one of the typed errors above."""
         ...
 
     async def find_recent(self, link: str) -> PostResult | None:

@@ -39,13 +39,11 @@ from services.publisher.channels.base import (
     PostResult,
     RateLimit,
     TransientPostError,
-    coerce_post,
     prefixed_rate_limit,
     same_link,
 )
 from services.publisher.channels.media import ImageError, fetch_image
 from services.publisher.text import extract_urls
-from shared.events import FeedItemDiscovered
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +133,7 @@ class BlueskyChannel:
     async def _remember_headers(self, response: httpx.Response) -> None:
         self._last_headers = response.headers
 
-    async def post(self, post: OutgoingPost | str, item: FeedItemDiscovered | None = None) -> PostResult:
-        outgoing = coerce_post(post, item, channel=self.name, account=self.account)
+    async def post(self, outgoing: OutgoingPost) -> PostResult:
         try:
             return await self._post(outgoing)
         except PermanentPostError as exc:

@@ -31,10 +31,8 @@ from services.publisher.channels.base import (
     PostResult,
     RateLimit,
     TransientPostError,
-    coerce_post,
     json_object,
 )
-from shared.events import FeedItemDiscovered
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +120,7 @@ class FacebookPageChannel:
             ).hexdigest()
         return params
 
-    async def post(self, post: OutgoingPost | str, item: FeedItemDiscovered | None = None) -> PostResult:
-        outgoing = coerce_post(post, item, channel=self.name, account=self.account)
+    async def post(self, outgoing: OutgoingPost) -> PostResult:
         form = {"message": outgoing.text, **self._auth()}
         if outgoing.link:
             form["link"] = outgoing.link

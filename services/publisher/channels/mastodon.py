@@ -33,12 +33,10 @@ from services.publisher.channels.base import (
     PostResult,
     RateLimit,
     TransientPostError,
-    coerce_post,
     header_int,
     same_link,
 )
 from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES, ImageError, fetch_image
-from shared.events import FeedItemDiscovered
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +107,7 @@ class MastodonChannel:
             )
         return self._client
 
-    async def post(self, post: OutgoingPost | str, item: FeedItemDiscovered | None = None) -> PostResult:
-        outgoing = coerce_post(post, item, channel=self.name, account=self.account)
+    async def post(self, outgoing: OutgoingPost) -> PostResult:
         media_ids, notes = await self._upload_images(outgoing)
         body: dict[str, Any] = {"status": outgoing.text, "visibility": self._visibility}
         if media_ids:

@@ -21,10 +21,8 @@ from services.publisher.channels.base import (
     OutgoingPost,
     PostResult,
     TransientPostError,
-    coerce_post,
     same_link,
 )
-from shared.events import FeedItemDiscovered
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +50,11 @@ class OutboxChannel:
     ) -> None:
         self.account = account
         self.stands_in_for = stands_in_for
-        #: The limits of the channel it stands in for, so the dry run renders what would be sent.
+        #: The limits of the channel it stands in for.
         self.limits = limits or WEBHOOK_LIMITS
         self.path = outbox_dir / outbox_filename(stands_in_for, account)
 
-    async def post(self, post: OutgoingPost | str, item: FeedItemDiscovered | None = None) -> PostResult:
-        outgoing = coerce_post(post, item, channel=self.name, account=self.account)
+    async def post(self, outgoing: OutgoingPost) -> PostResult:
         line = {
             "item_id": outgoing.item_id,
             "channel": self.stands_in_for,

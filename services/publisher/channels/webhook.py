@@ -29,10 +29,8 @@ from services.publisher.channels.base import (
     PostResult,
     RateLimit,
     TransientPostError,
-    coerce_post,
     json_object,
 )
-from shared.events import FeedItemDiscovered
 
 SIGNATURE_HEADER = "X-Herald-Signature"
 TIMESTAMP_HEADER = "X-Herald-Timestamp"
@@ -71,8 +69,7 @@ class WebhookChannel:
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
 
-    async def post(self, post: OutgoingPost | str, item: FeedItemDiscovered | None = None) -> PostResult:
-        outgoing = coerce_post(post, item, channel=self.name, account=self.account)
+    async def post(self, outgoing: OutgoingPost) -> PostResult:
         body = json.dumps(
             {
                 "channel": self.name,

@@ -42,12 +42,10 @@ from services.publisher.channels.base import (
     PostResult,
     RateLimit,
     TransientPostError,
-    coerce_post,
     prefixed_rate_limit,
     same_link,
 )
 from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES, ImageError, fetch_image
-from shared.events import FeedItemDiscovered
 from shared.settings import HeraldSettings
 
 log = logging.getLogger(__name__)
@@ -174,8 +172,7 @@ class XChannel:
             self._client = client
         return self._client
 
-    async def post(self, post: OutgoingPost | str, item: FeedItemDiscovered | None = None) -> PostResult:
-        outgoing = coerce_post(post, item, channel=self.name, account=self.account)
+    async def post(self, outgoing: OutgoingPost) -> PostResult:
         client = self._ensure_client()
         media_ids, notes = await self._upload_images(outgoing)
         response = await self._call(
