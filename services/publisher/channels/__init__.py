@@ -86,6 +86,6 @@ __all__ = [
 
 def build_channel(settings: HeraldSettings, *, account: str) -> Channel:
     """X when its credentials are set, else the dry-run outbox (the caller says so loudly)."""
-    if settings.x_credentials_set:
+    if settings.publisher.x_credentials_set:
         return XChannel(settings, account=account)
     return OutboxChannel(settings.outbox_dir, account=account, limits=X_LIMITS)
