@@ -14,7 +14,7 @@ from herald.broker import BrokerError, LocalBroker
 from herald.errors import UserError
 from shared.kafka_admin import TopicSetupError, ensure_topics
 from shared.producer import ProducerError
-from shared.settings import HeraldSettings, load_settings
+from shared.settings import HeraldSettings, SettingsError, load_settings
 
 T = TypeVar("T")
 
@@ -22,8 +22,8 @@ T = TypeVar("T")
 def settings() -> HeraldSettings:
     try:
         return load_settings()
-    except Exception as exc:  # pydantic's ValidationError: say which setting, in one line
-        raise UserError(f"invalid HERALD_* setting: {str(exc).splitlines()[0:3]}") from None
+    except SettingsError as exc:
+        raise UserError(f"invalid setting {exc}") from None
 
 
 def local_broker(config: HeraldSettings) -> LocalBroker:

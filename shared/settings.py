@@ -1,5 +1,11 @@
-"""Settings for every Herald process, from `HERALD_*` environment variables (and an optional
-`.env`-style file named by `HERALD_CONFIG_FILE`), through pydantic-settings.
+"""Every Herald setting, in one pydantic-settings model with a section per service.
+
+Each setting has one flat name, its environment variable without the `HERALD_` prefix
+(`HERALD_FEED_POLL_CONCURRENCY` is `feed_poll_concurrency`), whether it is given in the
+environment, in the `.env`-style file named by `HERALD_CONFIG_FILE`, or as a keyword to
+`load_settings`. Code reads it from its section (`settings.feed_ingest.feed_poll_concurrency`),
+so a service sees what belongs to it. The environment wins over the file. Both are read when
+`load_settings` is called (a service being built, a CLI command starting), never at import time.
 
 Secrets are `SecretStr`: they never appear in `repr()`, logs or events.
 """
@@ -7,12 +13,35 @@ Secrets are `SecretStr`: they never appear in `repr()`, logs or events.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "HERALD_"
+CONFIG_FILE_ENV = "HERALD_CONFIG_FILE"
+SERVICE_PORTS = {"feed_ingest": 8001, "publisher": 8002, "notifier": 8003, "directory": 8004}
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used: one line naming the variable, for a person to fix."""
 
 
 def _default_state_dir() -> Path:
@@ -25,17 +54,207 @@ def _default_cache_dir() -> Path:
     return Path(base) / "herald"
 
 
-SERVICE_PORTS = {"feed_ingest": 8001, "publisher": 8002, "notifier": 8003, "directory": 8004}
+def _empty_is_unset(value: object) -> object:
+    """compose passes `${VAR:-}` as an empty string: that means "not set", not "empty secret"."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class _Section(BaseModel):
+    """A service's settings; unknown names are refused by the root's routing, not here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedIngestSettings(_Section):
+    """Fetching, scheduling, health and push (feed_ingest)."""
+
+    default_poll_interval_seconds: int = Field(
+        default=300, ge=5, description="When `--interval` is not given."
+    )
+    poll_tick_seconds: float = Field(default=1.0, gt=0, description="How often due feeds are looked for.")
+    http_timeout_seconds: float = Field(default=20.0, gt=0)
+    max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    user_agent_contact: str = Field(default="https://github.com/herald", description="Contact URL in UA.")
+    feed_min_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Adaptive polling never goes below this (nor below a feed's own interval).",
+    )
+    feed_max_interval_seconds: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Adaptive polling never goes above this (nor above a feed's own interval).",
+    )
+    feed_poll_jitter: float = Field(
+        default=0.1, ge=0, le=0.5, description="Each delay is spread by ± this fraction (no thundering herd)."
+    )
+    feed_max_backoff_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="Longest wait after errors."
+    )
+    feed_broken_after_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="A feed failing this long is announced broken."
+    )
+    feed_poll_concurrency: int = Field(default=32, ge=1, le=256, description="Polls in flight per worker.")
+    feed_timing_flush_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often routine 304s' new poll times reach the table changelog (they wait in "
+        "memory; a lost one only means an early conditional poll).",
+    )
+    ping_token: SecretStr | None = Field(
+        default=None, description="Bearer token for POST /ping (HERALD_ADMIN_TOKEN is accepted too)."
+    )
+    websub_callback_base_url: str | None = Field(
+        default=None, description="Public base URL hubs call back (…/websub/<feed id>); unset: no WebSub."
+    )
+    websub_secret: SecretStr | None = Field(
+        default=None, description="Master secret; each feed's hub.secret is derived from it."
+    )
+    websub_lease_seconds: int = Field(default=10 * 24 * 3600, ge=60, description="Lease asked of hubs.")
+
+    _unset_when_empty = field_validator(
+        "ping_token", "websub_callback_base_url", "websub_secret", mode="before"
+    )(_empty_is_unset)
+
+    @property
+    def websub_enabled(self) -> bool:
+        return bool(self.websub_callback_base_url and self.websub_secret)
+
+
+class PublisherSettings(_Section):
+    """The X account used without a config file (OAuth 1.0a user context), and that config file."""
+
+    publisher_config: Path | None = Field(
+        default=None, description="Publisher accounts, routes, policy and flow (YAML); unset: one X account."
+    )
+    x_api_base_url: str = "https://api.twitter.com"
+    x_api_key: SecretStr | None = None
+    x_api_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
+    x_ca_bundle: Path | None = Field(default=None, description="Extra CA file to trust for the X API.")
+
+    _unset_when_empty = field_validator(
+        "publisher_config",
+        "x_api_key",
+        "x_api_secret",
+        "x_access_token",
+        "x_access_token_secret",
+        "x_ca_bundle",
+        mode="before",
+    )(_empty_is_unset)
+
+    @property
+    def x_credentials_set(self) -> bool:
+        return all((self.x_api_key, self.x_api_secret, self.x_access_token, self.x_access_token_secret))
+
+
+class NotifierSettings(_Section):
+    """Where the forum hears from Herald: e-mail over SMTP and a chat webhook."""
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False
+    forum_email_from: str = "herald@localhost"
+    forum_email_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Forum addresses, comma-separated in the environment."
+    )
+    forum_webhook_url: str | None = None
+    forum_webhook_token: SecretStr | None = None
+
+    _unset_when_empty = field_validator(
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "forum_webhook_url",
+        "forum_webhook_token",
+        mode="before",
+    )(_empty_is_unset)
+
+    @field_validator("forum_email_to", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class DirectorySettings(_Section):
+    """The staff directory has no settings of its own yet beyond its port and the admin token."""
+
+
+#: The sections, by the attribute that holds each on `HeraldSettings`.
+SECTIONS: dict[str, type[_Section]] = {
+    "feed_ingest": FeedIngestSettings,
+    "publisher": PublisherSettings,
+    "notifier": NotifierSettings,
+    "directory": DirectorySettings,
+}
+
+
+def section_of(name: str) -> str | None:
+    """The section a flat setting name belongs to, or None for a top-level one."""
+    for section, model in SECTIONS.items():
+        if name in model.model_fields:
+            return section
+    return None
+
+
+class _FlatValues(PydanticBaseSettingsSource):
+    """Settings by their flat `HERALD_*` names from one mapping (the environment or the config
+    file), each put where it lives: the top level or its service's section."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str | None]) -> None:
+        super().__init__(settings_cls)
+        self.variables = {key.upper(): value for key, value in variables.items() if value is not None}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        raise NotImplementedError  # __call__ reads every name at once
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in flat_names():
+            key = ENV_PREFIX + name.upper()
+            if key in self.variables:
+                section = section_of(name)
+                target = found.setdefault(section, {}) if section else found
+                target[name] = self.variables[key]
+        return found
+
+
+def flat_names() -> list[str]:
+    """Every setting's flat name (its variable without `HERALD_`), top level first."""
+    top = [name for name in HeraldSettings.model_fields if name not in SECTIONS]
+    return top + [name for model in SECTIONS.values() for name in model.model_fields]
+
+
+def _file_values(path: Path) -> dict[str, str | None]:
+    """The config file's `HERALD_*` lines; a name that is no setting is an error, not ignored."""
+    values = {key.upper(): value for key, value in dotenv_values(path).items()}
+    known = {ENV_PREFIX + name.upper() for name in flat_names()}
+    for key in values:
+        if key.startswith(ENV_PREFIX) and key not in known:
+            raise SettingsError(f"{CONFIG_FILE_ENV} ({path}): {key} is not a Herald setting")
+    return values
+
+
+def _config_file() -> Path | None:
+    raw = os.environ.get(CONFIG_FILE_ENV, "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"{CONFIG_FILE_ENV}: no such file: {path}")
+    return path
 
 
 class HeraldSettings(BaseSettings):
     """Everything a Herald process can be told; defaults run the whole pipeline on one machine."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="HERALD_",
-        env_file=os.environ.get("HERALD_CONFIG_FILE"),
-        extra="ignore",
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     # Where things live
     state_dir: Path = Field(default_factory=_default_state_dir, description="Broker data, outbox, stores.")
@@ -63,69 +282,52 @@ class HeraldSettings(BaseSettings):
     directory_port: int = SERVICE_PORTS["directory"]
     web_bind: str = Field(default="127.0.0.1", description="Address the services' HTTP ports bind to.")
     admin_token: SecretStr | None = Field(default=None, description="Bearer token for admin HTTP calls.")
-
-    # feed_ingest
-    default_poll_interval_seconds: int = Field(default=300, ge=5)
-    poll_tick_seconds: float = Field(default=1.0, gt=0, description="How often due feeds are looked for.")
-    allow_private_networks: bool = Field(default=False, description="Allow feeds on loopback/private IPs.")
-    http_timeout_seconds: float = Field(default=20.0, gt=0)
-    max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    user_agent_contact: str = Field(default="https://github.com/herald", description="Contact URL in UA.")
-
-    # publisher: X (OAuth 1.0a user context); unset credentials mean the dry-run outbox
-    x_api_base_url: str = "https://api.twitter.com"
-    x_api_key: SecretStr | None = None
-    x_api_secret: SecretStr | None = None
-    x_access_token: SecretStr | None = None
-    x_access_token_secret: SecretStr | None = None
-    x_ca_bundle: Path | None = Field(default=None, description="Extra CA file to trust for the X API.")
-
-    # notifier
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
-    smtp_use_tls: bool = False
-    forum_email_from: str = "herald@localhost"
-    forum_email_to: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Forum addresses, comma-separated in the environment."
+    allow_private_networks: bool = Field(
+        default=False,
+        description="Allow loopback/private addresses: feeds, hubs, API base URLs (tests, demos).",
     )
-    forum_webhook_url: str | None = None
-    forum_webhook_token: SecretStr | None = None
 
-    @field_validator(
-        "kafka_bootstrap_servers",
-        "admin_token",
-        "x_api_key",
-        "x_api_secret",
-        "x_access_token",
-        "x_access_token_secret",
-        "x_ca_bundle",
-        "smtp_host",
-        "smtp_username",
-        "smtp_password",
-        "forum_webhook_url",
-        "forum_webhook_token",
-        "kafka_port",
-        "instance_id",
-        mode="before",
-    )
+    feed_ingest: FeedIngestSettings = Field(default_factory=FeedIngestSettings)
+    publisher: PublisherSettings = Field(default_factory=PublisherSettings)
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
+
+    _unset_when_empty = field_validator(
+        "kafka_bootstrap_servers", "admin_token", "kafka_port", "instance_id", mode="before"
+    )(_empty_is_unset)
+
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        """compose passes `${VAR:-}` as an empty string: that means "not set", not "empty secret"."""
-        return None if isinstance(value, str) and not value.strip() else value
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keywords, then the environment, then the config file (pydantic-settings' own env
+        sources read top-level fields only; every setting here has a flat name)."""
+        config_file = _config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _FlatValues(settings_cls, os.environ)]
+        if config_file is not None:
+            sources.append(_FlatValues(settings_cls, _file_values(config_file)))
+        return tuple(sources)
 
-    @field_validator("forum_email_to", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _split_addresses(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @property
-    def x_credentials_set(self) -> bool:
-        return all((self.x_api_key, self.x_api_secret, self.x_access_token, self.x_access_token_secret))
+    def _route_flat_names(cls, values: Any) -> Any:
+        """`load_settings(http_timeout_seconds=5)` means the feed_ingest section's setting."""
+        if not isinstance(values, dict):
+            return values
+        routed: dict[str, Any] = {}
+        for name, value in values.items():
+            section = section_of(name)
+            if section is None:
+                routed[name] = value
+            else:
+                routed.setdefault(section, {})
+                routed[section] = {**_as_dict(routed[section]), name: value}
+        return routed
 
     @cached_property
     def outbox_dir(self) -> Path:
@@ -135,6 +337,30 @@ class HeraldSettings(BaseSettings):
         return int(getattr(self, f"{service}_port"))
 
 
+def _as_dict(section: Any) -> dict[str, Any]:
+    return section.model_dump() if isinstance(section, BaseModel) else dict(section)
+
+
+def describe_error(error: ValidationError) -> str:
+    """The first problem as one line naming the variable: `HERALD_FEED_POLL_JITTER: Input should …`."""
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if str(part) not in SECTIONS]
+    name = (ENV_PREFIX + location[0].upper()) if location else "settings"
+    given = first.get("input")
+    shown = (
+        ""
+        if isinstance(given, dict) or name.endswith(("TOKEN", "SECRET", "PASSWORD", "KEY"))
+        else f" (got {given!r})"
+    )
+    more = len(error.errors()) - 1
+    return f"{name}: {first['msg']}{shown}" + (f"; and {more} more" if more else "")
+
+
 def load_settings(**overrides: object) -> HeraldSettings:
-    """Read settings now (not at import), so tests and subprocesses see their own environment."""
-    return HeraldSettings(**overrides)  # type: ignore[arg-type]
+    """Read settings now (not at import), so tests and subprocesses see their own environment.
+
+    Raises `SettingsError` (one line naming the variable) for a value that cannot be used."""
+    try:
+        return HeraldSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_error(exc)) from None

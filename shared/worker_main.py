@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from shared.kafka_admin import TopicSetupError, ensure_topics
 from shared.runtime import ServiceRuntime, run_worker
-from shared.settings import HeraldSettings, load_settings
+from shared.settings import HeraldSettings, SettingsError, load_settings
 
 RuntimeFactory = Callable[[HeraldSettings, str], ServiceRuntime]
 
@@ -32,7 +32,10 @@ def main(service: str, build: RuntimeFactory) -> None:
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"
     )
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"herald {service}: invalid setting {exc}")
     bootstrap = settings.kafka_bootstrap_servers
     if not bootstrap:
         sys.exit(

@@ -45,7 +45,7 @@ def add(
     event = FeedSubscribed(
         feed_id=feed_id_for(_checked_url(url)),
         url=url,
-        interval_seconds=interval or config.default_poll_interval_seconds,
+        interval_seconds=interval or config.feed_ingest.default_poll_interval_seconds,
         backfill=backfill,
         subscribed_at=datetime.now(UTC),
     )

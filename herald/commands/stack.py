@@ -34,7 +34,8 @@ def up() -> None:
     console.print(f"[bold]Kafka[/] at {bootstrap}" + (" (started)" if started_broker else ""))
     context.run(context.prepare_topics(bootstrap, config))
     ports = {service: config.service_port(service) for service in SERVICES}
-    mode = "X API" if config.x_credentials_set else f"dry-run outbox {config.outbox_dir / 'x.jsonl'}"
+    outbox = config.outbox_dir / "x.jsonl"
+    mode = "X API" if config.publisher.x_credentials_set else f"dry-run outbox {outbox}"
 
     def all_ready() -> None:
         lines = [

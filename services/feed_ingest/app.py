@@ -52,7 +52,6 @@ from services.feed_ingest import websub
 from services.feed_ingest.decide import Decision, Update, decide, remember, settle_fingerprints
 from services.feed_ingest.errors import FeedError
 from services.feed_ingest.fetch import FeedFetcher, FetchResult
-from services.feed_ingest.options import FeedIngestOptions
 from services.feed_ingest.parse import ParsedEntry, ParsedFeed, parse_feed
 from services.feed_ingest.schedule import DueHeap, SchedulePolicy
 from services.feed_ingest.state import (
@@ -130,11 +129,11 @@ class _Failure:
 class FeedIngest:
     """The service's parts, wired onto one runtime. Nothing connects until the worker starts."""
 
-    def __init__(self, runtime: ServiceRuntime, options: FeedIngestOptions | None = None) -> None:
+    def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
         self.app = runtime.app
         self.settings = runtime.settings
-        self.options = options or FeedIngestOptions()
+        self.options = runtime.settings.feed_ingest
         self.policy = SchedulePolicy(
             min_interval=self.options.feed_min_interval_seconds,
             max_interval=self.options.feed_max_interval_seconds,
@@ -344,11 +343,11 @@ class FeedIngest:
                 raise
             except Exception:  # the scheduler must outlive any one feed's trouble
                 log.exception("poll scheduling failed")
-                await asyncio.sleep(self.settings.poll_tick_seconds)
+                await asyncio.sleep(self.settings.feed_ingest.poll_tick_seconds)
 
     async def _next_due_feed(self) -> str:
         """Wait until an owned, schedulable feed not being polled is due; take it off the heap."""
-        tick = self.settings.poll_tick_seconds
+        tick = self.settings.feed_ingest.poll_tick_seconds
         while True:
             if not self.may_poll():
                 await asyncio.sleep(tick)

@@ -12,7 +12,7 @@ FeedErrorKind = Literal[
     "timeout",  # connect/read timeout, or the whole fetch took too long (a trickling server)
     "too_many_redirects",
     "http_error",  # 4xx/5xx (429/503 may carry retry_after_seconds)
-    "too_large",  # over settings.max_feed_bytes, on the wire or once decompressed
+    "too_large",  # over settings.feed_ingest.max_feed_bytes, on the wire or once decompressed
     "decompression_bomb",  # decompressed past the cap at a ratio no real feed has
     "unsafe_xml",  # entity expansion bomb, external entity (XXE), parameter entities
     "malformed",  # not a feed Herald can read (or an unsupported Content-Encoding)

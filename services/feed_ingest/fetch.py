@@ -91,7 +91,7 @@ class FetchResult:
 
 
 def user_agent(settings: HeraldSettings) -> str:
-    return f"Herald/{__version__} (+{settings.user_agent_contact})"
+    return f"Herald/{__version__} (+{settings.feed_ingest.user_agent_contact})"
 
 
 class HostLimiter:
@@ -179,20 +179,20 @@ class FeedFetcher:
         self.vetting = VettingResolver(self.policy, resolver)
         limit = per_host_limit or getattr(settings, "feed_per_host_concurrency", DEFAULT_PER_HOST_LIMIT)
         self.hosts = HostLimiter(int(limit))
-        self.total_timeout = total_timeout_seconds or settings.http_timeout_seconds * 3
+        self.total_timeout = total_timeout_seconds or settings.feed_ingest.http_timeout_seconds * 3
         self.dns_ttl = DNS_TTL_SECONDS if dns_ttl_seconds is None else dns_ttl_seconds
         self._session: aiohttp.ClientSession | None = None  # WebSub's requests (aiohttp)
         self._curl: CurlLoop | None = None  # feeds' requests (libcurl), made on first use
         self._idle: list[Transfer] = []  # libcurl handles ready for another request
         self._pins: dict[tuple[str, int], tuple[float, list[str]]] = {}  # (host, port) → (until, RESOLVE)
-        self._watch = TransferWatch(settings.http_timeout_seconds, self.total_timeout)
+        self._watch = TransferWatch(settings.feed_ingest.http_timeout_seconds, self.total_timeout)
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """An aiohttp session with the same vetting, for WebSub's requests to hubs (feeds
         themselves are fetched through libcurl, `_exchange`)."""
         if self._session is None:
-            timeout = self.settings.http_timeout_seconds
+            timeout = self.settings.feed_ingest.http_timeout_seconds
             self._session = vetted_session(
                 self.vetting,
                 limit=POOL_LIMIT,
@@ -335,7 +335,7 @@ class FeedFetcher:
         return entries
 
     def _failure(self, exc: CurlError, url: str, transfer: Transfer) -> FeedError:
-        timeout = self.settings.http_timeout_seconds
+        timeout = self.settings.feed_ingest.http_timeout_seconds
         if exc.code == pycurl.E_OPERATION_TIMEDOUT:
             phase = "reading" if transfer.status else "connecting to"
             return FeedError("timeout", f"timed out {phase} {url} (over {timeout:g}s)")
@@ -389,10 +389,10 @@ class FeedFetcher:
         return self._curl
 
     def _new_transfer(self) -> Transfer:
-        timeout = self.settings.http_timeout_seconds
+        timeout = self.settings.feed_ingest.http_timeout_seconds
         return Transfer(
             self.vetting,
-            limit=self.settings.max_feed_bytes,
+            limit=self.settings.feed_ingest.max_feed_bytes,
             user_agent=user_agent(self.settings),
             connect_timeout=min(10.0, timeout),
             on_socket_closed=self._engine().socket_closed,

@@ -89,7 +89,7 @@ def install_pages(ingest: FeedIngest) -> None:
             if not options.websub_enabled:
                 return self.text("WebSub is not enabled", status=404)
             declared = request.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > settings.max_feed_bytes:
+            if declared.isdigit() and int(declared) > settings.feed_ingest.max_feed_bytes:
                 return self.text("too large", status=413)
             body = await request.read()
             master = options.websub_secret.get_secret_value()  # type: ignore[union-attr]

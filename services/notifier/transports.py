@@ -50,15 +50,15 @@ class EmailTransport:
     name = "email"
 
     def __init__(self, settings: HeraldSettings) -> None:
-        assert settings.smtp_host
-        self.host = settings.smtp_host
-        self.port = settings.smtp_port
-        self.username = settings.smtp_username
-        self.password = settings.smtp_password
-        self.starttls = settings.smtp_starttls
-        self.use_tls = settings.smtp_use_tls
-        self.sender = settings.forum_email_from
-        self.recipients = list(settings.forum_email_to)
+        assert settings.notifier.smtp_host
+        self.host = settings.notifier.smtp_host
+        self.port = settings.notifier.smtp_port
+        self.username = settings.notifier.smtp_username
+        self.password = settings.notifier.smtp_password
+        self.starttls = settings.notifier.smtp_starttls
+        self.use_tls = settings.notifier.smtp_use_tls
+        self.sender = settings.notifier.forum_email_from
+        self.recipients = list(settings.notifier.forum_email_to)
 
     def message(self, alert: Alert) -> EmailMessage:
         msg = EmailMessage()
@@ -100,9 +100,9 @@ class WebhookTransport:
     name = "webhook"
 
     def __init__(self, settings: HeraldSettings) -> None:
-        assert settings.forum_webhook_url
-        self.url = settings.forum_webhook_url
-        self.token = settings.forum_webhook_token
+        assert settings.notifier.forum_webhook_url
+        self.url = settings.notifier.forum_webhook_url
+        self.token = settings.notifier.forum_webhook_token
         self.where = urlsplit(self.url).netloc or "webhook"
 
     async def send(self, alert: Alert) -> None:
@@ -124,9 +124,9 @@ class WebhookTransport:
 def configured_transports(settings: HeraldSettings) -> list[Transport]:
     """E-mail when a host and recipients are set; webhook when a URL is set; else none (log only)."""
     transports: list[Transport] = []
-    if settings.smtp_host and settings.forum_email_to:
+    if settings.notifier.smtp_host and settings.notifier.forum_email_to:
         transports.append(EmailTransport(settings))
-    if settings.forum_webhook_url:
+    if settings.notifier.forum_webhook_url:
         transports.append(WebhookTransport(settings))
     return transports
 

@@ -260,7 +260,7 @@ def build_channels(
     account, `x:corporate` — X from HERALD_X_* or the outbox. Nothing connects here."""
     environ = environ if environ is not None else os.environ
     if accounts_config is None:
-        if settings.x_credentials_set:
+        if settings.publisher.x_credentials_set:
             return {f"x:{DEFAULT_ACCOUNT}": XChannel(settings, account=DEFAULT_ACCOUNT)}
         outbox = OutboxChannel(
             settings.outbox_dir, account=DEFAULT_ACCOUNT, stands_in_for="x", limits=X_LIMITS
@@ -303,8 +303,8 @@ def _build(account: AccountConfig, settings: HeraldSettings, environ: Mapping[st
                 secrets["access_token"],
                 secrets["access_token_secret"],
             ),
-            base_url=account.base_url or settings.x_api_base_url or X_DEFAULT_BASE_URL,
-            ca_bundle=account.ca_bundle or settings.x_ca_bundle,
+            base_url=account.base_url or settings.publisher.x_api_base_url or X_DEFAULT_BASE_URL,
+            ca_bundle=account.ca_bundle or settings.publisher.x_ca_bundle,
             max_image_bytes=account.max_image_bytes,
             **images,
             **common,

@@ -92,7 +92,7 @@ def announce_mode(runtime: ServiceRuntime, channels: dict[str, Channel], setting
     elif dry:
         runtime.heartbeat_detail.update({"mode": "mixed", "dry_run": ",".join(dry)})
     else:
-        runtime.heartbeat_detail.update({"mode": "live", "x_api": settings.x_api_base_url})
+        runtime.heartbeat_detail.update({"mode": "live", "x_api": settings.publisher.x_api_base_url})
     for target, channel in dry.items():
         banner = "=" * 72
         log.warning(

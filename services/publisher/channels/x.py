@@ -124,17 +124,19 @@ class XChannel:
         """`credentials` = (api key, api secret, access token, access token secret); without them,
         `settings`' HERALD_X_* (the walking skeleton's single account)."""
         if credentials is None:
-            if settings is None or not settings.x_credentials_set:
+            if settings is None or not settings.publisher.x_credentials_set:
                 raise ValueError("X credentials are not all set")
             credentials = (
-                settings.x_api_key,  # type: ignore[assignment]
-                settings.x_api_secret,
-                settings.x_access_token,
-                settings.x_access_token_secret,
+                settings.publisher.x_api_key,  # type: ignore[assignment]
+                settings.publisher.x_api_secret,
+                settings.publisher.x_access_token,
+                settings.publisher.x_access_token_secret,
             )
         self.account = account
-        self._base_url = base_url or (settings.x_api_base_url if settings else X_DEFAULT_BASE_URL)
-        self._ca_bundle = ca_bundle if ca_bundle is not None else (settings.x_ca_bundle if settings else None)
+        self._base_url = base_url or (settings.publisher.x_api_base_url if settings else X_DEFAULT_BASE_URL)
+        self._ca_bundle = (
+            ca_bundle if ca_bundle is not None else (settings.publisher.x_ca_bundle if settings else None)
+        )
         self._credentials = credentials
         self._max_image_bytes = max_image_bytes
         # Image URLs come from feeds: fetched only from public addresses unless allowed.
