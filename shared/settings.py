@@ -133,6 +133,11 @@ class PublisherSettings(_Section):
     x_access_token: SecretStr | None = None
     x_access_token_secret: SecretStr | None = None
     x_ca_bundle: Path | None = Field(default=None, description="Extra CA file to trust for the X API.")
+    publisher_max_attempts: int = Field(default=4, ge=1, description="Calls per item and channel account.")
+    publisher_backoff_base_seconds: float = Field(
+        default=1.0, ge=0, description="First backoff; doubles each try."
+    )
+    publisher_backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest single backoff.")
 
     _unset_when_empty = field_validator(
         "publisher_config",

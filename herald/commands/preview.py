@@ -108,8 +108,8 @@ def preview(
         return
     config = context.settings()
     try:
-        publisher = load_config()
-        accounts = load_accounts()
+        publisher = load_config(config.publisher.publisher_config)
+        accounts = load_accounts(config.publisher.publisher_config)
     except (ConfigError, AccountsConfigError) as exc:
         raise UserError(str(exc)) from None
     default_target = accounts.accounts[0].key if accounts and accounts.accounts else "x:corporate"

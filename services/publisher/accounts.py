@@ -60,7 +60,6 @@ from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES
 from services.publisher.channels.x import X_DEFAULT_BASE_URL
 from shared.settings import HeraldSettings
 
-CONFIG_ENV = "HERALD_PUBLISHER_CONFIG"
 DEFAULT_ACCOUNT = "corporate"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -211,12 +210,6 @@ class AccountsConfig(BaseModel):
         return self
 
 
-def config_path(environ: Mapping[str, str] | None = None) -> Path | None:
-    """The config file named by HERALD_PUBLISHER_CONFIG, or None."""
-    raw = (environ if environ is not None else os.environ).get(CONFIG_ENV, "").strip()
-    return Path(raw) if raw else None
-
-
 def parse_accounts(data: Any, *, source: str = "config") -> AccountsConfig:
     """Validate already-loaded YAML/JSON; AccountsConfigError names the first bad field."""
     if data is None:
@@ -229,11 +222,8 @@ def parse_accounts(data: Any, *, source: str = "config") -> AccountsConfig:
         raise AccountsConfigError(f"{source}: {_first_error(exc)}") from None
 
 
-def load_accounts(
-    path: Path | None = None, *, environ: Mapping[str, str] | None = None
-) -> AccountsConfig | None:
-    """The accounts section of `path` (default: HERALD_PUBLISHER_CONFIG); None without a file."""
-    path = path or config_path(environ)
+def load_accounts(path: Path | None) -> AccountsConfig | None:
+    """The accounts section of `path` (the `publisher_config` setting); None without a file."""
     if path is None:
         return None
     try:

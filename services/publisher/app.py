@@ -32,8 +32,8 @@ SWEEP_SECONDS = 1.0
 
 def load(settings: HeraldSettings) -> tuple[PublisherConfig, dict[str, Channel]]:
     """The config file (routes, policy, flow) and the channels of its accounts."""
-    config = load_config()
-    accounts = load_accounts()
+    config = load_config(settings.publisher.publisher_config)
+    accounts = load_accounts(settings.publisher.publisher_config)
     if accounts is not None and not accounts.accounts:
         accounts = None  # a file with routes/policy only: the default account (X from HERALD_X_*)
     channels = build_channels(accounts, settings)
@@ -52,7 +52,9 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     # live in its own partition.
     ledger = PostingLedger(runtime.app, partitions=FEED_ITEMS.partitions)
     default_target = next(iter(channels))
-    poster = Poster(runtime, ledger, channels, config, RetryPolicy(), default_target=default_target)
+    poster = Poster(
+        runtime, ledger, channels, config, RetryPolicy.of(settings.publisher), default_target=default_target
+    )
     announce_mode(runtime, channels, settings)
 
     @runtime.consumer(FEED_ITEMS, accepts=(FeedItemDiscovered, FeedItemUpdated))

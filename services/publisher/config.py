@@ -29,7 +29,6 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.publisher.accounts import config_path
 from services.publisher.policy import PolicyConfig
 from services.publisher.routing import RouteConfig
 
@@ -79,13 +78,12 @@ def parse_config(document: Any, *, source: str = "config") -> PublisherConfig:
         raise ConfigError(f"{source}: {where}: {first.get('msg')}") from None
 
 
-def load_config(path: str | Path | None = None) -> PublisherConfig:
-    """Read the file named by `path`, else by `HERALD_PUBLISHER_CONFIG`; none → defaults."""
-    path = Path(path) if path is not None else config_path()
+def load_config(path: str | Path | None) -> PublisherConfig:
+    """Read the file named by `path` (the `publisher_config` setting); none → defaults."""
     if path is None:
         return PublisherConfig()
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read publisher config {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:

@@ -7,19 +7,26 @@ reset instead (`flow.AccountLane.block_until`) and does not count as an attempt.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from shared.settings import PublisherSettings
 
 
-class RetryPolicy(BaseSettings):
-    """How hard to try one post; `HERALD_PUBLISHER_*` environment variables override the defaults."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one post (the `publisher_max_attempts` and `publisher_backoff_*` settings)."""
 
-    model_config = SettingsConfigDict(env_prefix="HERALD_PUBLISHER_", extra="ignore", frozen=True)
+    max_attempts: int = 4
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 30.0
 
-    max_attempts: int = Field(default=4, ge=1, description="Calls per item and channel account.")
-    backoff_base_seconds: float = Field(default=1.0, ge=0, description="First backoff; doubles each try.")
-    backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest single backoff.")
+    @classmethod
+    def of(cls, settings: PublisherSettings) -> RetryPolicy:
+        return cls(
+            max_attempts=settings.publisher_max_attempts,
+            backoff_base_seconds=settings.publisher_backoff_base_seconds,
+            backoff_max_seconds=settings.publisher_backoff_max_seconds,
+        )
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Delay after failed attempt `attempt` (1-based): base·2^(n-1), capped, with "equal jitter"

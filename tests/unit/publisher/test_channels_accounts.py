@@ -10,7 +10,6 @@ import pytest
 from services.publisher.accounts import (
     AccountsConfigError,
     build_channels,
-    config_path,
     load_accounts,
     parse_accounts,
 )
@@ -22,7 +21,7 @@ from services.publisher.channels import (
     WebhookChannel,
     XChannel,
 )
-from shared.settings import HeraldSettings
+from shared.settings import HeraldSettings, load_settings
 
 X_CREDS = {
     "api_key": {"env": "X_CORP_KEY"},
@@ -151,7 +150,7 @@ def test_duplicate_account_is_refused() -> None:
 
 
 def test_without_a_config_the_skeleton_behaviour(tmp_path: Path) -> None:
-    assert config_path({}) is None and load_accounts(environ={}) is None
+    assert load_accounts(None) is None
     dry = build_channels(None, settings(tmp_path), environ={})
     assert list(dry) == ["x:corporate"]
     outbox = dry["x:corporate"]
@@ -170,5 +169,5 @@ def test_load_accounts_reports_yaml_errors_with_the_line(tmp_path: Path) -> None
     with pytest.raises(AccountsConfigError, match=r"publisher.yaml: line \d+ not valid YAML"):
         load_accounts(path)
     path.write_text("accounts:\n  - {name: a, kind: outbox}\n")
-    config = load_accounts(environ={"HERALD_PUBLISHER_CONFIG": str(path)})
+    config = load_accounts(load_settings(publisher_config=str(path)).publisher.publisher_config)
     assert config is not None and [a.key for a in config.accounts] == ["outbox:a"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.publisher.config import ConfigError, load_config
+from shared.settings import load_settings
 
 CONFIG = """
 accounts:
@@ -29,7 +30,7 @@ def test_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "publisher.yaml"
     path.write_text(CONFIG)
     monkeypatch.setenv("HERALD_PUBLISHER_CONFIG", str(path))
-    config = load_config()
+    config = load_config(load_settings().publisher.publisher_config)
     assert config.routes[0].urgent and config.routes[0].to == ["x:corporate"]
     assert config.policy.blocked_keywords == ["strike"]
     assert config.policy.cost.caps["x:corporate"].daily == 5
@@ -38,7 +39,7 @@ def test_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_no_file_means_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HERALD_PUBLISHER_CONFIG", raising=False)
-    config = load_config()
+    config = load_config(load_settings().publisher.publisher_config)
     assert config.routes == [] and config.policy.quiet_hours == {}
 
 
