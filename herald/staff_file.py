@@ -1,4 +1,4 @@
-"""Reading a staff list file (the YAML format of the seed's `staff.yaml`) into change requests.
+"""Reading a staff list file (the YAML format of `examples/staff.yaml`) into change requests.
 
 Every row is checked before anything is sent, so a file with a bad row sends nothing and the
 error names the row. Rows become `upsert` requests: importing the same file twice changes nothing.

@@ -2,7 +2,10 @@
 
 Services never spell a topic name; they take a `TopicSpec` from here. `herald broker start` and
 every service's start-up create all of them with these exact partition counts (faust tables need
-their changelogs co-partitioned with their source topics), so the catalogue is the truth.
+their changelogs co-partitioned with their source topics), so the catalogue is the truth. It also
+says who in Herald produces and consumes each topic and what its records may hold; the README's
+service table and docs/architecture.md's topic table are rendered from it (`herald events topics`),
+and tests check both those tables and the producers/consumers against the code.
 """
 
 from __future__ import annotations
@@ -39,7 +42,15 @@ from shared.events import (
 )
 
 DAY_MS = 24 * 60 * 60 * 1000
-SERVICES = ("feed_ingest", "publisher", "notifier", "directory")
+Party = Literal["feed_ingest", "publisher", "notifier", "directory", "cli"]
+SERVICES: tuple[Party, ...] = ("feed_ingest", "publisher", "notifier", "directory")
+#: Who reads and writes topics: the four services and the `herald` command line.
+PARTIES: tuple[Party, ...] = (*SERVICES, "cli")
+#: What a topic's records may hold, least sensitive first: `public` only what the council publishes
+#: anyway; `internal` for council staff and ops (unpublished post text, who approved it, errors);
+#: `personal` names and accounts of the directory's people, private accounts included.
+Classification = Literal["public", "internal", "personal"]
+CLASSIFICATIONS: tuple[Classification, ...] = ("public", "internal", "personal")
 
 #: Partitions of every keyed stream. Tables keyed like their source need the same count.
 DEFAULT_PARTITIONS = 4
@@ -62,7 +73,12 @@ def key_hash(key: bytes) -> int:
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """One topic: its name, what its key is, which events it carries, and how Kafka keeps it."""
+    """One topic: its name, what its key is, which events it carries, how Kafka keeps it, who in
+    Herald writes and reads it, and how sensitive its records are.
+
+    `public` says whether the topic is part of the published contract (other teams may read it);
+    `classification` says what its records may hold. They differ: the directory's topics are in the
+    contract, yet hold personal data."""
 
     name: str
     key: str
@@ -73,6 +89,10 @@ class TopicSpec:
     retention_ms: int | None = 14 * DAY_MS
     public: bool = True
     extra_config: dict[str, str] = field(default_factory=dict)
+    key_description: str = ""
+    producers: tuple[Party, ...] = ()
+    consumers: tuple[Party, ...] = ()
+    classification: Classification = "internal"
 
     @property
     def accepts(self) -> dict[str, type[EventPayload]]:
@@ -102,6 +122,10 @@ FEEDS = TopicSpec(
     payloads=(FeedSubscribed, FeedUnsubscribed),
     cleanup_policy="compact",
     retention_ms=None,
+    key_description="the feed's id (from its normalised URL): its subscription events stay in order",
+    producers=("cli", "feed_ingest"),
+    consumers=("feed_ingest", "cli"),
+    classification="public",
 )
 FEED_ITEMS = TopicSpec(
     name="herald.feed-items",
@@ -109,6 +133,10 @@ FEED_ITEMS = TopicSpec(
     description="New items found in the council's feeds, and later changes to them.",
     payloads=(FeedItemDiscovered, FeedItemUpdated),
     retention_ms=30 * DAY_MS,
+    key_description='the item\'s stable id (docs/architecture.md "Identity"): its events stay in order',
+    producers=("feed_ingest",),
+    consumers=("publisher", "cli"),
+    classification="public",
 )
 POSTS = TopicSpec(
     name="herald.posts",
@@ -116,6 +144,10 @@ POSTS = TopicSpec(
     description="What the publisher did with each item on each channel, and the policy's decisions.",
     payloads=(PostPublished, PostFailed, PostHeld, PostApproved, PostDropped),
     retention_ms=90 * DAY_MS,
+    key_description="the item's id, so what was done with one item, on every channel, stays in order",
+    producers=("publisher",),
+    consumers=("notifier", "cli"),
+    classification="internal",
 )
 PUBLISHER_COMMANDS = TopicSpec(
     name="herald.publisher.commands",
@@ -123,6 +155,10 @@ PUBLISHER_COMMANDS = TopicSpec(
     description="Approve or drop held posts (CLI, admin API); read by publisher only.",
     payloads=(PostDecisionRequested,),
     public=False,
+    key_description="the held item's id, as on herald.posts",
+    producers=("cli", "publisher"),
+    consumers=("publisher",),
+    classification="internal",
 )
 FEED_HEALTH = TopicSpec(
     name="herald.ops.feed-health",
@@ -130,6 +166,10 @@ FEED_HEALTH = TopicSpec(
     description="Every poll's outcome, feeds turning broken or healthy, feeds that moved.",
     payloads=(FeedPolled, FeedStatusChanged, FeedMoved),
     retention_ms=7 * DAY_MS,
+    key_description="the feed's id, so a feed's reports stay in order",
+    producers=("feed_ingest",),
+    consumers=("notifier", "cli"),
+    classification="internal",
 )
 DIRECTORY_COMMANDS = TopicSpec(
     name="herald.directory.commands",
@@ -137,6 +177,10 @@ DIRECTORY_COMMANDS = TopicSpec(
     description="Requests to change the staff directory (CLI, imports); read by directory only.",
     payloads=(StaffAccountChangeRequested,),
     public=False,
+    key_description="the person's staff id, so one person's requests are decided in order",
+    producers=("cli",),
+    consumers=("directory",),
+    classification="personal",
 )
 DIRECTORY_EVENTS = TopicSpec(
     name="herald.directory.events",
@@ -144,6 +188,10 @@ DIRECTORY_EVENTS = TopicSpec(
     description="Changes to the staff directory, and refused requests.",
     payloads=(StaffAccountAdded, StaffAccountUpdated, StaffAccountRemoved, StaffAccountChangeRejected),
     retention_ms=365 * DAY_MS,
+    key_description="the person's staff id, so one person's changes stay in order",
+    producers=("directory",),
+    consumers=("notifier", "cli"),
+    classification="personal",
 )
 DIRECTORY_SNAPSHOT = TopicSpec(
     name="herald.directory.accounts",
@@ -152,6 +200,10 @@ DIRECTORY_SNAPSHOT = TopicSpec(
     payloads=(StaffAccount,),
     cleanup_policy="compact",
     retention_ms=None,
+    key_description="the person's staff id; compaction keeps the latest account per person",
+    producers=("directory",),
+    consumers=("directory", "cli"),
+    classification="personal",
 )
 FORUM_ALERTS = TopicSpec(
     name="herald.forum.alerts",
@@ -159,6 +211,9 @@ FORUM_ALERTS = TopicSpec(
     description="What the forum was told.",
     payloads=(ForumAlertSent,),
     retention_ms=90 * DAY_MS,
+    key_description="the CloudEvents id of the event the forum was told about",
+    producers=("notifier",),
+    classification="personal",
 )
 OPS_HEARTBEAT = TopicSpec(
     name="herald.ops.heartbeat",
@@ -167,6 +222,10 @@ OPS_HEARTBEAT = TopicSpec(
     payloads=(ServiceHeartbeat,),
     partitions=1,
     retention_ms=1 * DAY_MS,
+    key_description="the service's name",
+    producers=SERVICES,
+    consumers=("cli",),
+    classification="internal",
 )
 OPS_ERRORS = TopicSpec(
     name="herald.ops.errors",
@@ -175,21 +234,11 @@ OPS_ERRORS = TopicSpec(
     payloads=(ServiceError,),
     partitions=1,
     retention_ms=30 * DAY_MS,
+    key_description="the service's name",
+    producers=SERVICES,
+    consumers=("cli",),
+    classification="internal",
 )
-
-
-def dead_letter(service: str) -> TopicSpec:
-    """The dead-letter topic of one service: records it could not read, as they were, with the
-    reason and their origin in `herald-dlq-*` headers."""
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}")
-    return TopicSpec(
-        name=f"herald.dlq.{service}",
-        key="original key",
-        description=f"Records {service} could not process, unchanged, with the reason in headers.",
-        partitions=1,
-        retention_ms=30 * DAY_MS,
-    )
 
 
 #: Topics owned by one service for its own work (not a public contract).
@@ -202,6 +251,10 @@ FEED_POLLS = TopicSpec(
     ),
     retention_ms=1 * DAY_MS,
     public=False,
+    key_description="the feed's id; none for a refresh, whose partition is its address",
+    producers=("feed_ingest", "cli"),
+    consumers=("feed_ingest",),
+    classification="internal",
 )
 
 PUBLIC_TOPICS: tuple[TopicSpec, ...] = (
@@ -215,13 +268,30 @@ PUBLIC_TOPICS: tuple[TopicSpec, ...] = (
     OPS_ERRORS,
     FEED_HEALTH,
 )
-ALL_TOPICS: tuple[TopicSpec, ...] = (
-    *PUBLIC_TOPICS,
-    DIRECTORY_COMMANDS,
-    PUBLISHER_COMMANDS,
-    FEED_POLLS,
-    *(dead_letter(service) for service in SERVICES),
-)
+#: Every topic but the dead-letter ones.
+_WORK_TOPICS: tuple[TopicSpec, ...] = (*PUBLIC_TOPICS, DIRECTORY_COMMANDS, PUBLISHER_COMMANDS, FEED_POLLS)
+
+
+def dead_letter(service: Party) -> TopicSpec:
+    """The dead-letter topic of one service: records it could not read, as they were, with the
+    reason and their origin in `herald-dlq-*` headers. Copies of what the service reads, so as
+    sensitive as the most sensitive topic it consumes."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    read = [spec.classification for spec in _WORK_TOPICS if service in spec.consumers]
+    return TopicSpec(
+        name=f"herald.dlq.{service}",
+        key="original key",
+        description=f"Records {service} could not process, unchanged, with the reason in headers.",
+        partitions=1,
+        retention_ms=30 * DAY_MS,
+        key_description="the dead-lettered record's own key, unchanged",
+        producers=(service,),
+        classification=max(read, key=CLASSIFICATIONS.index, default="internal"),
+    )
+
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (*_WORK_TOPICS, *(dead_letter(service) for service in SERVICES))
 
 
 def by_name(name: str) -> TopicSpec:

@@ -1,4 +1,5 @@
-"""`herald events schema`: Herald's published contract (JSON Schemas + AsyncAPI), from the models."""
+"""`herald events schema`: Herald's published contract (JSON Schemas + AsyncAPI), from the models;
+`herald events topics`: the topic catalogue's tables, as the README and docs/architecture.md carry them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from herald.errors import UserError
 from shared.contracts import CONTRACTS_DIR, breaking_changes, committed_files, event_schemas, render_files
+from shared.topic_docs import service_table, topic_table
 
 app = typer.Typer(help="Herald's event contract.", no_args_is_help=True)
 console = Console()
@@ -58,3 +60,11 @@ def schema(
     for name, text in files.items():
         Path(CONTRACTS_DIR / name).write_text(text)
     console.print(f"wrote {len(files)} files to {CONTRACTS_DIR}")
+
+
+@app.command()
+def topics(
+    by_service: bool = typer.Option(False, "--by-service", help="What each service reads and writes."),
+) -> None:
+    """Print every topic with its key, who writes and reads it and what it holds (Markdown)."""
+    print(service_table() if by_service else topic_table(), end="")

@@ -187,7 +187,7 @@ def remove(staff_id: str = typer.Argument(...), wait: float = WAIT) -> None:
 
 @app.command("import")
 def import_file(
-    path: Path = typer.Argument(..., help="YAML staff list (the seed's staff.yaml format)."),
+    path: Path = typer.Argument(..., help="YAML staff list (the format of examples/staff.yaml)."),
     wait: float = typer.Option(30.0, "--wait", min=0),
 ) -> None:
     """Add or update every account in the file; importing the same file again changes nothing."""

@@ -1,7 +1,7 @@
 """What a change request does to one account: a pure function of (current account, command).
 
 No I/O and no clock of its own (`now` is passed in), so every rule — and every rejection reason —
-is tested with plain data (lemon24/reader's "decide" step; DESIGN.md). The caller does the I/O:
+is tested with plain data (docs/architecture.md "Retrieve, parse, decide, act"). The caller does the I/O:
 publish the event, write the snapshot and the table.
 
 Rules (issue 3, the directory's walking-skeleton minimum):

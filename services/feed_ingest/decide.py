@@ -2,7 +2,7 @@
 as new and which as changed.
 
 Pure (lemon24/reader's retrieve → parse → decide → act): tested with plain data.
-Rules (issue 3, issue 5 §2, DESIGN.md "Identity and nothing twice"):
+Rules (issue 3, issue 5 §2; docs/architecture.md "Identity", "Nothing twice"):
 - an item is new when none of its identity keys has been seen; repeats in one fetch count once;
 - the first successful poll announces nothing (no flood of the back catalogue), unless the
   subscription asked for the latest N (`backfill`);

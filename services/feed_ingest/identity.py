@@ -3,7 +3,7 @@
 An item id must not change between polls, restarts or Herald versions (a change would announce
 every item again), so the rules here are frozen by golden fixtures in tests/fixtures/feeds/.
 
-Rules (DESIGN.md "Identity"): the guid/id when trustworthy, else the normalised link, else a hash
+Rules (docs/architecture.md "Identity"): the guid/id when trustworthy, else the normalised link, else a hash
 of the normalised title and summary. Ids that are globally unique by construction (URLs, `tag:`
 and `urn:` URIs) are global, so the same article in two council feeds is one item; opaque guids
 (`1042`) and content hashes are scoped by the feed, so two feeds' `1042`s never collide.

@@ -6,7 +6,7 @@ sequence (ZWJ families, skin tones, flags, keycaps, tag sequences) weighs 2 as a
 weighs 23 however long it is (X wraps it in t.co); the text is NFC-normalised first; 280 is the
 limit. The rules below re-implement twitter-text's `parseTweet` and its link extractor
 (github.com/twitter/twitter-text, js/src/parseTweet.js, extractUrlsWithIndices.js); the
-conformance vectors in ../shared/conformance/twitter-text-validate.yml are the test.
+conformance vectors in tests/fixtures/conformance/twitter-text-validate.yml are the test.
 
 Where twitter-text's emoji list is not reproduced exactly (it uses twemoji-parser's list), this
 module errs towards counting *more*: a post measured here never turns out longer on X.

@@ -1,4 +1,7 @@
-"""Every Herald event payload, one module per domain; `ALL_EVENTS` maps type to model."""
+"""Every Herald event payload, one module per domain; `ALL_EVENTS` maps type to model.
+
+Each module's docstring says who publishes and who consumes its events; the topic catalogue
+(`shared/topics.py`) holds the same as data, and a test checks that against the code."""
 
 from shared.envelope import EventPayload
 from shared.events.directory import (

@@ -6,8 +6,8 @@ its subscription table from them) and anyone listing feeds. That topic is compac
 latest event per feed is the feed's current subscription.
 
 `FeedPolled`, `FeedStatusChanged` and `FeedMoved` are published by feed_ingest to
-`herald.ops.feed-health`, keyed by feed id; consumed by notifier (broken feeds), `herald feeds
-list` (status per feed) and ops dashboards.
+`herald.ops.feed-health`, keyed by feed id; consumed by notifier (`FeedStatusChanged` and
+`FeedMoved` only: broken and moved feeds), `herald feeds list` (status per feed) and ops dashboards.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Items found in feeds.
 
 Published by: feed_ingest to `herald.feed-items`, keyed by item id (so all events of one item are
-ordered). Consumed by: publisher (posts it), notifier (tells the forum), other teams' consumers.
+ordered). Consumed by: publisher (posts it), `herald preview ITEM_ID`, other teams' consumers. The
+forum hears of an item through what the publisher did with it (`herald.posts`), not from here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Outcomes of posting an item to a social channel, and the decisions of the publishing policy.
 
 Published by: publisher to `herald.posts`, keyed by item id. Consumed by: notifier (alerts the
-forum), ops dashboards, other teams who want to know what went out.
+forum), `herald posts list` (held posts), ops dashboards, other teams who want to know what went out.
 `PostDecisionRequested` is a command: published by `herald posts approve|drop` and the
 publisher's admin HTTP API to `herald.publisher.commands` (keyed by item id); consumed by the
 publisher only.

@@ -1,4 +1,4 @@
-"""Staff list files (the seed's format) become upsert requests, or one clear error."""
+"""Staff list files (the format of examples/staff.yaml) become upsert requests, or one clear error."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import pytest
 from herald.errors import UserError
 from herald.staff_file import read_staff_file
 
-SEED = Path(__file__).resolve().parents[4] / "shared" / "seed" / "staff.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "staff.yaml"
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the seed staff list is beside the repo, not in it")
-def test_the_seed_staff_list_imports_as_thirteen_upserts() -> None:
-    requests = read_staff_file(SEED)
+def test_the_example_staff_list_imports_as_thirteen_upserts() -> None:
+    requests = read_staff_file(EXAMPLE)
     assert len(requests) == 13
     assert {r.action for r in requests} == {"upsert"}
     by_id = {r.staff_id: r for r in requests}

@@ -1,4 +1,4 @@
-"""Item identity rules (issue 3 / DESIGN.md "Identity"): stable, normalised, compact."""
+"""Item identity rules (issue 3; docs/architecture.md "Identity"): stable, normalised, compact."""
 
 from __future__ import annotations
 
