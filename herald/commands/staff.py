@@ -6,6 +6,7 @@ Removed or Rejected event, which `--wait` (the default) waits for and prints.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import time
 import uuid
@@ -55,7 +56,7 @@ def _send(requests: list[StaffAccountChangeRequested], *, wait: float) -> None:
                 await listener.stop()
         return outcomes
 
-    outcomes = context.run(go())
+    outcomes = asyncio.run(go())
     for line in outcomes:
         console.print(line)
     if wait and len(outcomes) < len(requests):
@@ -69,6 +70,7 @@ class _OutcomeListener:
     """Reads directory events from the end, to report what became of our requests."""
 
     def __init__(self, bootstrap: str, namespace: str) -> None:
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             namespace + DIRECTORY_EVENTS.name,
             bootstrap_servers=bootstrap,
@@ -77,7 +79,7 @@ class _OutcomeListener:
         )
 
     async def start(self) -> None:
-        await self._consumer.start()
+        await context.start_consumer(self._consumer, self._bootstrap)
         await self._consumer.seek_to_end()
         for tp in self._consumer.assignment():  # pin the end now, before our requests go out
             await self._consumer.position(tp)
@@ -216,7 +218,7 @@ def list_staff(as_json: bool = typer.Option(False, "--json")) -> None:
             accounts[key] = account  # type: ignore[assignment]
         return accounts
 
-    accounts = context.run(read())
+    accounts = asyncio.run(read())
     if as_json:
         for account in accounts.values():
             print(account.model_dump_json())
