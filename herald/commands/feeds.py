@@ -6,9 +6,9 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import typer
+from pydantic import HttpUrl, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -26,10 +26,17 @@ console = Console()
 CLI_SOURCE = "/herald/cli"
 
 
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
 def _checked_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"not an http(s) feed URL: {url!r}")
+    """`url` if a FeedSubscribed can carry it (its field's own type decides: scheme, host, port,
+    length); else a one-line refusal saying why."""
+    try:
+        _HTTP_URL.validate_python(url)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        raise UserError(f"not an http(s) feed URL: {url!r} ({reason})") from None
     return url
 
 

@@ -88,6 +88,9 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], messag
     [
         (("feeds", "add", "ftp://example.org/feed"), "not an http(s) feed URL: 'ftp://example.org/feed'"),
         (("feeds", "add", "not a url"), "not an http(s) feed URL: 'not a url'"),
+        (("feeds", "add", "http://example.org:99999/feed"), "invalid port number"),
+        (("feeds", "remove", "http://[::1/feed"), "invalid IPv6 address"),
+        (("feeds", "check", "http://exa mple.org/feed"), "invalid international domain name"),
         (("feeds", "list"), "the local Kafka broker is not running"),
         (("staff", "update", "sue-tylcoat"), "nothing to update"),
         (
