@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -117,9 +118,15 @@ def _describe(event_type: str, payload: object) -> str:
 
 
 def _request(action: str, staff_id: str, **fields: object) -> StaffAccountChangeRequested:
-    return StaffAccountChangeRequested(
-        request_id=str(uuid.uuid4()), action=action, staff_id=staff_id, requested_by=_user(), **fields
-    )
+    """The request, or a one-line refusal naming the field the event's model rejects."""
+    try:
+        return StaffAccountChangeRequested(
+            request_id=str(uuid.uuid4()), action=action, staff_id=staff_id, requested_by=_user(), **fields
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = " ".join(str(part) for part in error["loc"]).replace("_", " ")
+        raise UserError(f"{field}: {error['msg']}") from None
 
 
 def _user() -> str:
@@ -145,17 +152,11 @@ def add(
     """Add a staff member's account."""
     try:
         staff_id = staff_id or staff_id_for(name)
-        request = _request(
-            "add",
-            staff_id,
-            name=name,
-            handle=handle,
-            role=role,
-            platform=_platform(platform),
-            private=private,
-        )
     except ValueError as exc:
-        raise UserError(str(exc).splitlines()[0]) from None
+        raise UserError(str(exc)) from None
+    request = _request(
+        "add", staff_id, name=name, handle=handle, role=role, platform=_platform(platform), private=private
+    )
     _send([request], wait=wait)
 
 

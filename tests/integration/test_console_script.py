@@ -93,6 +93,7 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], messag
         (("feeds", "check", "http://exa mple.org/feed"), "invalid international domain name"),
         (("feeds", "list"), "the local Kafka broker is not running"),
         (("staff", "update", "sue-tylcoat"), "nothing to update"),
+        (("staff", "remove", ""), "staff id: String should have at least 1 character"),
         (
             ("staff", "add", "--name", "A", "--handle", "a", "--platform", "myspace"),
             "unknown platform 'myspace'",
