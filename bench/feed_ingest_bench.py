@@ -26,7 +26,8 @@ What it does, in one run (about 2 minutes a round on 2 cores):
    RSS 2.0, feedparser otherwise), feedparser alone and fastfeedparser behind the same item model.
 
 Prints a rich table and one JSON line (`{"bench": "feed_ingest", ...}`). The broker is
-`HERALD_KAFKA_BOOTSTRAP_SERVERS` if set, else Herald's local broker (started, then stopped).
+`HERALD_KAFKA_BOOTSTRAP_SERVERS` if set, else Herald's local broker in a temp state dir, stopped
+after (`bench/harness.py`).
 Bench-only dependencies: `reader` (+ `sgmllib3k`, which reader's vendored feedparser imports)
 and `fastfeedparser`; a missing one skips its part and says so.
 """
@@ -46,7 +47,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +60,7 @@ for _path in (str(REPO), str(BENCH_DIR)):
         sys.path.insert(0, _path)
 
 from corpus import Corpus, write_corpus  # noqa: E402
+from harness import ROUNDS, console, kafka_bootstrap  # noqa: E402
 from nginx import Nginx, free_port  # noqa: E402
 
 GOAL_ALL_NEW = 5.0
@@ -160,23 +162,6 @@ def _median_round(rounds: list[dict[str, PassResult]]) -> dict[str, PassResult]:
 
 
 # --- Kafka ------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def kafka_bootstrap() -> Iterator[str]:
-    """The broker to use: HERALD_KAFKA_BOOTSTRAP_SERVERS, else Herald's local one (stopped after,
-    if this run started it)."""
-    from herald.broker import LocalBroker
-    from herald.context import bootstrap
-    from shared.settings import load_settings
-
-    settings = load_settings()
-    servers, started = bootstrap(settings, start=True)
-    try:
-        yield servers
-    finally:
-        if started:
-            LocalBroker(settings.state_dir, settings.cache_dir, port=settings.kafka_port).stop()
-
-
 class KafkaWatch:
     """Reads each feed's poll outcome from herald.ops.feed-health (FeedPolled, sent once the
     poll's item events are acknowledged and its state stored), and the item events after a pass.
@@ -805,10 +790,9 @@ def parser_rates(corpus: Corpus, base_url: str, *, seconds: float) -> tuple[dict
 
 # --- output -------------------------------------------------------------------------------------
 def show(report: Report) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 120)
+    out = console()
     table = Table(
         title=f"feed_ingest vs lemon24/reader — {report.corpus['feeds']} feeds × "
         f"{report.corpus['items_per_feed']} items ({report.corpus['kb_per_feed']} KB each), "
@@ -851,7 +835,7 @@ def show(report: Report) -> None:
                 if result.worker_cpu and result.feeds
                 else "",  # noqa: E501
             )
-    console.print(table)
+    out.print(table)
     if report.parsers:
         parsers = Table(title="Parsing only, one core (feeds/s)")
         parsers.add_column("parser")
@@ -859,16 +843,16 @@ def show(report: Report) -> None:
         parsers.add_column("items/s", justify="right")
         for name, rate in report.parsers.items():
             parsers.add_row(name, f"{rate:,.0f}", f"{rate * report.corpus['items_per_feed']:,.0f}")
-        console.print(parsers)
+        out.print(parsers)
         if report.parsers_agree:
-            console.print(report.parsers_agree)
+            out.print(report.parsers_agree)
     if any(result.poll_window for result in report.herald.values()):
-        console.print(
+        out.print(
             "polls only: first to last poll outcome on herald.ops.feed-health, leaving out the lead-in "
             "while the worker reads the 1,000 (re)subscriptions; the ratio uses the full, end-to-end time."
         )
     for note in report.notes:
-        console.print(f"note: {note}")
+        out.print(f"note: {note}")
     ratios = {name: report.ratio(name) for name in ("all_new", "unchanged")}
     print(
         json.dumps(
@@ -925,7 +909,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=3,
+        default=ROUNDS,
         help="Herald and reader runs, paired and alternating who goes first; the table shows the "
         "median round of each and the median of the rounds' ratios",
     )

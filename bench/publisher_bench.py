@@ -2,7 +2,8 @@
 
 What it does (well under a minute for the defaults on 2 cores):
 1. a Kafka broker: `HERALD_KAFKA_BOOTSTRAP_SERVERS` if set, else Herald's local broker
-   (`herald.broker.LocalBroker`, Maven jars from the Herald cache) in a temp state dir, stopped after;
+   (`herald.broker.LocalBroker`, Maven jars from the Herald cache) in a temp state dir, stopped after
+   (`bench/harness.py`);
 2. the fake X API of the tests (`tests/fakes/x_api.py`, TLS, OAuth 1.0a checked) with its
    rate-limit allowance out of reach ("limits off"), recording when each call arrived;
 3. one real publisher process (`python -m services.publisher`, live X mode against the fake, no
@@ -33,15 +34,19 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+for _path in (str(REPO), str(BENCH_DIR)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from harness import console, kafka_bootstrap  # noqa: E402
+from rich.table import Table  # noqa: E402
 
 from shared.events import FeedItemDiscovered  # noqa: E402
 from shared.kafka_admin import delete_namespace, ensure_topics  # noqa: E402
@@ -92,26 +97,6 @@ class Phase:
             "latency_ms_max": round(max(self.latencies_ms), 1),
             "latency_ms_mean": round(statistics.fmean(self.latencies_ms), 1),
         }
-
-
-@contextmanager
-def kafka_bootstrap() -> Iterator[str]:
-    """`HERALD_KAFKA_BOOTSTRAP_SERVERS`, else a local broker in a temp state dir (stopped after)."""
-    external = os.environ.get("HERALD_KAFKA_BOOTSTRAP_SERVERS")
-    if external:
-        yield external
-        return
-    from herald.broker import LocalBroker
-    from shared.settings import load_settings
-
-    with tempfile.TemporaryDirectory(prefix="herald-bench-broker-") as state:
-        broker = LocalBroker(state_dir=Path(state), cache_dir=load_settings().cache_dir)
-        print("starting a local Kafka broker (first use fetches its jars with Maven)…", flush=True)
-        bootstrap = broker.start(timeout=180)
-        try:
-            yield bootstrap
-        finally:
-            broker.stop()
 
 
 def arrivals(fake: KillSwitchX) -> dict[str, float]:
@@ -220,23 +205,15 @@ def show(result: dict[str, Any]) -> None:
         ("latency p99, ms", "latency_ms_p99"),
         ("latency max, ms", "latency_ms_max"),
     ]
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # rich is a dependency; plain text just in case
-        print(f"{'':45} {'burst':>12} {'paced':>12}")
-        for label, key in rows:
-            print(f"{label:45} {result['burst'][key]:>12} {result['paced'][key]:>12}")
-    else:
-        table = Table(
-            title=f"publisher → fake X ({result['burst']['items']} burst, {result['paced']['items']} paced)"
-        )
-        table.add_column("")
-        table.add_column("burst", justify="right")
-        table.add_column(f"paced @ {result['paced']['rate']}/s", justify="right")
-        for label, key in rows:
-            table.add_row(label, str(result["burst"][key]), str(result["paced"][key]))
-        Console().print(table)
+    table = Table(
+        title=f"publisher → fake X ({result['burst']['items']} burst, {result['paced']['items']} paced)"
+    )
+    table.add_column("")
+    table.add_column("burst", justify="right")
+    table.add_column(f"paced @ {result['paced']['rate']}/s", justify="right")
+    for label, key in rows:
+        table.add_row(label, str(result["burst"][key]), str(result["paced"][key]))
+    console().print(table)
     counts = f"calls {result['calls']}, error answers {result['error_answers']}"
     print(f"{counts}, posted twice {result['posted_twice']}")
     print(json.dumps(result))

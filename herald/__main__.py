@@ -1,3 +1,5 @@
+import sys
+
 from herald.cli import main
 
-main()
+sys.exit(main())

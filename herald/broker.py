@@ -24,6 +24,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from herald.errors import UserError, one_line
+
 __all__ = ["BrokerError", "BrokerStatus", "LocalBroker"]
 
 _DEPLOY_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kafka"
@@ -35,11 +37,11 @@ _STACK_FRAME = re.compile(r"^(at |\.\.\. \d+ more)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-class BrokerError(Exception):
-    """A failure to show the user as one line (never with a stack trace)."""
+class BrokerError(UserError):
+    """A failure of the local broker, shown to the user as one line (never with a stack trace)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split()))
+        super().__init__(one_line(message))
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,19 @@
 
 `HERALD_KAFKA_BOOTSTRAP_SERVERS` means "use that broker, start none"; otherwise Herald's local
 broker in the state dir is used (started on demand by the commands that need a running stack).
+Failures here are UserErrors (the local broker's BrokerError is one); Kafka clients' errors from
+`shared/` are turned into one line by `herald.errors.describe`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
-from herald.broker import BrokerError, LocalBroker
+from herald.broker import LocalBroker
 from herald.errors import UserError
-from shared.kafka_admin import TopicSetupError, ensure_topics
-from shared.producer import ProducerError
+from shared.kafka_admin import ensure_topics
 from shared.settings import HeraldSettings, SettingsError, load_settings
-
-T = TypeVar("T")
 
 
 def settings() -> HeraldSettings:
@@ -42,18 +40,16 @@ def bootstrap(config: HeraldSettings, *, start: bool) -> tuple[str, bool]:
         raise UserError(
             "the local Kafka broker is not running: start it with `herald broker start` or `herald up`"
         )
-    try:
-        return broker.start(timeout=120), True
-    except BrokerError as exc:
-        raise UserError(str(exc)) from None
+    return broker.start(timeout=120), True
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine, turning Kafka failures into one-line errors."""
+async def start_consumer(consumer: AIOKafkaConsumer, bootstrap: str) -> None:
+    """Start `consumer`, or close it and say the broker cannot be reached (no "Unclosed" noise)."""
     try:
-        return asyncio.run(coro)
-    except (ProducerError, TopicSetupError) as exc:
-        raise UserError(str(exc)) from None
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        raise UserError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
 
 
 async def prepare_topics(bootstrap_servers: str, config: HeraldSettings) -> list[str]:

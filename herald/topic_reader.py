@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
-from herald.errors import UserError
+from herald.context import start_consumer
 from shared.topics import TopicSpec
 
 
@@ -19,11 +18,7 @@ async def read_to_end(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000
     )
-    try:
-        await consumer.start()
-    except KafkaError as exc:
-        await consumer.stop()
-        raise UserError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+    await start_consumer(consumer, bootstrap)
     try:
         # The catalogue knows the partitions (and topics are created from it), so no metadata dance.
         assigned = [TopicPartition(name, partition) for partition in range(spec.partitions)]

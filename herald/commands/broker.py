@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import typer
 from rich.console import Console
 
 from herald import context
-from herald.broker import BrokerError
 from herald.errors import UserError
 
 app = typer.Typer(help="The local Kafka broker (KRaft, one node, from Maven jars).", no_args_is_help=True)
@@ -24,11 +24,8 @@ def start(timeout: float = typer.Option(120.0, min=1, help="Seconds to wait for 
             f"HERALD_KAFKA_BOOTSTRAP_SERVERS is set ({config.kafka_bootstrap_servers}): no local broker"
         )
     started = time.monotonic()
-    try:
-        bootstrap = context.local_broker(config).start(timeout=timeout)
-    except BrokerError as exc:
-        raise UserError(str(exc)) from None
-    created = context.run(context.prepare_topics(bootstrap, config))
+    bootstrap = context.local_broker(config).start(timeout=timeout)
+    created = asyncio.run(context.prepare_topics(bootstrap, config))
     console.print(f"[green]Kafka broker answering at {bootstrap}[/] ({time.monotonic() - started:.1f}s)")
     if created:
         console.print(f"created {len(created)} topics")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import typer
+from pydantic import HttpUrl, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -25,10 +26,17 @@ console = Console()
 CLI_SOURCE = "/herald/cli"
 
 
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
 def _checked_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"not an http(s) feed URL: {url!r}")
+    """`url` if a FeedSubscribed can carry it (its field's own type decides: scheme, host, port,
+    length); else a one-line refusal saying why."""
+    try:
+        _HTTP_URL.validate_python(url)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        raise UserError(f"not an http(s) feed URL: {url!r} ({reason})") from None
     return url
 
 
@@ -56,7 +64,7 @@ def add(
         async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
             await producer.send(FEEDS, event.feed_id, event)
 
-    context.run(send())
+    asyncio.run(send())
     console.print(f"subscribed [bold]{event.feed_id}[/] {url} every {event.interval_seconds}s")
 
 
@@ -66,7 +74,7 @@ def remove(url_or_id: str = typer.Argument(..., help="Feed URL or feed id.")) ->
     config = context.settings()
     feed_id = url_or_id if url_or_id.startswith("feed-") else feed_id_for(_checked_url(url_or_id))
     bootstrap, _ = context.bootstrap(config, start=False)
-    current = context.run(_subscriptions(bootstrap, config.topic_namespace))
+    current = asyncio.run(_subscriptions(bootstrap, config.topic_namespace))
     if feed_id not in current:
         raise UserError(f"no subscribed feed {url_or_id}")
     event = FeedUnsubscribed(
@@ -77,7 +85,7 @@ def remove(url_or_id: str = typer.Argument(..., help="Feed URL or feed id.")) ->
         async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
             await producer.send(FEEDS, feed_id, event)
 
-    context.run(send())
+    asyncio.run(send())
     console.print(f"removed {feed_id} {event.url}")
 
 
@@ -113,14 +121,14 @@ def _find(current: dict[str, FeedSubscribed], url_or_id: str) -> FeedSubscribed:
 def _set_paused(url_or_id: str, paused: bool) -> None:
     config = context.settings()
     bootstrap, _ = context.bootstrap(config, start=False)
-    feed = _find(context.run(_subscriptions(bootstrap, config.topic_namespace)), url_or_id)
+    feed = _find(asyncio.run(_subscriptions(bootstrap, config.topic_namespace)), url_or_id)
     event = feed.model_copy(update={"paused": paused})
 
     async def send() -> None:
         async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
             await producer.send(FEEDS, feed.feed_id, event)
 
-    context.run(send())
+    asyncio.run(send())
     console.print(f"{'paused' if paused else 'resumed'} {feed.feed_id} {feed.url}")
 
 
@@ -164,7 +172,7 @@ def poll_now(
             await producer.send_record(FEED_POLLS, request.model_dump_json().encode(), key=feed.feed_id)
             return f"{feed.feed_id} {feed.url}"
 
-    what = context.run(send())
+    what = asyncio.run(send())
     console.print(f"asked for a poll of {what} now; outcomes on `herald feeds list`")
 
 
@@ -190,8 +198,8 @@ def list_feeds(as_json: bool = typer.Option(False, "--json", help="One JSON obje
 
     config = context.settings()
     bootstrap, _ = context.bootstrap(config, start=False)
-    feeds = context.run(_subscriptions(bootstrap, config.topic_namespace))
-    rows = fold(feeds, context.run(_health_events(bootstrap, config.topic_namespace)))
+    feeds = asyncio.run(_subscriptions(bootstrap, config.topic_namespace))
+    rows = fold(feeds, asyncio.run(_health_events(bootstrap, config.topic_namespace)))
     if as_json:
         for row in rows:
             health = {
@@ -241,15 +249,15 @@ def check(url: str = typer.Argument(..., help="The feed's http(s) URL.")) -> Non
 
     config = context.settings()
     _checked_url(url)
-    result = context.run(check_feed(url, config))
+    result = asyncio.run(check_feed(url, config))
     if not result.ok:
         status = f" (HTTP {result.http_status})" if result.http_status else ""
         raise UserError(f"{url}: {result.error_kind}{status}: {result.error}")
     for envelope in result.events:
         sys.stdout.write(envelope.to_bytes().decode() + "\n")
     notes = f"; warnings: {'; '.join(result.warnings)}" if result.warnings else ""
-    Console(stderr=True).print(
+    print(  # one line, unwrapped, like the errors: scripts read it
         f"ok: {result.feed_title or '(untitled)'} [{result.feed_version}] HTTP {result.http_status}, "
         f"{result.item_count} items, feed id {result.feed_id}{notes}",
-        highlight=False,
+        file=sys.stderr,
     )

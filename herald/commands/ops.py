@@ -38,7 +38,7 @@ def tail(
             auto_offset_reset="latest",
             enable_auto_commit=False,
         )
-        await consumer.start()
+        await context.start_consumer(consumer, bootstrap)
         workers: dict[str, ServiceHeartbeat] = {}
         accepted = {**OPS_HEARTBEAT.accepts, **OPS_ERRORS.accepts}
         deadline = time.monotonic() + seconds if seconds else None

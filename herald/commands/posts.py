@@ -7,6 +7,7 @@ the publisher acts on (approve: post now, past quiet hours and blackouts but nev
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 
@@ -47,7 +48,7 @@ def list_posts(
     """Held posts (item, channel, rule, reason, text), oldest first."""
     config = context.settings()
     bootstrap, _ = context.bootstrap(config, start=False)
-    states = context.run(post_states(bootstrap, config.topic_namespace))
+    states = asyncio.run(post_states(bootstrap, config.topic_namespace))
     rows = sorted(states.values(), key=lambda s: s.at) if show_all else held(states)
     if as_json:
         for row in rows:
@@ -82,7 +83,7 @@ def _send(item_id: str, action: str, channel: str | None, text: str | None, reas
         async with EventProducer(bootstrap, source=CLI_SOURCE, namespace=config.topic_namespace) as producer:
             await producer.send(PUBLISHER_COMMANDS, item_id, command)
 
-    context.run(send())
+    asyncio.run(send())
     return command.request_id
 
 

@@ -9,12 +9,12 @@ from `herald.feed-items` and renders it through its route(s) from the publisher'
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from herald import context
 from herald.errors import UserError
@@ -56,11 +56,7 @@ async def latest_item(bootstrap: str, namespace: str, item_id: str) -> FeedItemD
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000
     )
-    try:
-        await consumer.start()
-    except KafkaError as exc:
-        await consumer.stop()
-        raise UserError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+    await context.start_consumer(consumer, bootstrap)
     found: FeedItemDiscovered | None = None
     try:
         consumer.assign([tp])
@@ -114,7 +110,7 @@ def preview(
         raise UserError(str(exc)) from None
     default_target = accounts.accounts[0].key if accounts and accounts.accounts else "x:corporate"
     bootstrap, _ = context.bootstrap(config, start=False)
-    item = context.run(latest_item(bootstrap, config.topic_namespace, subject))
+    item = asyncio.run(latest_item(bootstrap, config.topic_namespace, subject))
     if item is None:
         raise UserError(f"no item {subject} on {FEED_ITEMS.name}")
     routes = [

@@ -32,7 +32,7 @@ def up() -> None:
     started = time.monotonic()
     bootstrap, started_broker = context.bootstrap(config, start=True)
     console.print(f"[bold]Kafka[/] at {bootstrap}" + (" (started)" if started_broker else ""))
-    context.run(context.prepare_topics(bootstrap, config))
+    asyncio.run(context.prepare_topics(bootstrap, config))
     ports = {service: config.service_port(service) for service in SERVICES}
     outbox = config.outbox_dir / "x.jsonl"
     mode = "X API" if config.publisher.x_credentials_set else f"dry-run outbox {outbox}"

@@ -6,6 +6,7 @@ Removed or Rejected event, which `--wait` (the default) waits for and prints.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import time
 import uuid
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import typer
 from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -55,7 +57,7 @@ def _send(requests: list[StaffAccountChangeRequested], *, wait: float) -> None:
                 await listener.stop()
         return outcomes
 
-    outcomes = context.run(go())
+    outcomes = asyncio.run(go())
     for line in outcomes:
         console.print(line)
     if wait and len(outcomes) < len(requests):
@@ -69,6 +71,7 @@ class _OutcomeListener:
     """Reads directory events from the end, to report what became of our requests."""
 
     def __init__(self, bootstrap: str, namespace: str) -> None:
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             namespace + DIRECTORY_EVENTS.name,
             bootstrap_servers=bootstrap,
@@ -77,7 +80,7 @@ class _OutcomeListener:
         )
 
     async def start(self) -> None:
-        await self._consumer.start()
+        await context.start_consumer(self._consumer, self._bootstrap)
         await self._consumer.seek_to_end()
         for tp in self._consumer.assignment():  # pin the end now, before our requests go out
             await self._consumer.position(tp)
@@ -115,9 +118,15 @@ def _describe(event_type: str, payload: object) -> str:
 
 
 def _request(action: str, staff_id: str, **fields: object) -> StaffAccountChangeRequested:
-    return StaffAccountChangeRequested(
-        request_id=str(uuid.uuid4()), action=action, staff_id=staff_id, requested_by=_user(), **fields
-    )
+    """The request, or a one-line refusal naming the field the event's model rejects."""
+    try:
+        return StaffAccountChangeRequested(
+            request_id=str(uuid.uuid4()), action=action, staff_id=staff_id, requested_by=_user(), **fields
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = " ".join(str(part) for part in error["loc"]).replace("_", " ")
+        raise UserError(f"{field}: {error['msg']}") from None
 
 
 def _user() -> str:
@@ -143,17 +152,11 @@ def add(
     """Add a staff member's account."""
     try:
         staff_id = staff_id or staff_id_for(name)
-        request = _request(
-            "add",
-            staff_id,
-            name=name,
-            handle=handle,
-            role=role,
-            platform=_platform(platform),
-            private=private,
-        )
     except ValueError as exc:
-        raise UserError(str(exc).splitlines()[0]) from None
+        raise UserError(str(exc)) from None
+    request = _request(
+        "add", staff_id, name=name, handle=handle, role=role, platform=_platform(platform), private=private
+    )
     _send([request], wait=wait)
 
 
@@ -216,7 +219,7 @@ def list_staff(as_json: bool = typer.Option(False, "--json")) -> None:
             accounts[key] = account  # type: ignore[assignment]
         return accounts
 
-    accounts = context.run(read())
+    accounts = asyncio.run(read())
     if as_json:
         for account in accounts.values():
             print(account.model_dump_json())

@@ -21,11 +21,11 @@ class RetryPolicy:
     backoff_max_seconds: float = 30.0
 
     @classmethod
-    def of(cls, settings: PublisherSettings) -> RetryPolicy:
+    def of(cls, section: PublisherSettings) -> RetryPolicy:
         return cls(
-            max_attempts=settings.publisher_max_attempts,
-            backoff_base_seconds=settings.publisher_backoff_base_seconds,
-            backoff_max_seconds=settings.publisher_backoff_max_seconds,
+            max_attempts=section.publisher_max_attempts,
+            backoff_base_seconds=section.publisher_backoff_base_seconds,
+            backoff_max_seconds=section.publisher_backoff_max_seconds,
         )
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
