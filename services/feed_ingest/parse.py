@@ -153,8 +153,7 @@ def _parse(
         parser = "feedparser"
         response_headers["content-type"] = f"{media}; charset=utf-8"
         response_headers.setdefault("content-location", url)  # base for relative links
-        # A BytesIO, never bare bytes: feedparser would fetch bytes that look like a URL.
-        parsed = feedparser.parse(io.BytesIO(decoded.body), response_headers=response_headers)
+        parsed = _feedparser(decoded.body, response_headers)
         problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not parsed["entries"] and (problem is not None or not parsed.get("version")):
         detail = f": {problem}" if problem is not None else ""
@@ -183,6 +182,18 @@ def _parse(
         encoding=decoded.encoding,
         parser=parser,
     )
+
+
+def _feedparser(body: bytes, response_headers: dict[str, str]) -> Any:
+    """feedparser's result for the UTF-8 `body`. Under a media type that is neither XML nor text,
+    feedparser first decodes with whatever encoding name its pattern finds on the first line, and
+    lets a ValueError (a NUL in the name) or a bare UnicodeError through: that is the document's
+    fault, so a `FeedError`."""
+    try:
+        # A BytesIO, never bare bytes: feedparser would fetch bytes that look like a URL.
+        return feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    except (ValueError, UnicodeError) as exc:
+        raise FeedError("malformed", f"not a readable RSS/Atom feed: {type(exc).__name__}: {exc}") from None
 
 
 def _identify(

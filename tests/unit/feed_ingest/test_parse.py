@@ -103,3 +103,15 @@ def test_declared_windows_1252_encoding():
         body, url="https://x.example/feed", feed_id="f", headers={"Content-Type": "application/xml"}
     )
     assert feed.entries[0].title == "Café opens – “soon”"
+
+
+def test_an_encoding_name_feedparser_cannot_look_up_is_a_feed_error():
+    """Found by test_parse_fuzz: under a non-XML media type feedparser decodes with the name on
+    the first line first, and a NUL in it raised ValueError out of parse_feed."""
+    body = (
+        b'<?xml version="1.0" encoding="\x00UC-JP"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>a</title><link>https://x.example/a</link></item></channel></rss>"
+    )
+    with pytest.raises(FeedError) as caught:
+        parse_feed(body, url="https://x.example/f", feed_id="f", headers={"Content-Type": "application/json"})
+    assert caught.value.kind == "malformed" and "embedded null character" in caught.value.reason
