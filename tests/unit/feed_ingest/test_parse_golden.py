@@ -44,7 +44,7 @@ def parse_fixture(expected: dict[str, Any]) -> ParsedFeed:
         (FIXTURES / expected["file"]).read_bytes(),
         url=expected.get("url", "https://www.lowshire.gov.uk/feed"),
         feed_id=expected.get("feed_id", "feed-golden"),
-        headers={"Content-Type": expected["content_type"]},
+        headers={"Content-Type": expected["content_type"], **expected.get("headers", {})},
     )
 
 
@@ -69,7 +69,7 @@ def test_every_format_and_trap_has_a_golden_file():
     assert {"xml_base", "cp1252_misdeclared", "cp1252_undeclared", "utf8_declared_latin1", "utf16"} <= set(
         DOCUMENTS
     )
-    assert set(ENCODED) <= set(DOCUMENTS)
+    assert set(ENCODED) <= set(DOCUMENTS) and "content_location" in DOCUMENTS
     assert {"billion_laughs", "quadratic", "xxe", "parameter_entity"} <= set(BOMBS)
     assert len(SEQUENCES) >= 5
 
