@@ -32,10 +32,10 @@ _BOMS = (
 #: Unmarked UTF-32/16 (XML 1.0 Appendix F), by where the NULs of a leading "<" fall: "<?" as
 #: the appendix has it, or any other ASCII character after "<" (a document with no declaration).
 _SNIFF = (
-    (re.compile(rb"<\x00\x00\x00", re.DOTALL), "utf-32-le"),
-    (re.compile(rb"\x00\x00\x00<", re.DOTALL), "utf-32-be"),
-    (re.compile(rb"<\x00[\x01-\x7f]\x00", re.DOTALL), "utf-16-le"),
-    (re.compile(rb"\x00<\x00[\x01-\x7f]", re.DOTALL), "utf-16-be"),
+    (re.compile(rb"<\x00\x00\x00"), "utf-32-le"),
+    (re.compile(rb"\x00\x00\x00<"), "utf-32-be"),
+    (re.compile(rb"<\x00[\x01-\x7f]\x00"), "utf-16-le"),
+    (re.compile(rb"\x00<\x00[\x01-\x7f]"), "utf-16-be"),
 )
 #: "<?xm" in EBCDIC (Appendix F).
 _EBCDIC_XML = b"\x4c\x6f\xa7\x94"
@@ -169,8 +169,7 @@ def _lookup(label: str) -> str | None:
 
 
 def _finish(text: str, encoding: str, warnings: list[str]) -> Decoded:
-    # "replace": a codec such as UTF-7 can decode to a lone surrogate, which UTF-8 cannot hold.
-    return _finish_utf8(text.encode("utf-8", "replace"), encoding, warnings)
+    return _finish_utf8(text.encode("utf-8"), encoding, warnings)
 
 
 def _finish_utf8(body: bytes, encoding: str, warnings: list[str]) -> Decoded:
