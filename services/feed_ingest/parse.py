@@ -383,10 +383,14 @@ def _absolute(link: Any, base: str) -> str | None:
 
 
 def _absolute_and_key(link: Any, base: str) -> tuple[str | None, str | None]:
-    """(absolute http(s) URL, its `normalise_link` key), or (None, None)."""
+    """(absolute http(s) URL, its `normalise_link` key), or (None, None): also for a link that
+    `urljoin` cannot parse (an unclosed IPv6 bracket: "http://[")."""
     if not link or not isinstance(link, str):
         return None, None
-    absolute = join_url(base, link.strip())
+    try:
+        absolute = join_url(base, link.strip())
+    except ValueError:
+        return None, None
     key = normalise_link(absolute)
     return (absolute, key) if key is not None else (None, None)
 
