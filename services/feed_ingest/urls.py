@@ -50,10 +50,11 @@ def plain_parts(link: str) -> tuple[str, int | None, str, str] | None:
 
 def document_base(url: str, content_location: str | None) -> str:
     """The base URI of a fetched feed's relative links: the Content-Location header resolved
-    against the URL fetched (RFC 9110 §8.7, RFC 3986 §5.1.2), else that URL. feedparser's own rule
-    (`feedparser.api.parse`), by its own function, so both readers resolve alike: a location
-    whose scheme feedparser does not accept (javascript:, data:) is ignored. xml:base inside the
-    document still wins where it appears."""
+    against the URL fetched, else that URL. This is feedparser's rule (`feedparser.api.parse`),
+    by its own function, so both readers resolve alike: a location whose scheme feedparser does
+    not accept (javascript:, data:) is ignored; xml:base inside the document still wins. (RFC 2616
+    §14.14 made Content-Location the base; RFC 7231 dropped that, Appendix B, but feedparser and
+    the feed readers built on it keep it.)"""
     location = (content_location or "").strip()
     if not location:
         return url

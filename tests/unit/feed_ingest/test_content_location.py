@@ -1,5 +1,5 @@
-"""Relative links resolve against Content-Location (RFC 9110 §8.7, RFC 3986 §5.1.2), as feedparser
-does; xml:base inside the document still wins. The oracle against feedparser fetching the feed
+"""Relative links resolve against Content-Location, as feedparser resolves them; xml:base inside the
+document still wins. The oracle against feedparser fetching the feed
 itself is in tests/integration/test_feed_ingest_fetch.py."""
 
 from __future__ import annotations
