@@ -1,6 +1,6 @@
 """Relative links resolve against Content-Location, as feedparser resolves them; xml:base inside the
-document still wins. The oracle against feedparser fetching the feed
-itself is in tests/integration/test_feed_ingest_fetch.py."""
+document still wins. The oracle, feedparser fetching the same feed itself over HTTP, is in
+tests/integration/test_feed_ingest_encodings.py."""
 
 from __future__ import annotations
 
