@@ -8,8 +8,9 @@ which one ran.
 
 Before feedparser sees a document: `textenc.to_utf8` settles its real encoding (mis-declared
 charsets are common) and re-encodes it as UTF-8, and `xmlguard.check_xml` refuses entity bombs and
-external entities. feedparser resolves relative links against xml:base and the feed URL and
-sanitises HTML; `sanitize.clean_html` then applies one policy to every format's HTML.
+external entities. feedparser resolves relative links against xml:base and the document's base
+(`urls.document_base`: Content-Location, else the feed URL) and sanitises HTML;
+`sanitize.clean_html` then applies one policy to every format's HTML.
 
 Thread-safe: no module state is written, so the app may run `parse_feed` in a worker thread
 (`asyncio.to_thread`) to keep feedparser's CPU time off the event loop.
@@ -42,7 +43,7 @@ from services.feed_ingest.identity import (
 from services.feed_ingest.jsonfeed import JsonFeed, JsonItem, looks_like_json, parse_json_feed
 from services.feed_ingest.sanitize import clean_html, text_as_html
 from services.feed_ingest.textenc import to_utf8
-from services.feed_ingest.urls import join_url
+from services.feed_ingest.urls import document_base, join_url
 from services.feed_ingest.xmlguard import check_xml
 from shared.events import FeedItemDiscovered
 
@@ -130,8 +131,9 @@ def _parse(
     """`parse_feed`; `fast=False` sends every XML document to feedparser (to compare the two)."""
     response_headers = {key.lower(): value for key, value in (headers or {}).items()}
     header_hubs, header_self = _link_header(response_headers.get("link", ""), url)
+    base = document_base(url, response_headers.get("content-location"))
     if looks_like_json(body, response_headers.get("content-type")):
-        feed = _parse_json(body, url=url, feed_id=feed_id)
+        feed = _parse_json(body, url=url, base=base, feed_id=feed_id)
         hubs = tuple(dict.fromkeys((*feed.hubs, *header_hubs)))
         return ParsedFeed(
             feed.title,
@@ -147,24 +149,23 @@ def _parse(
     check_xml(decoded.body)  # before any XML parser sees the bytes
     media = (response_headers.get("content-type") or "application/xml").split(";", 1)[0].strip()
     media = media or "application/xml"
-    parsed = read_rss20(decoded.body, url=url, media_type=media) if fast else None
+    parsed = read_rss20(decoded.body, url=base, media_type=media) if fast else None
     parser, problem = "fastparse", None
     if parsed is None:
         parser = "feedparser"
         response_headers["content-type"] = f"{media}; charset=utf-8"
-        response_headers.setdefault("content-location", url)  # base for relative links
-        # A BytesIO, never bare bytes: feedparser would fetch bytes that look like a URL.
-        parsed = feedparser.parse(io.BytesIO(decoded.body), response_headers=response_headers)
+        response_headers["content-location"] = base  # feedparser's base for relative links
+        parsed = _feedparser(decoded.body, response_headers)
         problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not parsed["entries"] and (problem is not None or not parsed.get("version")):
         detail = f": {problem}" if problem is not None else ""
         raise FeedError("malformed", f"not a readable RSS/Atom feed{detail}")
     feed_info = parsed.get("feed", {})
-    site_link = _absolute(feed_info.get("link"), url)
-    drafts = [_draft(entry, url) for entry in parsed["entries"]]
+    site_link = _absolute(feed_info.get("link"), base)
+    drafts = [_draft(entry, base) for entry in parsed["entries"]]
     doc_hubs, doc_self = [], None
     for link in feed_info.get("links") or ():
-        rel, href = link.get("rel"), _absolute(link.get("href"), url)
+        rel, href = link.get("rel"), _absolute(link.get("href"), base)
         if href and rel == "hub":
             doc_hubs.append(href)
         elif href and rel == "self" and doc_self is None:
@@ -183,6 +184,18 @@ def _parse(
         encoding=decoded.encoding,
         parser=parser,
     )
+
+
+def _feedparser(body: bytes, response_headers: dict[str, str]) -> Any:
+    """feedparser's result for the UTF-8 `body`. Under a media type that is neither XML nor text,
+    feedparser first decodes with whatever encoding name its pattern finds on the first line, and
+    lets a ValueError (a NUL in the name) or a bare UnicodeError through: that is the document's
+    fault, so a `FeedError`."""
+    try:
+        # A BytesIO, never bare bytes: feedparser would fetch bytes that look like a URL.
+        return feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    except (ValueError, UnicodeError) as exc:
+        raise FeedError("malformed", f"not a readable RSS/Atom feed: {type(exc).__name__}: {exc}") from None
 
 
 def _identify(
@@ -230,10 +243,10 @@ def _draft(entry: Any, feed_url: str) -> dict[str, Any]:
     }
 
 
-def _parse_json(body: bytes, *, url: str, feed_id: str) -> ParsedFeed:
+def _parse_json(body: bytes, *, url: str, base: str, feed_id: str) -> ParsedFeed:
     feed, items, warnings = parse_json_feed(body)
-    site_link = _absolute(feed.home_page_url, url)
-    drafts = [_json_draft(item, feed, url) for item in items]
+    site_link = _absolute(feed.home_page_url, base)
+    drafts = [_json_draft(item, feed, base) for item in items]
     if feed.items and not drafts:
         raise FeedError("malformed", f"no readable items in the JSON Feed ({warnings[0]})")
     return ParsedFeed(
@@ -242,8 +255,8 @@ def _parse_json(body: bytes, *, url: str, feed_id: str) -> ParsedFeed:
         version=_json_version(feed),
         entries=_identify(drafts, url=url, site_link=site_link, feed_id=feed_id),
         warnings=tuple(warnings),
-        hubs=tuple(hub for hub in (_absolute(h.url, url) for h in feed.hubs) if hub),
-        self_url=_absolute(feed.feed_url, url),
+        hubs=tuple(hub for hub in (_absolute(h.url, base) for h in feed.hubs) if hub),
+        self_url=_absolute(feed.feed_url, base),
     )
 
 
@@ -370,10 +383,14 @@ def _absolute(link: Any, base: str) -> str | None:
 
 
 def _absolute_and_key(link: Any, base: str) -> tuple[str | None, str | None]:
-    """(absolute http(s) URL, its `normalise_link` key), or (None, None)."""
+    """(absolute http(s) URL, its `normalise_link` key), or (None, None): also for a link that
+    `urljoin` cannot parse (an unclosed IPv6 bracket: "http://[")."""
     if not link or not isinstance(link, str):
         return None, None
-    absolute = join_url(base, link.strip())
+    try:
+        absolute = join_url(base, link.strip())
+    except ValueError:
+        return None, None
     key = normalise_link(absolute)
     return (absolute, key) if key is not None else (None, None)
 

@@ -58,8 +58,11 @@ def _absolute(tag: str, attribute: str, value: str) -> str | None:
     if attribute not in _URL_ATTRIBUTES:
         return value
     base_url = _BASE.url
-    resolved = join_url(base_url, value.strip()) if base_url else value.strip()
-    scheme = urlsplit(resolved).scheme.lower()
+    try:  # urljoin/urlsplit refuse some URLs ("//[": an unclosed IPv6 host): no such link is kept
+        resolved = join_url(base_url, value.strip()) if base_url else value.strip()
+        scheme = urlsplit(resolved).scheme.lower()
+    except ValueError:
+        return None  # raised here it would reach stderr as an "Exception ignored" traceback
     return resolved if scheme in _SCHEMES else None
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
+from feedparser.urls import make_safe_absolute_uri
+
 #: http(s), a plain host (and port), then path, query and fragment of characters `urlsplit`
 #: keeps as they are; a `?` or `#` with nothing after it and any `;` (path parameters) are left
 #: to `urljoin`, which would drop or move them.
@@ -44,3 +46,16 @@ def plain_parts(link: str) -> tuple[str, int | None, str, str] | None:
     if port is not None and port > 65535:
         return None
     return match["host"], port, match["path"] or "", match["query"] or ""
+
+
+def document_base(url: str, content_location: str | None) -> str:
+    """The base URI of a fetched feed's relative links: the Content-Location header resolved
+    against the URL fetched, else that URL. This is feedparser's rule (`feedparser.api.parse`),
+    by its own function, so both readers resolve alike: a location whose scheme feedparser does
+    not accept (javascript:, data:) is ignored; xml:base inside the document still wins. (RFC 2616
+    §14.14 made Content-Location the base; RFC 7231 dropped that, Appendix B, but feedparser and
+    the feed readers built on it keep it.)"""
+    location = (content_location or "").strip()
+    if not location:
+        return url
+    return make_safe_absolute_uri(url, location) or make_safe_absolute_uri(location) or url

@@ -262,6 +262,9 @@ def test_the_fast_path_claims_plain_rss20_and_only_that():
     }
     assert not claimed & fixtures_to_feedparser
     assert {"seq_reordered.poll1.xml", "utf16.xml", "cp1252_undeclared.xml"} <= claimed
+    encodings = {"ebcdic_cp500", "ebcdic_cp037", "shift_jis", "euc_jp", "gb18030", "koi8_r"}
+    encodings |= {"utf16_be_bom", "utf16_le_nobom", "utf32_le_bom", "utf32_be_nobom"}
+    assert {f"{name}.xml" for name in encodings} <= claimed  # so each is compared with feedparser
 
 
 def _parser_of(body: bytes, url: str, content_type: str) -> str:

@@ -103,3 +103,35 @@ def test_declared_windows_1252_encoding():
         body, url="https://x.example/feed", feed_id="f", headers={"Content-Type": "application/xml"}
     )
     assert feed.entries[0].title == "Café opens – “soon”"
+
+
+def test_an_encoding_name_feedparser_cannot_look_up_is_a_feed_error():
+    """Found by test_parse_fuzz: under a non-XML media type feedparser decodes with the name on
+    the first line first, and a NUL in it raised ValueError out of parse_feed."""
+    body = (
+        b'<?xml version="1.0" encoding="\x00UC-JP"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>a</title><link>https://x.example/a</link></item></channel></rss>"
+    )
+    with pytest.raises(FeedError) as caught:
+        parse_feed(body, url="https://x.example/f", feed_id="f", headers={"Content-Type": "application/json"})
+    assert caught.value.kind == "malformed" and "embedded null character" in caught.value.reason
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_urls_urljoin_cannot_parse_are_dropped_not_raised():
+    """Found by test_parse_fuzz: an unclosed IPv6 bracket made urljoin raise ValueError out of
+    parse_feed (enclosures, JSON Feed URLs), and out of the HTML cleaner's filter to stderr."""
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>a</title>'
+        b'<link>https://x.example/a</link><enclosure url="http://[" type="image/png"/>'
+        b'<description>&lt;a href="//["&gt;x&lt;/a&gt;</description></item></channel></rss>'
+    )
+    entry = parse_feed(body, url="https://x.example/f", feed_id="f").entries[0]
+    assert entry.image_urls == () and "[" not in entry.content_html  # feedparser empties the href
+    json_feed = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "home_page_url": "http://[",'
+        b' "items": [{"id": "1", "url": "http://[::1", "content_html": "<a href=\\"//[\\">x</a>"}]}'
+    )
+    feed = parse_feed(json_feed, url="https://x.example/f", feed_id="f")
+    assert feed.site_link is None and feed.entries[0].link is None
+    assert "href" not in feed.entries[0].content_html

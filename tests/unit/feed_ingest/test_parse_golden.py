@@ -44,7 +44,7 @@ def parse_fixture(expected: dict[str, Any]) -> ParsedFeed:
         (FIXTURES / expected["file"]).read_bytes(),
         url=expected.get("url", "https://www.lowshire.gov.uk/feed"),
         feed_id=expected.get("feed_id", "feed-golden"),
-        headers={"Content-Type": expected["content_type"]},
+        headers={"Content-Type": expected["content_type"], **expected.get("headers", {})},
     )
 
 
@@ -69,6 +69,7 @@ def test_every_format_and_trap_has_a_golden_file():
     assert {"xml_base", "cp1252_misdeclared", "cp1252_undeclared", "utf8_declared_latin1", "utf16"} <= set(
         DOCUMENTS
     )
+    assert set(ENCODED) <= set(DOCUMENTS) and "content_location" in DOCUMENTS
     assert {"billion_laughs", "quadratic", "xxe", "parameter_entity"} <= set(BOMBS)
     assert len(SEQUENCES) >= 5
 
@@ -104,6 +105,58 @@ def test_the_tricky_fixtures_really_are_tricky():
     with pytest.raises(UnicodeDecodeError):
         (FIXTURES / "cp1252_misdeclared.xml").read_bytes().decode("utf-8")
     assert 'encoding="ISO-8859-1"' in (FIXTURES / "utf8_declared_latin1.xml").read_text()
+
+
+#: Fixtures in each encoding Herald must read, and the codec each is really written in.
+ENCODED = {
+    "ebcdic_cp500": "cp500",  # declared as csIBM500
+    "ebcdic_cp037": "cp037",  # declared as ebcdic-cp-ca
+    "shift_jis": "shift_jis",
+    "euc_jp": "euc_jp",
+    "gb18030": "gb18030",  # declared only in Content-Type
+    "koi8_r": "koi8-r",
+    "utf16_be_bom": "utf-16",
+    "utf16_le_nobom": "utf-16-le",
+    "utf32_le_bom": "utf-32",
+    "utf32_be_nobom": "utf-32-be",
+}
+
+
+@pytest.mark.parametrize(("name", "codec"), ENCODED.items())
+def test_each_encoding_reads_as_the_text_it_was_written_in(name: str, codec: str):
+    """An oracle beside the golden files: every title is the document's own text in its codec."""
+    raw = (FIXTURES / f"{name}.xml").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    text = raw.decode(codec)
+    feed = parse_fixture(load(name))
+    assert feed.parser == "fastparse" and not feed.warnings
+    titles = [feed.title, *(entry.title for entry in feed.entries)]
+    assert all(f"<title>{title}</title>" in text for title in titles) and len(titles) >= 2
+    assert any(not title.isascii() for title in titles)
+
+
+def test_ebcdic_reads_the_code_page_the_prolog_names():
+    """cp500 and cp037 differ in `[`, `]`, `!` and `|`: reading cp500 as the cp037 that Appendix F
+    sniffs would get them wrong."""
+    raw = (FIXTURES / "ebcdic_cp500.xml").read_bytes()
+    assert raw.startswith(b"\x4c\x6f\xa7\x94") and b'encoding="csIBM500"' in raw.decode("cp500").encode()
+    assert raw.decode("cp037") != raw.decode("cp500")
+    summaries = [entry.summary for entry in parse_fixture(load("ebcdic_cp500")).entries]
+    assert summaries == ["Café & Bäckerei öffnen [wieder]!", "Où? Près de l'église | ¬ ¢"]
+
+
+def test_undeclared_shift_jis_is_read_with_a_warning_not_a_crash():
+    raw = (FIXTURES / "shift_jis_undeclared.xml").read_bytes()
+    assert b"encoding=" not in raw and "お知らせ" in raw.decode("shift_jis")
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("cp1252")  # 0x81 (Shift-JIS punctuation) has no windows-1252 character
+    feed = parse_fixture(load("shift_jis_undeclared"))
+    assert feed.encoding == "iso8859-1" and len(feed.entries) == 1
+    assert feed.warnings == (
+        "no encoding declared and the bytes are neither UTF-8 nor windows-1252; read as latin-1, "
+        "so the text may be garbled (the feed should declare its charset)",
+    )
 
 
 @pytest.mark.parametrize("name", BOMBS)
