@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint bench clean
+.PHONY: install tools run test test-unit lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+## What the contract tests run besides Python: AsyncAPI's own parser (npm, pinned by the lock file
+## in tools/asyncapi/) and kcat (Debian's package), the way another team would read the topics.
+ASYNCAPI_PARSER := tools/asyncapi/node_modules/.package-lock.json
+$(ASYNCAPI_PARSER): tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	cd tools/asyncapi && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+tools: $(ASYNCAPI_PARSER)
+	@command -v kcat >/dev/null || (apt-get update -qq && apt-get install -y -qq kcat)
+
 ## The whole pipeline on embedded defaults: local Kafka (fetched by Maven on first use) + 4 services.
 run: install
 	$(BIN)/herald up
 
 ## The whole suite; the tests start and stop their own broker.
-test: install
+test: install tools
 	$(BIN)/ruff check shared services herald tests
 	$(BIN)/python -m pytest -ra
 
@@ -37,4 +47,4 @@ bench: install
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info tools/asyncapi/node_modules

@@ -1,7 +1,8 @@
-"""Herald's published contract, generated from the models: one JSON Schema per event type, the
-envelope's schema, and an AsyncAPI 2.6 document of the topics. The generated files are committed
-under `shared/contracts/`; tests fail when the models drift from them, and `breaking_changes()`
-tells whether a change would break an existing consumer (a removed field, a narrowed type).
+"""Herald's published contract, generated from the models and the topic catalogue: the envelope's
+JSON Schema, one JSON Schema per event type on a public topic (naming its topic and key), and an
+AsyncAPI 3.0 document of the public topics (`shared/asyncapi.py`). The files are committed under
+docs/contract/; tests fail when the models drift from them and when a model change breaks a
+consumer of what was published (`shared/compat.py`, rules in docs/contract/README.md).
 """
 
 from __future__ import annotations
@@ -12,154 +13,134 @@ from typing import Any
 
 import yaml
 
-from shared import __version__
-from shared.envelope import CloudEvent
-from shared.events import ALL_EVENTS
-from shared.topics import ALL_TOPICS
+from shared.asyncapi import asyncapi_document
+from shared.compat import Breach, breaches
+from shared.envelope import CloudEvent, EventPayload
+from shared.topics import PUBLIC_TOPICS, TopicSpec
 
-CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-ENVELOPE_FILE = "envelope.schema.json"
+CONTRACT_DIR = Path(__file__).resolve().parents[1] / "docs" / "contract"
+SCHEMAS = "schemas"
+ENVELOPE_FILE = f"{SCHEMAS}/envelope.schema.json"
 ASYNCAPI_FILE = "asyncapi.yaml"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def schema_file(event_type: str) -> str:
+    """Where an event type's published schema lives, relative to docs/contract/."""
+    return f"{SCHEMAS}/{event_type}.schema.json"
+
+
+def public_events() -> dict[str, tuple[type[EventPayload], TopicSpec]]:
+    """Every event type of the public contract → its model and the one topic that carries it."""
+    found: dict[str, tuple[type[EventPayload], TopicSpec]] = {}
+    for spec in PUBLIC_TOPICS:
+        for model in spec.payloads:
+            if model.event_type in found:
+                raise ValueError(f"{model.event_type} is on two topics: {found[model.event_type][1].name}")
+            found[model.event_type] = (model, spec)
+    return dict(sorted(found.items()))
+
+
+def envelope_schema() -> dict[str, Any]:
+    schema = CloudEvent.model_json_schema()
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": "urn:herald:schema:envelope", **schema}
+
+
+def event_schema(model: type[EventPayload], spec: TopicSpec) -> dict[str, Any]:
+    """The JSON Schema of one event type's `data`, with the type, topic and key it is published on."""
+    schema = model.model_json_schema()
+    schema["description"] = (model.__doc__ or "").strip()
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"urn:herald:schema:{model.event_type}",
+        **schema,
+        "x-cloudevents-type": model.event_type,
+        "x-herald-topic": spec.name,
+        "x-herald-key": spec.key,
+    }
 
 
 def event_schemas() -> dict[str, dict[str, Any]]:
-    """File name → JSON Schema, for every event type and for the envelope."""
-    schemas: dict[str, dict[str, Any]] = {ENVELOPE_FILE: CloudEvent.model_json_schema()}
-    for event_type, model in sorted(ALL_EVENTS.items()):
-        schema = model.model_json_schema()
-        schema["$id"] = f"urn:herald:schema:{event_type}"
-        schema["x-cloudevents-type"] = event_type
-        schema["description"] = (model.__doc__ or "").strip()
-        schemas[f"{event_type}.schema.json"] = schema
+    """File (relative to docs/contract/) → JSON Schema: the envelope and every public event type."""
+    schemas = {ENVELOPE_FILE: envelope_schema()}
+    for event_type, (model, spec) in public_events().items():
+        schemas[schema_file(event_type)] = event_schema(model, spec)
     return schemas
 
 
-def asyncapi_document() -> dict[str, Any]:
-    channels: dict[str, Any] = {}
-    messages: dict[str, Any] = {}
-    for spec in ALL_TOPICS:
-        refs = []
-        for model in spec.payloads:
-            name = model.event_type
-            messages[name] = {
-                "name": name,
-                "title": model.__name__,
-                "summary": (model.__doc__ or "").strip().splitlines()[0],
-                "contentType": "application/cloudevents+json",
-                "payload": {"$ref": f"./{name}.schema.json"},
-            }
-            refs.append({"$ref": f"#/components/messages/{name}"})
-        channel: dict[str, Any] = {
-            "description": spec.description,
-            "bindings": {
-                "kafka": {
-                    "partitions": spec.partitions,
-                    "topicConfiguration": {
-                        "cleanup.policy": [spec.cleanup_policy],
-                        **({"retention.ms": spec.retention_ms} if spec.retention_ms else {}),
-                    },
-                }
-            },
-            "x-key": spec.key,
-            "x-public": spec.public,
-        }
-        if refs:
-            channel["subscribe"] = {"message": {"oneOf": refs} if len(refs) > 1 else refs[0]}
-        channels[spec.name] = channel
-    return {
-        "asyncapi": "2.6.0",
-        "info": {
-            "title": "Herald events",
-            "version": __version__,
-            "description": "Every event is a CloudEvents 1.0 envelope (structured JSON) whose `data` "
-            "follows the schema named by its `type`. Keys decide ordering.",
-        },
-        "defaultContentType": "application/cloudevents+json",
-        "channels": channels,
-        "components": {"messages": messages},
-    }
-
-
 def render_files() -> dict[str, str]:
-    """File name → exact text, as committed."""
-    files = {
-        name: json.dumps(schema, indent=2, sort_keys=True) + "\n" for name, schema in event_schemas().items()
+    """File (relative to docs/contract/) → exact text, as committed."""
+    schemas = event_schemas()
+    events = {
+        event_type: (model, spec, schemas[schema_file(event_type)])
+        for event_type, (model, spec) in public_events().items()
     }
-    files[ASYNCAPI_FILE] = yaml.safe_dump(asyncapi_document(), sort_keys=True, allow_unicode=True)
+    document = asyncapi_document(schemas[ENVELOPE_FILE], events)
+    files = {name: _json(schema) for name, schema in schemas.items()}
+    files[ASYNCAPI_FILE] = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     return files
 
 
-def committed_files(directory: Path = CONTRACTS_DIR) -> dict[str, str]:
-    if not directory.is_dir():
-        return {}
-    return {path.name: path.read_text() for path in sorted(directory.iterdir()) if path.is_file()}
+def committed_files(directory: Path = CONTRACT_DIR) -> dict[str, str]:
+    """The generated files as committed (the hand-written README.md is not one)."""
+    found = {ASYNCAPI_FILE: directory / ASYNCAPI_FILE, **_schema_paths(directory)}
+    return {name: path.read_text(encoding="utf-8") for name, path in found.items() if path.is_file()}
 
 
-# --- compatibility ---------------------------------------------------------------------------
+def published_schemas(directory: Path = CONTRACT_DIR) -> dict[str, dict[str, Any]]:
+    """File → schema, as committed: what consumers were given."""
+    return {
+        name: json.loads(path.read_text(encoding="utf-8")) for name, path in _schema_paths(directory).items()
+    }
 
 
-def breaking_changes(old: dict[str, Any], new: dict[str, Any], *, where: str = "") -> list[str]:
-    """What in `new` would break a consumer written against `old`, one line each: a removed
-    property, a type that changed or narrowed (any type or literal value a consumer may have seen
-    that is no longer possible, e.g. `str | None` → `str`), and a property that was always present
-    becoming optional. `$defs` are followed."""
-    problems: list[str] = []
-    old_defs, new_defs = old.get("$defs", {}), new.get("$defs", {})
-    _compare(old, new, old_defs, new_defs, where or old.get("x-cloudevents-type", "(root)"), problems, set())
-    return problems
-
-
-def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    if ref and ref.startswith("#/$defs/"):
-        return defs.get(ref.removeprefix("#/$defs/"), {})
-    return schema
-
-
-def _types(schema: dict[str, Any], defs: dict[str, Any]) -> set[str]:
-    schema = _resolve(schema, defs)
-    if "anyOf" in schema:
-        return set().union(*(_types(option, defs) for option in schema["anyOf"]))
-    if "const" in schema:
-        return {f"const:{schema['const']}"}
-    if "enum" in schema:
-        return {f"const:{value}" for value in schema["enum"]}
-    kind = schema.get("type")
-    fmt = schema.get("format")
-    if kind is None:
-        return {"object"} if "properties" in schema else {"any"}
-    kinds = kind if isinstance(kind, list) else [kind]
-    return {f"{k}:{fmt}" if fmt else k for k in kinds}
-
-
-def _compare(
-    old: dict[str, Any],
-    new: dict[str, Any],
-    old_defs: dict[str, Any],
-    new_defs: dict[str, Any],
-    where: str,
-    problems: list[str],
-    seen: set[str],
-) -> None:
-    old, new = _resolve(old, old_defs), _resolve(new, new_defs)
-    old_types, new_types = _types(old, old_defs), _types(new, new_defs)
-    if "any" not in new_types and not old_types <= new_types:
-        gone = sorted(old_types - new_types)
-        added = sorted(new_types - old_types)
-        problems.append(f"{where}: type changed ({', '.join(gone)} → {', '.join(added) or 'nothing'})")
-        return
-    old_props, new_props = old.get("properties", {}), new.get("properties", {})
-    old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
-    for name, old_prop in old_props.items():
-        path = f"{where}.{name}"
-        if name not in new_props:
-            problems.append(f"{path}: removed")
+def contract_breaches(
+    published: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]]
+) -> list[Breach]:
+    """Every change from the published schemas to the current ones that breaks a consumer. A type
+    version may leave only once a later version of it is published (rule 7)."""
+    found = []
+    for name, schema in sorted(published.items()):
+        now = current.get(name)
+        if now is None and _has_successor(schema.get("x-cloudevents-type", ""), current):
             continue
-        if name in old_required and name not in new_required:
-            problems.append(f"{path}: was always present, now optional")
-        key = f"{path}:{id(old_prop)}"
-        if key not in seen:
-            seen.add(key)
-            _compare(old_prop, new_props[name], old_defs, new_defs, path, problems, seen)
-    if "items" in old and "items" in new:
-        _compare(old["items"], new["items"], old_defs, new_defs, f"{where}[]", problems, seen)
+        found += breaches(schema, now)
+    return found
+
+
+def _has_successor(event_type: str, current: dict[str, dict[str, Any]]) -> bool:
+    base, _, version = event_type.rpartition(".v")
+    if not version.isdigit():
+        return False
+    for schema in current.values():
+        other_base, _, other = str(schema.get("x-cloudevents-type", "")).rpartition(".v")
+        if other_base == base and other.isdigit() and int(other) > int(version):
+            return True
+    return False
+
+
+def write(directory: Path = CONTRACT_DIR) -> list[str]:
+    """Regenerate the committed files, unless the change breaks a consumer of what is published:
+    then nothing is written and the breaches are returned (there is no override)."""
+    problems = [str(breach) for breach in contract_breaches(published_schemas(directory), event_schemas())]
+    if problems:
+        return problems
+    files = render_files()
+    for stale in set(committed_files(directory)) - set(files):
+        (directory / stale).unlink()
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return []
+
+
+def _schema_paths(directory: Path) -> dict[str, Path]:
+    folder = directory / SCHEMAS
+    if not folder.is_dir():
+        return {}
+    return {f"{SCHEMAS}/{path.name}": path for path in sorted(folder.glob("*.schema.json"))}
+
+
+def _json(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.topics import ALL_TOPICS, PARTIES, SERVICES, Party, TopicSpec, dead_letter
+from shared.topics import ALL_TOPICS, DAY_MS, PARTIES, SERVICES, Party, TopicSpec, dead_letter
 
 #: How each party is named in the service table: its package.
 PLACES: dict[Party, str] = {
@@ -40,15 +40,28 @@ def service_table(topics: tuple[TopicSpec, ...] = ALL_TOPICS) -> str:
 
 
 def topic_table(topics: tuple[TopicSpec, ...] = ALL_TOPICS) -> str:
-    """Every topic: its key, who in Herald writes and reads it, and what its records may hold."""
-    lines = ["| topic | key | written by | read by | holds |", "|---|---|---|---|---|"]
+    """Every topic: its key, who in Herald writes and reads it, how long Kafka keeps its records,
+    what they may hold, and whether other teams may subscribe (the public contract)."""
+    lines = [
+        "| topic | key | written by | read by | kept | holds | contract |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for spec in topics:
         key = f"`{spec.key}`: {spec.key_description}" if spec.key_description else f"`{spec.key}`"
         lines.append(
             f"| `{spec.name}` | {key} | {_parties(spec.producers)} | {_parties(spec.consumers)} "
-            f"| {spec.classification} |"
+            f"| {kept(spec)} | {spec.classification} | {'public' if spec.public else '—'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def kept(spec: TopicSpec) -> str:
+    """How Kafka keeps a topic's records: compacted (latest per key), or for how long."""
+    if spec.cleanup_policy == "compact":
+        return "compacted: latest per key"
+    if spec.retention_ms is None:
+        return "broker default"
+    return f"{spec.retention_ms // DAY_MS} day{'s' if spec.retention_ms != DAY_MS else ''}"
 
 
 def _names(specs: Iterable[TopicSpec]) -> str:

@@ -76,9 +76,10 @@ class TopicSpec:
     """One topic: its name, what its key is, which events it carries, how Kafka keeps it, who in
     Herald writes and reads it, and how sensitive its records are.
 
-    `public` says whether the topic is part of the published contract (other teams may read it);
-    `classification` says what its records may hold. They differ: the directory's topics are in the
-    contract, yet hold personal data."""
+    `public` says whether the topic is part of the published contract (other teams may read it:
+    docs/contract/, docs/consuming.md); `classification` says what its records may hold. A
+    `personal` topic is never public: other teams get personal data, if at all, through a topic
+    made to hold only what may be shown."""
 
     name: str
     key: str
@@ -87,7 +88,7 @@ class TopicSpec:
     partitions: int = DEFAULT_PARTITIONS
     cleanup_policy: Literal["delete", "compact"] = "delete"
     retention_ms: int | None = 14 * DAY_MS
-    public: bool = True
+    public: bool = False
     extra_config: dict[str, str] = field(default_factory=dict)
     key_description: str = ""
     producers: tuple[Party, ...] = ()
@@ -108,6 +109,10 @@ class TopicSpec:
         """The same topic under a name prefix (isolated test runs, several installations)."""
         return replace(self, name=namespace + self.name) if namespace else self
 
+    def __post_init__(self) -> None:
+        if self.public and self.classification == "personal":
+            raise ValueError(f"{self.name} holds personal data, so it cannot be in the public contract")
+
     def kafka_config(self) -> dict[str, str]:
         config = {"cleanup.policy": self.cleanup_policy, **self.extra_config}
         if self.retention_ms is not None:
@@ -125,6 +130,7 @@ FEEDS = TopicSpec(
     key_description="the feed's id (from its normalised URL): its subscription events stay in order",
     producers=("cli", "feed_ingest"),
     consumers=("feed_ingest", "cli"),
+    public=True,
     classification="public",
 )
 FEED_ITEMS = TopicSpec(
@@ -136,6 +142,7 @@ FEED_ITEMS = TopicSpec(
     key_description='the item\'s stable id (docs/architecture.md "Identity"): its events stay in order',
     producers=("feed_ingest",),
     consumers=("publisher", "cli"),
+    public=True,
     classification="public",
 )
 POSTS = TopicSpec(
@@ -147,6 +154,7 @@ POSTS = TopicSpec(
     key_description="the item's id, so what was done with one item, on every channel, stays in order",
     producers=("publisher",),
     consumers=("notifier", "cli"),
+    public=True,
     classification="internal",
 )
 PUBLISHER_COMMANDS = TopicSpec(
@@ -154,7 +162,6 @@ PUBLISHER_COMMANDS = TopicSpec(
     key="item_id",
     description="Approve or drop held posts (CLI, admin API); read by publisher only.",
     payloads=(PostDecisionRequested,),
-    public=False,
     key_description="the held item's id, as on herald.posts",
     producers=("cli", "publisher"),
     consumers=("publisher",),
@@ -169,6 +176,7 @@ FEED_HEALTH = TopicSpec(
     key_description="the feed's id, so a feed's reports stay in order",
     producers=("feed_ingest",),
     consumers=("notifier", "cli"),
+    public=True,
     classification="internal",
 )
 DIRECTORY_COMMANDS = TopicSpec(
@@ -176,7 +184,6 @@ DIRECTORY_COMMANDS = TopicSpec(
     key="staff_id",
     description="Requests to change the staff directory (CLI, imports); read by directory only.",
     payloads=(StaffAccountChangeRequested,),
-    public=False,
     key_description="the person's staff id, so one person's requests are decided in order",
     producers=("cli",),
     consumers=("directory",),
@@ -225,6 +232,7 @@ OPS_HEARTBEAT = TopicSpec(
     key_description="the service's name",
     producers=SERVICES,
     consumers=("cli",),
+    public=True,
     classification="internal",
 )
 OPS_ERRORS = TopicSpec(
@@ -237,6 +245,7 @@ OPS_ERRORS = TopicSpec(
     key_description="the service's name",
     producers=SERVICES,
     consumers=("cli",),
+    public=True,
     classification="internal",
 )
 
@@ -250,14 +259,14 @@ FEED_POLLS = TopicSpec(
         "co-partitioned with herald.feeds."
     ),
     retention_ms=1 * DAY_MS,
-    public=False,
     key_description="the feed's id; none for a refresh, whose partition is its address",
     producers=("feed_ingest", "cli"),
     consumers=("feed_ingest",),
     classification="internal",
 )
 
-PUBLIC_TOPICS: tuple[TopicSpec, ...] = (
+#: Every topic but the dead-letter ones.
+_WORK_TOPICS: tuple[TopicSpec, ...] = (
     FEEDS,
     FEED_ITEMS,
     POSTS,
@@ -267,9 +276,12 @@ PUBLIC_TOPICS: tuple[TopicSpec, ...] = (
     OPS_HEARTBEAT,
     OPS_ERRORS,
     FEED_HEALTH,
+    DIRECTORY_COMMANDS,
+    PUBLISHER_COMMANDS,
+    FEED_POLLS,
 )
-#: Every topic but the dead-letter ones.
-_WORK_TOPICS: tuple[TopicSpec, ...] = (*PUBLIC_TOPICS, DIRECTORY_COMMANDS, PUBLISHER_COMMANDS, FEED_POLLS)
+#: The published contract: what other teams may subscribe to (no personal data).
+PUBLIC_TOPICS: tuple[TopicSpec, ...] = tuple(spec for spec in _WORK_TOPICS if spec.public)
 
 
 def dead_letter(service: Party) -> TopicSpec:

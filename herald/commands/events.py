@@ -1,16 +1,16 @@
-"""`herald events schema`: Herald's published contract (JSON Schemas + AsyncAPI), from the models;
-`herald events topics`: the topic catalogue's tables, as the README and docs/architecture.md carry them."""
+"""`herald events schema`: Herald's published contract (JSON Schemas + AsyncAPI 3.0, docs/contract/),
+from the models; `herald events topics`: the topic catalogue's tables, as the README and
+docs/architecture.md carry them."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from herald.errors import UserError
-from shared.contracts import CONTRACTS_DIR, breaking_changes, committed_files, event_schemas, render_files
+from shared.contracts import CONTRACT_DIR, event_schemas, render_files, schema_file, write
 from shared.topic_docs import service_table, topic_table
 
 app = typer.Typer(help="Herald's event contract.", no_args_is_help=True)
@@ -19,47 +19,29 @@ console = Console()
 
 @app.command()
 def schema(
-    write: bool = typer.Option(False, "--write", help=f"Regenerate the committed files in {CONTRACTS_DIR}."),
-    allow_breaking: bool = typer.Option(
-        False, "--allow-breaking", help="Write even if consumers would break."
+    write_files: bool = typer.Option(
+        False, "--write", help="Regenerate the committed files in docs/contract/."
     ),
     event_type: str = typer.Option(None, "--type", help="Print the JSON Schema of one event type."),
 ) -> None:
-    """Print or regenerate the event schemas. Refuses to write a change that would break consumers."""
+    """Print or regenerate the published contract. Refuses to write a change that would break a
+    consumer of a published event type version (docs/contract/README.md): publish a new version."""
     if event_type:
         schemas = event_schemas()
-        name = f"{event_type}.schema.json"
-        if name not in schemas:
-            raise UserError(f"unknown event type {event_type!r}")
-        print(json.dumps(schemas[name], indent=2))
+        if schema_file(event_type) not in schemas:
+            raise UserError(
+                f"unknown event type {event_type!r} (the contract has only the public topics' types)"
+            )
+        print(json.dumps(schemas[schema_file(event_type)], indent=2))
         return
-    files = render_files()
-    if not write:
-        for name in sorted(files):
+    if not write_files:
+        for name in sorted(render_files()):
             console.print(name)
         return
-    old = committed_files()
-    problems = [
-        problem
-        for name, text in old.items()
-        if name.endswith(".schema.json")
-        for problem in (
-            [f"{name}: removed"]
-            if name not in files
-            else breaking_changes(json.loads(text), json.loads(files[name]))
-        )
-    ]
-    if problems and not allow_breaking:
-        raise UserError(
-            "these changes would break existing consumers (publish a new versioned type instead, "
-            f"or pass --allow-breaking): {'; '.join(problems)}"
-        )
-    CONTRACTS_DIR.mkdir(exist_ok=True)
-    for stale in set(old) - set(files):
-        (CONTRACTS_DIR / stale).unlink()
-    for name, text in files.items():
-        Path(CONTRACTS_DIR / name).write_text(text)
-    console.print(f"wrote {len(files)} files to {CONTRACTS_DIR}")
+    problems = write()
+    if problems:
+        raise UserError("these changes would break consumers, nothing written: " + "; ".join(problems))
+    console.print(f"wrote the contract to {CONTRACT_DIR}")
 
 
 @app.command()

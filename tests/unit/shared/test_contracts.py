@@ -1,15 +1,31 @@
-"""The published contract: committed files match the models, and breaking changes are caught."""
+"""The published contract (docs/contract/): the committed files are what the models and the
+catalogue generate, the models break no consumer of what was published, and the AsyncAPI
+document says what the catalogue says."""
 
 from __future__ import annotations
 
-import copy
 import json
+import shutil
+from pathlib import Path
 
 import pytest
+import yaml
 
-from shared.contracts import ASYNCAPI_FILE, breaking_changes, committed_files, event_schemas, render_files
+from shared.asyncapi import channel_id
+from shared.contracts import (
+    ASYNCAPI_FILE,
+    CONTRACT_DIR,
+    committed_files,
+    contract_breaches,
+    event_schemas,
+    public_events,
+    published_schemas,
+    render_files,
+    schema_file,
+    write,
+)
 from shared.events import ALL_EVENTS
-from shared.topics import ALL_TOPICS
+from shared.topics import ALL_TOPICS, PUBLIC_TOPICS, TopicSpec
 
 
 def test_committed_contract_matches_the_models() -> None:
@@ -17,6 +33,60 @@ def test_committed_contract_matches_the_models() -> None:
     assert sorted(committed) == sorted(generated), "run `herald events schema --write` and commit"
     for name, text in generated.items():
         assert committed[name] == text, f"{name} drifted from the models: run `herald events schema --write`"
+
+
+def test_the_models_break_no_consumer_of_what_was_published() -> None:
+    """The gate: the committed schemas are what consumers were given; the models must keep to the
+    rules for each published type version (docs/contract/README.md)."""
+    problems = [str(breach) for breach in contract_breaches(published_schemas(), event_schemas())]
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_renamed_field_in_a_model_fails_the_gate_naming_the_field_and_rule() -> None:
+    current = event_schemas()
+    name = schema_file("herald.feed.item.discovered.v1")
+    properties = current[name]["properties"]
+    properties["headline"] = properties.pop("title")
+    problems = [str(breach) for breach in contract_breaches(published_schemas(), current)]
+    assert problems and problems[0].startswith(
+        "herald.feed.item.discovered.v1: data.title renamed to 'headline'; breaks rule 1 "
+    ), problems
+
+
+def test_write_refuses_a_breaking_change_and_writes_an_allowed_one(tmp_path: Path) -> None:
+    directory = tmp_path / "contract"
+    shutil.copytree(CONTRACT_DIR, directory)
+    moved = directory / schema_file("herald.feed.moved.v1")
+    schema = json.loads(moved.read_text())
+    schema["properties"]["reason"] = {"type": "string", "description": "a field the model lacks"}
+    moved.write_text(json.dumps(schema))
+    problems = write(directory)
+    assert len(problems) == 1 and "data.reason removed; breaks rule 1" in problems[0], problems
+    assert json.loads(moved.read_text()) == schema, "nothing is written when a change breaks"
+
+    shutil.copy(CONTRACT_DIR / schema_file("herald.feed.moved.v1"), moved)
+    discovered = directory / schema_file("herald.feed.item.discovered.v1")
+    older = json.loads(discovered.read_text())
+    del older["properties"]["author"]  # as if the model had just gained this optional field
+    discovered.write_text(json.dumps(older))
+    assert write(directory) == []
+    assert committed_files(directory) == render_files()
+
+
+def test_only_public_topics_are_in_the_contract_and_no_personal_one_is_public() -> None:
+    assert {spec.classification for spec in PUBLIC_TOPICS} <= {"public", "internal"}
+    assert all(not spec.public for spec in ALL_TOPICS if spec.classification == "personal")
+    published = {
+        schema["x-herald-topic"] for schema in event_schemas().values() if "x-herald-topic" in schema
+    }
+    assert published == {spec.name for spec in PUBLIC_TOPICS}
+    for personal in ("herald.directory.events", "herald.directory.accounts", "herald.forum.alerts"):
+        assert personal not in render_files()[ASYNCAPI_FILE]
+
+
+def test_a_personal_topic_cannot_be_made_public() -> None:
+    with pytest.raises(ValueError, match="herald.x holds personal data"):
+        TopicSpec(name="herald.x", key="staff_id", description="", public=True, classification="personal")
 
 
 def test_every_event_field_has_a_description() -> None:
@@ -32,49 +102,52 @@ def test_every_event_module_says_who_publishes_and_consumes() -> None:
         assert "published by" in doc and "consumed by" in doc, module.__name__
 
 
-def test_asyncapi_lists_every_topic_with_its_messages() -> None:
-    import yaml
-
-    document = yaml.safe_load(render_files()[ASYNCAPI_FILE])
-    assert set(document["channels"]) == {spec.name for spec in ALL_TOPICS}
-    feed_items = document["channels"]["herald.feed-items"]
-    refs = [message["$ref"] for message in feed_items["subscribe"]["message"]["oneOf"]]
-    assert "#/components/messages/herald.feed.item.discovered.v1" in refs
-    assert feed_items["bindings"]["kafka"]["partitions"] == 4
+@pytest.fixture(scope="module")
+def document() -> dict:
+    return yaml.safe_load(render_files()[ASYNCAPI_FILE])
 
 
-@pytest.fixture
-def discovered() -> dict:
-    return event_schemas()["herald.feed.item.discovered.v1.schema.json"]
+def test_asyncapi_channels_are_the_public_topics_with_their_kafka_bindings(document: dict) -> None:
+    assert document["asyncapi"] == "3.0.0"
+    assert {channel["address"] for channel in document["channels"].values()} == {
+        s.name for s in PUBLIC_TOPICS
+    }
+    for spec in PUBLIC_TOPICS:
+        kafka = document["channels"][channel_id(spec)]["bindings"]["kafka"]
+        assert kafka["topic"] == spec.name and kafka["partitions"] == spec.partitions
+        assert kafka["topicConfiguration"]["cleanup.policy"] == [spec.cleanup_policy]
+    assert document["servers"]["cluster"]["protocol"] == "kafka-secure"
+    assert document["servers"]["cluster"]["security"]
 
 
-def test_unchanged_schema_has_no_breaking_change(discovered: dict) -> None:
-    assert breaking_changes(discovered, copy.deepcopy(discovered)) == []
+def test_asyncapi_messages_are_whole_records_with_their_key(document: dict) -> None:
+    schemas, messages = document["components"]["schemas"], document["components"]["messages"]
+    assert set(messages) == set(public_events())
+    for event_type, (_, spec) in public_events().items():
+        message = messages[event_type]
+        assert message["payload"] == {"$ref": f"#/components/schemas/{event_type}"}
+        envelope, typed = schemas[event_type]["allOf"]
+        assert envelope == {"$ref": "#/components/schemas/CloudEvent"}
+        assert typed["properties"]["type"]["const"] == event_type
+        assert typed["properties"]["data"] == {"$ref": f"#/components/schemas/{event_type}.data"}
+        assert spec.key in message["bindings"]["kafka"]["key"]["description"]
+    assert "$defs" not in json.dumps(schemas) and "$id" not in json.dumps(schemas)
 
 
-def test_adding_an_optional_field_is_compatible(discovered: dict) -> None:
-    new = copy.deepcopy(discovered)
-    new["properties"]["language"] = {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
-    assert breaking_changes(discovered, new) == []
-
-
-def test_removed_field_breaks_consumers(discovered: dict) -> None:
-    new = copy.deepcopy(discovered)
-    del new["properties"]["title"]
-    assert breaking_changes(discovered, new) == ["herald.feed.item.discovered.v1.title: removed"]
-
-
-def test_narrowed_type_breaks_consumers(discovered: dict) -> None:
-    new = copy.deepcopy(discovered)
-    new["properties"]["link"] = {"type": "string"}  # was `str | None`
-    problems = breaking_changes(discovered, new)
-    assert len(problems) == 1 and "link: type changed" in problems[0]
-
-
-def test_changed_type_in_nested_definition_breaks_consumers() -> None:
-    schemas = event_schemas()
-    old = schemas["herald.directory.account.updated.v1.schema.json"]
-    new = json.loads(json.dumps(old))
-    new["$defs"]["StaffAccount"]["properties"]["private"] = {"type": "string"}
-    problems = breaking_changes(old, new)
-    assert any("account.private: type changed" in p for p in problems), problems
+def test_asyncapi_operations_are_the_catalogues_producers_and_consumers(document: dict) -> None:
+    claimed = {
+        (
+            operation["channel"]["$ref"].removeprefix("#/channels/"),
+            operation["action"],
+            operation["tags"][0]["name"],
+        )
+        for operation in document["operations"].values()
+    }
+    declared = {
+        (channel_id(spec), action, "herald-cli" if party == "cli" else party)
+        for spec in PUBLIC_TOPICS
+        for action, parties in (("send", spec.producers), ("receive", spec.consumers))
+        for party in parties
+    }
+    assert claimed == declared
+    assert ("feed-items", "receive", "notifier") not in claimed
