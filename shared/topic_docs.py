@@ -1,4 +1,4 @@
-"""The topic catalogue as Markdown tables, for the README and docs/architecture.md.
+"""The topic catalogue as Markdown tables, for the README, docs/architecture.md and docs/consuming.md.
 
 Both documents carry these tables verbatim between `<!-- topics:… -->` markers; a test fails when
 they differ from what the catalogue renders, and `herald events topics` prints them to paste in.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.topics import ALL_TOPICS, DAY_MS, PARTIES, SERVICES, Party, TopicSpec, dead_letter
+from shared.topics import ALL_TOPICS, DAY_MS, PARTIES, PUBLIC_TOPICS, SERVICES, Party, TopicSpec, dead_letter
 
 #: How each party is named in the service table: its package.
 PLACES: dict[Party, str] = {
@@ -52,6 +52,16 @@ def topic_table(topics: tuple[TopicSpec, ...] = ALL_TOPICS) -> str:
             f"| `{spec.name}` | {key} | {_parties(spec.producers)} | {_parties(spec.consumers)} "
             f"| {kept(spec)} | {spec.classification} | {'public' if spec.public else '—'} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def contract_table(topics: tuple[TopicSpec, ...] = PUBLIC_TOPICS) -> str:
+    """The public topics, as docs/consuming.md gives them to other teams: key, event types, how
+    long they are kept and what they hold."""
+    lines = ["| topic | key | event types | kept | holds |", "|---|---|---|---|---|"]
+    for spec in topics:
+        types = ", ".join(f"`{model.event_type}`" for model in spec.payloads)
+        lines.append(f"| `{spec.name}` | `{spec.key}` | {types} | {kept(spec)} | {spec.classification} |")
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from herald.errors import UserError
 from shared.contracts import CONTRACT_DIR, event_schemas, render_files, schema_file, write
-from shared.topic_docs import service_table, topic_table
+from shared.topic_docs import contract_table, service_table, topic_table
 
 app = typer.Typer(help="Herald's event contract.", no_args_is_help=True)
 console = Console()
@@ -47,6 +47,9 @@ def schema(
 @app.command()
 def topics(
     by_service: bool = typer.Option(False, "--by-service", help="What each service reads and writes."),
+    public: bool = typer.Option(False, "--public", help="The public topics, as other teams read them."),
 ) -> None:
     """Print every topic with its key, who writes and reads it and what it holds (Markdown)."""
-    print(service_table() if by_service else topic_table(), end="")
+    if by_service and public:
+        raise UserError("give --by-service or --public, not both")
+    print(service_table() if by_service else contract_table() if public else topic_table(), end="")

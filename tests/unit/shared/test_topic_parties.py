@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from herald.cli import app
 from shared import topics
-from shared.topic_docs import service_table, topic_table
+from shared.topic_docs import contract_table, service_table, topic_table
 from shared.topics import ALL_TOPICS, PARTIES, SERVICES, TopicSpec, dead_letter
 
 REPO = Path(__file__).resolve().parents[3]
@@ -246,16 +246,20 @@ def _block(path: Path, marker: str) -> str:
         ("README.md", "services", service_table),
         ("docs/architecture.md", "services", service_table),
         ("docs/architecture.md", "catalogue", topic_table),
+        ("docs/consuming.md", "public", contract_table),
     ],
 )
 def test_the_documents_tables_are_the_catalogues(document: str, marker: str, render) -> None:
+    option = {"services": " --by-service", "public": " --public"}.get(marker, "")
     assert _block(REPO / document, marker) == render(), (
-        f"{document}'s {marker} table differs from shared/topics.py: paste in "
-        f"`herald events topics{' --by-service' if marker == 'services' else ''}`"
+        f"{document}'s {marker} table differs from shared/topics.py: paste in `herald events topics{option}`"
     )
 
 
-@pytest.mark.parametrize(("args", "render"), [([], topic_table), (["--by-service"], service_table)])
+@pytest.mark.parametrize(
+    ("args", "render"),
+    [([], topic_table), (["--by-service"], service_table), (["--public"], contract_table)],
+)
 def test_herald_events_topics_prints_the_tables_to_paste(args: list[str], render) -> None:
     result = CliRunner().invoke(app, ["events", "topics", *args])
     assert result.exit_code == 0, result.output
