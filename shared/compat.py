@@ -37,9 +37,8 @@ class Breach:
 
     def __str__(self) -> str:
         return (
-            f"{self.event_type}: {self.where} {self.change}; breaks rule {self.rule} "
-            f"({RULES[self.rule]}): publish {next_version(self.event_type)} beside it instead "
-            "(docs/contract/README.md)"
+            f"{self.event_type}: {self.where} {self.change}; breaks rule {self.rule}, {RULES[self.rule]}: "
+            f"publish {next_version(self.event_type)} beside it instead (docs/contract/README.md)"
         )
 
 

@@ -49,7 +49,7 @@ def test_a_renamed_field_in_a_model_fails_the_gate_naming_the_field_and_rule() -
     properties["headline"] = properties.pop("title")
     problems = [str(breach) for breach in contract_breaches(published_schemas(), current)]
     assert problems and problems[0].startswith(
-        "herald.feed.item.discovered.v1: data.title renamed to 'headline'; breaks rule 1 "
+        "herald.feed.item.discovered.v1: data.title renamed to 'headline'; breaks rule 1, "
     ), problems
 
 
@@ -61,7 +61,7 @@ def test_write_refuses_a_breaking_change_and_writes_an_allowed_one(tmp_path: Pat
     schema["properties"]["reason"] = {"type": "string", "description": "a field the model lacks"}
     moved.write_text(json.dumps(schema))
     problems = write(directory)
-    assert len(problems) == 1 and "data.reason removed; breaks rule 1" in problems[0], problems
+    assert len(problems) == 1 and "data.reason removed; breaks rule 1," in problems[0], problems
     assert json.loads(moved.read_text()) == schema, "nothing is written when a change breaks"
 
     shutil.copy(CONTRACT_DIR / schema_file("herald.feed.moved.v1"), moved)
