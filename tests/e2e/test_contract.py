@@ -33,6 +33,8 @@ DATA = {
 }
 #: What must be seen: every event type the committed contract has, on the topic it names.
 EXPECTED = {event_type: schema["x-herald-topic"] for event_type, schema in DATA.items()}
+#: The AsyncAPI document's components: each message's payload is the whole record (Draft 07).
+COMPONENTS = yaml.safe_load((REPO_ROOT / "docs" / "contract" / "asyncapi.yaml").read_text())["components"]
 NEWS, BROKEN, MOVED = "/news.rss", "/broken.rss", "/moved.rss"
 HELD = [
     {"title": "Bin strike talks resume", "link": "https://www.lowshire.example/news/10", "guid": "news-10"},
@@ -63,13 +65,16 @@ def kcat(bootstrap: str, topic: str) -> list[dict[str, Any]]:
 
 
 def validated(record: dict[str, Any], topic: str) -> dict[str, Any]:
-    """A kcat record's value checked against the committed schemas only: the envelope, its data,
-    its topic, its key and its headers."""
+    """A kcat record's value checked against the committed files only: the envelope and its data
+    (the JSON Schemas), the whole record (the AsyncAPI message's payload), its topic, its key and
+    its headers."""
     event = json.loads(record["payload"])
     jsonschema.validate(event, ENVELOPE)
     schema = DATA.get(event["type"])
     assert schema is not None, f"{event['type']} on {topic} is not in docs/contract/schemas/"
     jsonschema.validate(event["data"], schema)
+    payload = COMPONENTS["messages"][event["type"]]["payload"]
+    jsonschema.Draft7Validator({**payload, "components": COMPONENTS}).validate(event)
     assert topic.endswith(schema["x-herald-topic"]), f"{event['type']} on {topic}"
     assert record["key"] == event["data"][schema["x-herald-key"]], (record["key"], event["type"])
     headers = dict(zip(record["headers"][::2], record["headers"][1::2], strict=True))

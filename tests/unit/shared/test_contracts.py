@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -24,7 +26,8 @@ from shared.contracts import (
     schema_file,
     write,
 )
-from shared.events import ALL_EVENTS
+from shared.envelope import encode
+from shared.events import ALL_EVENTS, ServiceHeartbeat
 from shared.topics import ALL_TOPICS, PUBLIC_TOPICS, TopicSpec
 
 
@@ -151,3 +154,26 @@ def test_asyncapi_operations_are_the_catalogues_producers_and_consumers(document
     }
     assert claimed == declared
     assert ("feed-items", "receive", "notifier") not in claimed
+
+
+def test_an_asyncapi_message_payload_is_the_whole_record_herald_writes(document: dict) -> None:
+    """Herald's own encoding of an event validates against its message's payload (Draft 07, the
+    components as the document has them), and a record whose data breaks the schema does not."""
+    beat = ServiceHeartbeat(
+        service="publisher",
+        instance="host:1",
+        status="ready",
+        started_at=datetime.now(UTC),
+        uptime_seconds=1.5,
+        version="0.1.0",
+    )
+    record = json.loads(encode(beat, source="/herald/publisher"))
+    components = document["components"]
+    payload = components["messages"][beat.event_type]["payload"]
+    validator = jsonschema.Draft7Validator({**payload, "components": components})
+    validator.validate(record)
+    record["data"]["status"] = "asleep"
+    assert [error.message for error in validator.iter_errors(record)] == [
+        "'asleep' is not one of ['starting', 'ready', 'stopping']"
+    ]
+    assert not validator.is_valid({**record, "type": "herald.ops.error.v1"})
