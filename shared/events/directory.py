@@ -2,10 +2,12 @@
 
 `StaffAccountChangeRequested` is a command: published by the `herald staff` CLI (and imports) to
 `herald.directory.commands`, consumed by directory only. The others are facts: published by
-directory to `herald.directory.events`, consumed by notifier, the `herald staff` CLI (to report what
-became of its requests) and other teams; `StaffAccount` is the value of the compacted
+directory to `herald.directory.events`, consumed by notifier and the `herald staff` CLI (to report
+what became of its requests); `StaffAccount` is the value of the compacted
 `herald.directory.accounts`, read by directory itself (`GET /staff`) and `herald staff list`. All
-keyed by staff id; all personal data (`shared/topics.py` classifies these topics `personal`).
+keyed by staff id; all personal data (`shared/topics.py` classifies these topics `personal`), so
+none of them is in the public contract: other teams get the accounts that may be shown from
+`GET /staff`.
 Private (protected) accounts are flagged with `private`; consumers that show handles to people
 outside the forum must not show those.
 """
