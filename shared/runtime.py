@@ -1,6 +1,7 @@
 """What every Herald service is made of: a faust app with Herald's defaults, validated consumers
 that dead-letter what they cannot read, a producer of enveloped events that waits for the
-broker's acknowledgement, heartbeats, `/health` and `/metrics`.
+broker's acknowledgement, heartbeats, `/health` and `/metrics`, and a watchdog that takes a
+worker whose table recovery has stalled out of service (`shared.recovery_watchdog`).
 
 Nothing connects at import: `ServiceRuntime(...)` builds the app; `run_worker()` starts it.
 """
@@ -351,6 +352,8 @@ class ServiceRuntime:
         """Sample the table recovery for as long as the worker runs, and act on a stall (see
         `shared.recovery_watchdog`). Started by the worker itself: faust starts app timers only
         after the first recovery, which may be the one that stalls."""
+        if not self.app.tables:
+            return  # nothing to recover
         interval = min(1.0, self._stall.stall_seconds / 4)
         while True:
             await asyncio.sleep(interval)
@@ -358,8 +361,6 @@ class ServiceRuntime:
 
     async def _check_recovery(self, now: float) -> None:
         """One look at the recovery: a stalled one is reported and `RecoveryStalled` raised."""
-        if not self.app.tables:
-            return
         recovery = self.app.tables.recovery
         remaining = recovery.active_remaining()
         sample = RecoverySample(recovery.in_recovery, sum(remaining.values()))
