@@ -145,7 +145,7 @@ async def test_two_workers_share_feeds_and_survive_a_kill(
             workers[victim].kill()
             killed_at = time.monotonic()
             # The takeover is a session timeout (10 s), a rebalance and the table's recovery (a
-            # few hundred changelog records, well under a second): 8.5-12.6 s over 40 runs on a
+            # few hundred changelog records, well under a second): 8.5-12.8 s over 100 runs on a
             # loaded 2-core machine. A recovery that stalls instead is the survivor's watchdog's
             # (it exits after 15 s without progress, reporting recovery_stalled), not a reason to
             # wait longer here.
