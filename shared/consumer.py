@@ -28,6 +28,18 @@ the partitions with nothing buffered; while the records of the others are being 
 arriving for them cannot end that request, so once they are handled the consumer sits idle until
 the broker's 1.5 s wait runs out. Seen as 1.4 s stalls in a burst of subscriptions (the feed_ingest
 benchmark's unchanged pass ran at half speed one time in two). Herald asks for 100 ms.
+
+Fifth: faust hands its live set of active partitions to the consumer thread's fetch, and changes
+that same set during a rebalance: emptied when everything is paused, refilled when the recovery
+resumes the changelog partitions. aiokafka's `fetched_records` reads it on every pass of its wait
+and takes an empty set as "every partition" (`if partitions and tp not in partitions`). A fetch
+started before a rebalance and still waiting through it therefore drained changelog records the
+recovery had just sought back to; it returned while the flow was still stopped, faust's `getmany`
+threw the batch away ("getmany called while flow not active") and re-sought only the stream
+partitions, and the recovery waited for records already consumed, for ever. Seen as a survivor of
+a SIGKILL logging "No event received for active tp … since recovery start" on all four changelog
+partitions until the test's deadline (about one takeover in twenty under load). Each fetch now gets
+its own copy of the set, as it was when the fetch began.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from faust.exceptions import ProducerSendError
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
 from faust.types import TP
@@ -70,7 +83,8 @@ class _PromptConsumerThread(AIOKafkaConsumerThread):
 
 class RewindingConsumer(AIOKafkaDriverConsumer):
     """Seeks never-committed stream partitions to their earliest offset after the normal seek,
-    and delivers every fetched record (see the module docstring)."""
+    delivers every fetched record, and fetches for a fixed set of partitions (see the module
+    docstring)."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -78,6 +92,10 @@ class RewindingConsumer(AIOKafkaDriverConsumer):
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return _PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
+        snapshot = None if active_partitions is None else set(active_partitions)
+        return await super()._getmany(snapshot, timeout)
 
     async def perform_seek(self) -> None:
         await super().perform_seek()

@@ -1,6 +1,7 @@
 """What every Herald service is made of: a faust app with Herald's defaults, validated consumers
 that dead-letter what they cannot read, a producer of enveloped events that waits for the
-broker's acknowledgement, heartbeats, `/health` and `/metrics`.
+broker's acknowledgement, heartbeats, `/health` and `/metrics`, and a watchdog that takes a
+worker whose table recovery has stalled out of service (`shared.recovery_watchdog`).
 
 Nothing connects at import: `ServiceRuntime(...)` builds the app; `run_worker()` starts it.
 """
@@ -31,6 +32,7 @@ from shared.envelope import (
     encode,
 )
 from shared.events import ServiceError, ServiceHeartbeat
+from shared.recovery_watchdog import STALL_ERROR_KIND, RecoverySample, RecoveryStalled, StallDecider
 from shared.report_batches import ReportBatches
 from shared.settings import HeraldSettings
 from shared.topics import OPS_ERRORS, OPS_HEARTBEAT, TopicSpec, dead_letter
@@ -109,6 +111,7 @@ class ServiceRuntime:
         self._reports = ReportBatches(self._aiokafka_producer)
         self._install_pages()
         self._install_heartbeat()
+        self._stall = StallDecider(settings.recovery_stall_seconds)
 
     # --- topics -----------------------------------------------------------------------------
     def topic(self, spec: TopicSpec) -> faust.TopicT:
@@ -345,6 +348,33 @@ class ServiceRuntime:
             if self.ready:
                 await self.send_heartbeat("ready")
 
+    async def watch_recovery(self) -> None:
+        """Sample the table recovery for as long as the worker runs, and act on a stall (see
+        `shared.recovery_watchdog`). Started by the worker itself: faust starts app timers only
+        after the first recovery, which may be the one that stalls."""
+        if not self.app.tables:
+            return  # nothing to recover
+        interval = min(1.0, self._stall.stall_seconds / 4)
+        while True:
+            await asyncio.sleep(interval)
+            await self._check_recovery(time.monotonic())
+
+    async def _check_recovery(self, now: float) -> None:
+        """One look at the recovery: a stalled one is reported and `RecoveryStalled` raised."""
+        recovery = self.app.tables.recovery
+        remaining = recovery.active_remaining()
+        sample = RecoverySample(recovery.in_recovery, sum(remaining.values()))
+        if not self._stall.stalled(sample, now):
+            return
+        behind = ", ".join(f"{tp.topic}[{tp.partition}] {n}" for tp, n in sorted(remaining.items()) if n)
+        stalled = (
+            f"table recovery read no changelog record for {self._stall.stall_seconds:g}s "
+            f"({sample.remaining} still to read: {behind or 'none'})"
+        )
+        log.critical("%s; exiting so the worker is started again", stalled)
+        await self.report_error(STALL_ERROR_KIND, f"{stalled}; worker exiting to be restarted")
+        raise RecoveryStalled(stalled)  # crashes the worker: it exits non-zero
+
     async def send_heartbeat(self, status: str) -> None:
         try:
             await self.publish(
@@ -376,6 +406,10 @@ class HeraldWorker(faust.Worker):
     def __init__(self, runtime: ServiceRuntime, **kwargs: Any) -> None:
         self.runtime = runtime
         super().__init__(runtime.app, **kwargs)
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        self.add_future(self.runtime.watch_recovery())  # its RecoveryStalled crashes the worker
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()

@@ -279,6 +279,11 @@ class HeraldSettings(BaseSettings):
     )
     log_framework: bool = Field(default=False, description="Also show faust/aiokafka INFO logs (debugging).")
     heartbeat_interval_seconds: float = Field(default=15.0, gt=0)
+    recovery_stall_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A table recovery that reads nothing this long is restarted, then the worker exits.",
+    )
 
     # HTTP ports of the four services (health, metrics, and their own endpoints)
     feed_ingest_port: int = SERVICE_PORTS["feed_ingest"]
