@@ -1,6 +1,6 @@
 """A poll's item events are all sent, then all acknowledgements awaited; the poll keeps the
-acknowledged prefix (`FeedIngest._publish_items`): what follows the first failure is retried on
-the next poll (`_partial`), so an item is never marked seen without having reached Kafka."""
+acknowledged prefix (`ItemPublisher.send_all`): what follows the first failure is retried on
+the next poll (`Poller._partial`), so an item is never marked seen without having reached Kafka."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from services.feed_ingest.app import SERVICE, FeedIngest
+from services.feed_ingest.app import SERVICE
+from services.feed_ingest.item_events import ItemPublisher
 from services.feed_ingest.state import subscribe
 from shared.events import FeedSubscribed
 from shared.ids import feed_id_for
@@ -21,8 +22,8 @@ from shared.settings import HeraldSettings
 URL = "https://www.lowshire.gov.uk/news.rss"
 
 
-def _ingest(tmp_path: Path, answers: list[str]) -> tuple[FeedIngest, list[str]]:
-    """A FeedIngest whose runtime's `send` answers from a script (no broker): "ok", "refused"
+def _publisher(tmp_path: Path, answers: list[str]) -> tuple[ItemPublisher, list[str]]:
+    """An ItemPublisher whose runtime's `send` answers from a script (no broker): "ok", "refused"
     (the broker's acknowledgement fails) or "raise" (the producer will not take the record)."""
     settings = HeraldSettings(state_dir=tmp_path, topic_namespace="unit.", feed_ingest_port=1)  # type: ignore[arg-type]
     runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers="127.0.0.1:1")  # never connects here
@@ -42,7 +43,7 @@ def _ingest(tmp_path: Path, answers: list[str]) -> tuple[FeedIngest, list[str]]:
         return acknowledged
 
     runtime.send = send  # type: ignore[method-assign]
-    return FeedIngest(runtime), sent
+    return ItemPublisher(runtime), sent
 
 
 @pytest.mark.parametrize(
@@ -55,13 +56,13 @@ def _ingest(tmp_path: Path, answers: list[str]) -> tuple[FeedIngest, list[str]]:
     ],
 )
 async def test_the_acknowledged_prefix_is_kept(tmp_path: Path, answers: list[str], kept: int) -> None:
-    ingest, sent = _ingest(tmp_path, answers)
+    items, sent = _publisher(tmp_path, answers)
     feed = FeedSubscribed(
         feed_id=feed_id_for(URL), url=URL, interval_seconds=300, subscribed_at=datetime.now(UTC)
     )
     state = subscribe(None, feed, partition=0, now=datetime.now(UTC))
     events = [(f"item-{n}", object()) for n in range(4)]
-    assert await ingest._publish_items(state, events) == kept
+    assert await items.send_all(state, events) == kept
     assert sent == [
         key for key, answer in zip([k for k, _ in events], answers, strict=True) if answer != "raise"
     ]
