@@ -10,26 +10,45 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from services.feed_ingest.decide import Update
 from services.feed_ingest.parse import ParsedEntry
 from services.feed_ingest.state import FeedState, utcnow
 from shared.events import FeedItemUpdated
+from shared.events.items import FeedItem
 from shared.runtime import ServiceRuntime
 from shared.topics import FEED_ITEMS
 
 log = logging.getLogger(__name__)
 
 
+def updated_event(update: Update, *, feed_id: str, feed_url: str, detected_at: datetime) -> FeedItemUpdated:
+    """The changed item as a `FeedItemUpdated`, under the id it was announced with. Its item
+    fields are those of the entry's `FeedItemDiscovered` (`ParsedEntry.to_event`, the one mapping
+    from a parsed item to an event): the two events carry the same item, body included."""
+    item = update.entry.to_event(feed_id=feed_id, feed_url=feed_url, discovered_at=detected_at)
+    fields = {name: getattr(item, name) for name in FeedItem.model_fields}
+    fields["item_id"] = update.item_id
+    return FeedItemUpdated(
+        **fields,
+        previous_content_hash=update.previous_content_hash,
+        changed_fields=list(update.changed_fields),
+        detected_at=detected_at,
+    )
+
+
 class ItemPublisher:
     """Sends a poll's item events and says how many, in order, the broker acknowledged."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.runtime = runtime
+        self.clock = clock
 
     async def publish_new(self, state: FeedState, entries: tuple[ParsedEntry, ...]) -> int:
-        now = utcnow()
+        now = self.clock()
         events = [
             (entry.item_id, entry.to_event(feed_id=state.feed_id, feed_url=state.url, discovered_at=now))
             for entry in entries
@@ -37,28 +56,14 @@ class ItemPublisher:
         return await self.send_all(state, events)
 
     async def publish_updates(self, state: FeedState, updates: tuple[Update, ...]) -> int:
-        now = utcnow()
-        events = []
-        for update in updates:
-            entry = update.entry
-            event = FeedItemUpdated(
-                item_id=update.item_id,
-                feed_id=state.feed_id,
-                feed_url=state.url,
-                title=entry.title,
-                link=entry.link,
-                summary=entry.summary,
-                author=entry.author,
-                tags=list(entry.tags),
-                image_urls=list(entry.image_urls),
-                published=entry.published,
-                updated=entry.updated,
-                content_hash=entry.content_hash,
-                previous_content_hash=update.previous_content_hash,
-                changed_fields=list(update.changed_fields),
-                detected_at=now,
+        now = self.clock()
+        events = [
+            (
+                update.item_id,
+                updated_event(update, feed_id=state.feed_id, feed_url=state.url, detected_at=now),
             )
-            events.append((update.item_id, event))
+            for update in updates
+        ]
         return await self.send_all(state, events)
 
     async def send_all(self, state: FeedState, events: list[tuple[str, Any]]) -> int:
