@@ -16,6 +16,7 @@ owner acts. Built without connecting anything: the fetcher's pool is made on the
 from __future__ import annotations
 
 import random
+import sys
 from collections import Counter
 from typing import Any
 
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 from services.feed_ingest.fetch import FeedFetcher
 from services.feed_ingest.hub_leases import HubLeases
 from services.feed_ingest.item_events import ItemPublisher
-from services.feed_ingest.options import FeedIngestOptions
+from services.feed_ingest.options import FeedIngestOptions, OptionsError, load_options
 from services.feed_ingest.poller import Poller
 from services.feed_ingest.reporting import PollReporter
 from services.feed_ingest.schedule import SchedulePolicy
@@ -54,6 +55,11 @@ PRODUCER_BATCH_BYTES = 64 * 1024
 def create_runtime(
     settings: HeraldSettings, bootstrap: str, options: FeedIngestOptions | None = None
 ) -> ServiceRuntime:
+    if options is None:
+        try:
+            options = load_options()
+        except OptionsError as exc:
+            sys.exit(f"herald {SERVICE}: {exc}")
     runtime = ServiceRuntime(
         SERVICE,
         settings,
@@ -61,7 +67,7 @@ def create_runtime(
         producer_linger=PRODUCER_LINGER_SECONDS,
         producer_batch_bytes=PRODUCER_BATCH_BYTES,
     )
-    install(runtime, options or FeedIngestOptions())
+    install(runtime, options)
     return runtime
 
 
@@ -80,7 +86,7 @@ def install(runtime: ServiceRuntime, options: FeedIngestOptions) -> Scheduler:
     app = runtime.app
     policy = schedule_policy(options)
     rand = random.Random()
-    fetcher = FeedFetcher(runtime.settings)
+    fetcher = FeedFetcher(runtime.settings, per_host_limit=options.feed_per_host_concurrency)
     subscriptions = Subscriptions(runtime)
     poll_counts: Counter[str] = Counter()
     hubs = HubLeases(runtime, subscriptions, fetcher, options)

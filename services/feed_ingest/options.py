@@ -6,8 +6,14 @@ so the shared settings stay untouched while the service grows.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.feed_ingest.fetch import DEFAULT_PER_HOST_LIMIT, POOL_LIMIT
+
+
+class OptionsError(ValueError):
+    """A `HERALD_*` feed_ingest setting that cannot be used; the message is one line."""
 
 
 class FeedIngestOptions(BaseSettings):
@@ -35,7 +41,19 @@ class FeedIngestOptions(BaseSettings):
         default=24 * 3600.0, gt=0, description="A feed failing this long is announced broken."
     )
     feed_poll_concurrency: int = Field(
-        default=32, ge=1, le=256, description="Polls in flight per worker (each host still gets at most 8)."
+        default=32,
+        ge=1,
+        le=256,
+        description="Polls in flight per worker (each host still gets at most feed_per_host_concurrency).",
+    )
+    feed_per_host_concurrency: int = Field(
+        default=DEFAULT_PER_HOST_LIMIT,
+        ge=1,
+        le=POOL_LIMIT,
+        description="Requests in flight to any one host at once, per worker "
+        f"(HERALD_FEED_PER_HOST_CONCURRENCY, 1 to {POOL_LIMIT}): however many feeds a council's server "
+        "hosts, one worker never opens more than this many connections to it; the other polls of that "
+        "host wait their turn.",
     )
     feed_timing_flush_seconds: float = Field(
         default=60.0,
@@ -62,3 +80,14 @@ class FeedIngestOptions(BaseSettings):
     @property
     def websub_enabled(self) -> bool:
         return bool(self.websub_callback_base_url and self.websub_secret)
+
+
+def load_options() -> FeedIngestOptions:
+    """The options from the environment; a bad value is an `OptionsError` naming its variable
+    (never the value: it may be a secret)."""
+    try:
+        return FeedIngestOptions()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "HERALD_" + "_".join(str(part) for part in error["loc"]).upper()
+        raise OptionsError(f"{name}: {error['msg']}") from None

@@ -210,8 +210,8 @@ class Poller:
             max_age=fetched.min_next_poll_seconds,
             keep_validators=pushed,
         )
-        if fetched.permanent_redirect and not pushed:
-            new = await self._move(new, fetched)
+        if fetched.permanent_redirect and fetched.permanent_redirect_status and not pushed:
+            new = await self._move(new, fetched.permanent_redirect, fetched.permanent_redirect_status)
         await self.reporter.finish(
             state,
             new,
@@ -267,10 +267,10 @@ class Poller:
         )
         await self.reporter.failed(state, error, trigger, started, seen=seen, fingerprints=prints)
 
-    async def _move(self, state: FeedState, fetched: FetchResult) -> FeedState:
-        """A permanent redirect: FeedMoved on feed-health, then the subscription re-announced
-        with the new URL and the same feed id (so its seen-state stays with it)."""
-        target = fetched.permanent_redirect or fetched.url
+    async def _move(self, state: FeedState, target: str, http_status: int) -> FeedState:
+        """A permanent redirect (`http_status`, as the server sent it): FeedMoved on feed-health,
+        then the subscription re-announced with the new URL and the same feed id (so its
+        seen-state stays with it)."""
         subscription = FeedSubscribed(
             feed_id=state.feed_id,
             url=target,
@@ -290,7 +290,7 @@ class Poller:
                     feed_id=state.feed_id,
                     old_url=state.url,
                     new_url=new_url,
-                    http_status=301,
+                    http_status=http_status,
                     moved_at=utcnow(),
                 ),
             )
