@@ -37,6 +37,8 @@ from pydantic_settings import (
 
 ENV_PREFIX = "HERALD_"
 CONFIG_FILE_ENV = "HERALD_CONFIG_FILE"
+#: A feed_ingest worker's connections in all (its fetcher's pool); no host may have more.
+FEED_CONNECTION_LIMIT = 200
 SERVICE_PORTS = {"feed_ingest": 8001, "publisher": 8002, "notifier": 8003, "directory": 8004}
 
 
@@ -94,7 +96,20 @@ class FeedIngestSettings(_Section):
     feed_broken_after_seconds: float = Field(
         default=24 * 3600.0, gt=0, description="A feed failing this long is announced broken."
     )
-    feed_poll_concurrency: int = Field(default=32, ge=1, le=256, description="Polls in flight per worker.")
+    feed_poll_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="Polls in flight per worker (each host still gets at most feed_per_host_concurrency).",
+    )
+    feed_per_host_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=FEED_CONNECTION_LIMIT,
+        description="Requests in flight to any one host at once, per worker: however many feeds a "
+        "council's server hosts, one worker never opens more than this many connections to it; the "
+        "other polls of that host wait their turn.",
+    )
     feed_timing_flush_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -53,12 +53,11 @@ from shared.netsafety import (
     vet,
     vetted_session,
 )
-from shared.settings import HeraldSettings
+from shared.settings import FEED_CONNECTION_LIMIT, HeraldSettings
 
 PERMANENT_REDIRECTS = {301, 308}
-DEFAULT_PER_HOST_LIMIT = 8
 #: Connections in the pool, over all hosts (each host is also held to its per-host limit).
-POOL_LIMIT = 200
+POOL_LIMIT = FEED_CONNECTION_LIMIT
 #: Longest response header line/field accepted (aiohttp's default, 8 KB, would refuse some
 #: servers' cookie-laden headers that httpx took).
 MAX_HEADER_BYTES = 16 * 1024
@@ -84,6 +83,8 @@ class FetchResult:
     last_modified: str | None = None
     #: Where the leading 301/308 hops of the redirect chain led: the subscription should move there.
     permanent_redirect: str | None = None
+    #: The status the requested URL answered when it redirected permanently (301 or 308).
+    permanent_redirect_status: int | None = None
     #: Cache-Control max-age: the server asks not to be polled again sooner (clamped to 7 days).
     min_next_poll_seconds: float | None = None
     #: Bytes received on the wire (before decoding), for metrics.
@@ -177,8 +178,7 @@ class FeedFetcher:
         self.resolver = resolver
         self.policy = AddressPolicy.of(settings.allow_private_networks, trusted_addresses)
         self.vetting = VettingResolver(self.policy, resolver)
-        limit = per_host_limit or getattr(settings, "feed_per_host_concurrency", DEFAULT_PER_HOST_LIMIT)
-        self.hosts = HostLimiter(int(limit))
+        self.hosts = HostLimiter(per_host_limit or settings.feed_ingest.feed_per_host_concurrency)
         self.total_timeout = total_timeout_seconds or settings.feed_ingest.http_timeout_seconds * 3
         self.dns_ttl = DNS_TTL_SECONDS if dns_ttl_seconds is None else dns_ttl_seconds
         self._session: aiohttp.ClientSession | None = None  # WebSub's requests (aiohttp)
@@ -241,7 +241,7 @@ class FeedFetcher:
             request_headers.append(f"If-None-Match: {etag}")
         if last_modified:
             request_headers.append(f"If-Modified-Since: {last_modified}")
-        current, moved_to, chain_permanent = url, None, True
+        current, moved_to, moved_by, chain_permanent = url, None, None, True
         for _hop in range(MAX_REDIRECTS + 1):
             _, host, port = split_url(current)  # http(s) with a host; addresses are vetted on connect
             slot = self.hosts.slot(host.lower())
@@ -259,13 +259,15 @@ class FeedFetcher:
                     target = urljoin(current, location.strip())
                     chain_permanent = chain_permanent and status in PERMANENT_REDIRECTS
                     if chain_permanent:
-                        moved_to = target
+                        moved_to, moved_by = target, moved_by or status
                     current = target
                     continue
                 result = self._result(transfer, current)
             finally:
                 self._release(transfer)
-            return replace(result, permanent_redirect=moved_to) if moved_to else result
+            if moved_to:
+                return replace(result, permanent_redirect=moved_to, permanent_redirect_status=moved_by)
+            return result
         raise FeedError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
     async def _exchange(

@@ -18,23 +18,36 @@ import hmac
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from faust.web import Request, Response, View
 
 from services.feed_ingest import websub
+from services.feed_ingest.scheduler import Scheduler
+from services.feed_ingest.state import PollReason, PollRequest, utcnow
 from shared.ids import feed_id_for
-
-if TYPE_CHECKING:
-    from services.feed_ingest.app import FeedIngest
+from shared.runtime import ServiceRuntime
+from shared.settings import FeedIngestSettings
+from shared.topics import FEED_POLLS
 
 log = logging.getLogger(__name__)
 
 
-def install_pages(ingest: FeedIngest) -> None:
-    app = ingest.app
-    options = ingest.options
-    settings = ingest.settings
+async def request_poll(runtime: ServiceRuntime, feed_id: str, reason: PollReason, **extra: Any) -> None:
+    """Ask the feed's owner (whichever worker) to act now: ping, push or a granted lease.
+
+    Keyed by feed id with the default partitioner, like the herald.feeds record, so it lands on
+    the co-partitioned poll topic partition that the owner consumes."""
+    request = PollRequest(feed_id=feed_id, reason=reason, requested_at=utcnow(), **extra)
+    pending = await runtime.topic(FEED_POLLS).send(
+        key=feed_id.encode(), value=request.model_dump_json().encode()
+    )
+    await pending
+
+
+def install_pages(runtime: ServiceRuntime, options: FeedIngestSettings, scheduler: Scheduler) -> None:
+    app = runtime.app
+    settings = runtime.settings
 
     def tokens() -> list[str]:
         found = [secret.get_secret_value() for secret in (options.ping_token, settings.admin_token) if secret]
@@ -60,7 +73,7 @@ def install_pages(ingest: FeedIngest) -> None:
             feed_id = str(body.get("feed_id") or feed_id_for(str(body["url"])))
             if not feed_id.startswith("feed-"):
                 return self.json({"error": f"not a feed id: {feed_id!r}"}, status=400)
-            await ingest.request_poll(feed_id, "ping")
+            await request_poll(runtime, feed_id, "ping")
             return self.json({"feed_id": feed_id, "status": "accepted"}, status=202)
 
     @app.page("/websub/{feed_id}")
@@ -81,7 +94,7 @@ def install_pages(ingest: FeedIngest) -> None:
                 return self.text("no such subscription was requested", status=404)
             lease = query.get("hub.lease_seconds", "")
             if lease.isdigit():
-                await ingest.request_poll(feed_id, "lease", lease_seconds=int(lease))
+                await request_poll(runtime, feed_id, "lease", lease_seconds=int(lease))
             return self.text(query.get("hub.challenge", ""))
 
         async def post(self, request: Request, feed_id: str = "", **kwargs: Any) -> Response:
@@ -99,7 +112,8 @@ def install_pages(ingest: FeedIngest) -> None:
                 log.warning("refused a WebSub distribution for %s: bad or missing X-Hub-Signature", feed_id)
                 return self.text("bad signature", status=403)
             carried = len(body) <= MAX_PUSH_BODY
-            await ingest.request_poll(
+            await request_poll(
+                runtime,
                 feed_id,
                 "push",
                 body_b64=base64.b64encode(body).decode() if carried else None,
@@ -111,21 +125,21 @@ def install_pages(ingest: FeedIngest) -> None:
     @app.page("/feeds/owned")
     async def owned(web: Any, request: Request) -> Response:
         feeds = {}
-        for feed_id in sorted(ingest._owned):
-            state = ingest._state(feed_id)
+        for feed_id in sorted(scheduler.owned):
+            state = scheduler.subscriptions.state(feed_id)
             if state is None:
                 continue
             feeds[feed_id] = {
                 "status": state.status,
-                "polls_here": ingest.poll_counts.get(feed_id, 0),
+                "polls_here": scheduler.poll_counts.get(feed_id, 0),
                 "next_poll_at": state.next_poll_at,
                 "interval": state.effective_interval or state.interval_seconds,
                 "items_emitted": state.items_emitted,
             }
         return web.json(
             {
-                "instance": ingest.runtime.instance,
-                "partitions": sorted(ingest.owned_partitions()) if ingest.runtime.ready else [],
+                "instance": runtime.instance,
+                "partitions": sorted(scheduler.owned_partitions()) if runtime.ready else [],
                 "feeds": feeds,
             }
         )

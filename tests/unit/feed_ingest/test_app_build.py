@@ -15,6 +15,8 @@ def test_create_runtime_registers_table_and_agents(tmp_path: Path):
     app = runtime.app
     assert "feeds" in app.tables
     assert app.tables["feeds"].partitions == FEEDS.partitions
+    # The agents' names are what faust knows them by across restarts and rebalances: kept.
+    assert set(app.agents) == {"herald.feed_ingest.on_subscription", "herald.feed_ingest.poll"}
     topics = {topic for agent in app.agents.values() for topic in agent.channel.get_topic_name().split(",")}
     assert {"unit." + FEEDS.name, "unit." + FEED_POLLS.name} <= topics
     assert runtime.heartbeat_detail["owned_feeds"] == "0"
