@@ -71,11 +71,21 @@ class FeedIngestSettings(_Section):
     """Fetching, scheduling, health and push (feed_ingest)."""
 
     default_poll_interval_seconds: int = Field(
-        default=300, ge=5, description="When `--interval` is not given."
+        default=300,
+        ge=5,
+        description="A feed's poll interval when `herald feeds add` is given no `--interval`.",
     )
     poll_tick_seconds: float = Field(default=1.0, gt=0, description="How often due feeds are looked for.")
-    http_timeout_seconds: float = Field(default=20.0, gt=0)
-    max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    http_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="A fetch waiting this long for the next byte fails; a whole fetch gets 3×.",
+    )
+    max_feed_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        gt=0,
+        description="Largest feed accepted, on the wire and once decompressed.",
+    )
     user_agent_contact: str = Field(default="https://github.com/herald", description="Contact URL in UA.")
     feed_min_interval_seconds: float = Field(
         default=60.0,
@@ -142,11 +152,17 @@ class PublisherSettings(_Section):
     publisher_config: Path | None = Field(
         default=None, description="Publisher accounts, routes, policy and flow (YAML); unset: one X account."
     )
-    x_api_base_url: str = "https://api.twitter.com"
-    x_api_key: SecretStr | None = None
-    x_api_secret: SecretStr | None = None
-    x_access_token: SecretStr | None = None
-    x_access_token_secret: SecretStr | None = None
+    x_api_base_url: str = Field(
+        default="https://api.twitter.com", description="The X API (tests use a loopback one)."
+    )
+    x_api_key: SecretStr | None = Field(
+        default=None, description="X OAuth 1.0a consumer key; all four unset: dry-run outbox."
+    )
+    x_api_secret: SecretStr | None = Field(default=None, description="X OAuth 1.0a consumer secret.")
+    x_access_token: SecretStr | None = Field(default=None, description="X OAuth 1.0a user access token.")
+    x_access_token_secret: SecretStr | None = Field(
+        default=None, description="X OAuth 1.0a user access secret."
+    )
     x_ca_bundle: Path | None = Field(default=None, description="Extra CA file to trust for the X API.")
     publisher_max_attempts: int = Field(default=4, ge=1, description="Calls per item and channel account.")
     publisher_backoff_base_seconds: float = Field(
@@ -172,18 +188,20 @@ class PublisherSettings(_Section):
 class NotifierSettings(_Section):
     """Where the forum hears from Herald: e-mail over SMTP and a chat webhook."""
 
-    smtp_host: str | None = None
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
-    smtp_use_tls: bool = False
-    forum_email_from: str = "herald@localhost"
+    smtp_host: str | None = Field(default=None, description="Forum e-mail server; unset: no e-mail.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
+    smtp_use_tls: bool = Field(default=False, description="Connect over TLS from the start (port 465).")
+    forum_email_from: str = Field(default="herald@localhost", description="Sender of forum e-mail.")
     forum_email_to: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Forum addresses, comma-separated in the environment."
     )
-    forum_webhook_url: str | None = None
-    forum_webhook_token: SecretStr | None = None
+    forum_webhook_url: str | None = Field(
+        default=None, description="Chat webhook the forum's alerts are POSTed to."
+    )
+    forum_webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent with them.")
 
     _unset_when_empty = field_validator(
         "smtp_host",
@@ -293,18 +311,27 @@ class HeraldSettings(BaseSettings):
         default="info", pattern="^(debug|info|warn|error|crit)$", description="Herald's logs."
     )
     log_framework: bool = Field(default=False, description="Also show faust/aiokafka INFO logs (debugging).")
-    heartbeat_interval_seconds: float = Field(default=15.0, gt=0)
+    heartbeat_interval_seconds: float = Field(
+        default=15.0, gt=0, description="How often each worker beats on herald.ops.heartbeat."
+    )
     recovery_stall_seconds: float = Field(
         default=15.0,
         gt=0,
-        description="A table recovery that reads nothing this long is restarted, then the worker exits.",
+        description="A table recovery that reads no record this long has stalled: the worker reports it "
+        "(herald.ops.errors) and exits, so its supervisor starts it afresh.",
     )
 
     # HTTP ports of the four services (health, metrics, and their own endpoints)
-    feed_ingest_port: int = SERVICE_PORTS["feed_ingest"]
-    publisher_port: int = SERVICE_PORTS["publisher"]
-    notifier_port: int = SERVICE_PORTS["notifier"]
-    directory_port: int = SERVICE_PORTS["directory"]
+    feed_ingest_port: int = Field(
+        default=SERVICE_PORTS["feed_ingest"], description="feed_ingest: /ping, /health, /metrics."
+    )
+    publisher_port: int = Field(
+        default=SERVICE_PORTS["publisher"], description="publisher: held posts, /health, /metrics."
+    )
+    notifier_port: int = Field(default=SERVICE_PORTS["notifier"], description="notifier: /health, /metrics.")
+    directory_port: int = Field(
+        default=SERVICE_PORTS["directory"], description="directory: /staff, /health, /metrics."
+    )
     web_bind: str = Field(default="127.0.0.1", description="Address the services' HTTP ports bind to.")
     admin_token: SecretStr | None = Field(default=None, description="Bearer token for admin HTTP calls.")
     allow_private_networks: bool = Field(

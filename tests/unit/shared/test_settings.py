@@ -9,6 +9,8 @@ import pytest
 
 from shared.settings import SECTIONS, HeraldSettings, SettingsError, flat_names, load_settings
 
+REPO = Path(__file__).resolve().parents[3]
+
 
 @pytest.fixture(autouse=True)
 def _no_stray_herald_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,3 +104,43 @@ def test_sections_are_typed_and_frozen(tmp_path: Path) -> None:
     settings = HeraldSettings(state_dir=tmp_path)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         settings.feed_ingest.feed_poll_concurrency = 3  # type: ignore[misc]
+
+
+def test_every_setting_says_what_it_is_for() -> None:
+    from shared.settings import HeraldSettings as Model
+
+    fields = {name: field for name, field in Model.model_fields.items() if name not in SECTIONS}
+    for section in SECTIONS.values():
+        fields.update(section.model_fields)
+    assert [name for name, field in fields.items() if not field.description] == []
+
+
+def test_the_configuration_reference_is_rendered_from_the_model() -> None:
+    from shared.settings_docs import render
+
+    committed = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert committed == render(), "run `python -m shared.settings_docs > docs/configuration.md`"
+
+
+#: Variables the docs may name that are no setting: the config file's own name, and test knobs.
+NOT_SETTINGS = {"HERALD_CONFIG_FILE", "HERALD_KILL_SEED", "HERALD_TEST_KEEP_TOPICS"}
+
+
+def test_every_variable_the_docs_name_is_a_setting() -> None:
+    """No dead knobs: a documented HERALD_* name that nothing reads is an error (prefixes such as
+    `HERALD_X_*` are left alone)."""
+    import re
+
+    known = {"HERALD_" + name.upper() for name in flat_names()} | NOT_SETTINGS
+    documents = [
+        REPO / "README.md",
+        *sorted((REPO / "docs").rglob("*.md")),
+        *sorted((REPO / "bench").glob("*.md")),
+    ]
+    dead = {
+        f"{path.relative_to(REPO)}: {name}"
+        for path in documents
+        for name in re.findall(r"HERALD_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_]*\*)", path.read_text(encoding="utf-8"))
+        if name not in known and not name.endswith("_")
+    }
+    assert sorted(dead) == []
