@@ -29,7 +29,6 @@ from services.feed_ingest.schedule import SchedulePolicy
 from services.feed_ingest.state import (
     FeedState,
     PollRequest,
-    after_error,
     after_not_modified,
     after_success,
     moved,
@@ -94,24 +93,21 @@ class Poller:
             self._polling.discard(feed_id)
 
     async def _guarded_poll(self, request: PollRequest) -> None:
+        """A poll that raises is a Herald bug; the feed still gets an outcome: backed off, stored,
+        a FeedPolled with kind `internal` on feed health and an ops error, so nothing goes silent."""
+        started = time.monotonic()
         try:
             await self.poll(request)
-        except Exception as exc:  # a Herald bug: record it, keep the agent alive
+        except Exception as exc:
             log.exception("poll of %s failed", request.feed_id)
-            await self.runtime.report_error("poll_crashed", f"{request.feed_id}: {type(exc).__name__}: {exc}")
             state = self.subscriptions.state(request.feed_id)
-            if state is not None and state.active:
-                await self.subscriptions.store(
-                    after_error(
-                        state,
-                        kind="internal",
-                        reason=str(exc),
-                        http_status=None,
-                        now=utcnow(),
-                        policy=self.policy,
-                        rand=self.random.random(),
-                    )
-                )
+            if state is None or not state.active:
+                await self.runtime.report_error("poll_crashed", f"{request.feed_id}: {type(exc).__name__}")
+                return
+            failure = Failure(
+                "internal", f"Herald could not complete this poll ({type(exc).__name__}: {exc})"
+            )
+            await self.reporter.failed(state, failure, _trigger(request, state), started)
 
     async def poll(self, request: PollRequest) -> None:
         """Fetch (or take the pushed body) → parse → decide → publish → remember → report."""
@@ -124,9 +120,7 @@ class Poller:
             and state.generation != request.generation
         ):
             return  # already polled since the request was made
-        trigger = request.reason if request.reason in ("ping", "push") else "schedule"
-        if not state.baseline_done:
-            trigger = "first"
+        trigger = _trigger(request, state)
         self.poll_counts[state.feed_id] += 1
         started = time.monotonic()
         pushed = request.reason == "push" and request.body_b64 is not None
@@ -300,3 +294,10 @@ class Poller:
             return state  # try again on the next poll
         log.warning("feed %s moved permanently: %s → %s", state.feed_id, state.url, new_url)
         return moved(state, new_url)
+
+
+def _trigger(request: PollRequest, state: FeedState) -> str:
+    """What set the poll off, as FeedPolled says it: first, ping, push or schedule."""
+    if not state.baseline_done:
+        return "first"
+    return request.reason if request.reason in ("ping", "push") else "schedule"
