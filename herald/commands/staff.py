@@ -116,7 +116,8 @@ def _describe(event_type: str, payload: object) -> str:
     if event_type.endswith("erased.v1"):
         return f"[green]erased[/] {data['staff_id']}"
     changed = ", ".join(data.get("changed", [])) or "—"
-    return f"[green]{data['action']}[/] {data['staff_id']} v{data['version']}: {changed}"
+    verb = "added" if data.get("before") is None else data["action"].replace("_", " ")
+    return f"[green]{verb}[/] {data['staff_id']} v{data['version']}: {changed}"
 
 
 def _request(action: str, staff_id: str, **fields: object) -> StaffCommand:
@@ -161,19 +162,25 @@ def add(
     platform: str = typer.Option("x", "--platform"),
     handle: str = typer.Option(None, "--handle", help="An account: handle or profile URL."),
     private: bool = typer.Option(False, "--private", help="That account is private."),
+    status: str = typer.Option(
+        "active", "--status", help="That account's status (an admin's add is reviewed)."
+    ),
     staff_id: str = typer.Option(None, "--id", help="Staff id (default: a new random one)."),
     wait: float = WAIT,
 ) -> None:
     """Add a staff member (and, with --handle, one account)."""
     accounts = ()
     if handle is not None:
-        accounts = (
-            AccountSpec(
-                platform=_platform(platform),  # type: ignore[arg-type]
-                handle=handle,
-                visibility="private" if private else "public",
-            ),
-        )
+        visibility = "private" if private else "public"
+        try:
+            accounts = (
+                AccountSpec(
+                    platform=_platform(platform), handle=handle, visibility=visibility, status=status
+                ),
+            )  # type: ignore[arg-type]
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise UserError(f"{' '.join(str(part) for part in error['loc'])}: {error['msg']}") from None
     request = _request(
         "add_staff",
         staff_id or "staff-" + uuid.uuid4().hex[:12],
@@ -211,6 +218,7 @@ def add_account(
     platform: str = typer.Option(..., "--platform"),
     handle: str = typer.Option(..., "--handle", help="Handle or profile URL."),
     private: bool = typer.Option(False, "--private"),
+    status: str = typer.Option("active", "--status", help="under_review, active, inactive or archived."),
     expect: int = VERSION,
     wait: float = WAIT,
 ) -> None:
@@ -222,6 +230,7 @@ def add_account(
         platform=_platform(platform),
         handle=handle,
         visibility=visibility,
+        status=status,
         expected_version=expect,
     )
     _send([command], wait=wait)

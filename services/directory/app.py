@@ -104,9 +104,13 @@ def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower:
     admin_token = runtime.settings.admin_token
 
     def check(web: Any, request: Any) -> tuple[bool, Any]:
-        """(include private?, error response or None)."""
+        """For a read: (include private?, error response or None)."""
         if not follower.caught_up.is_set():
             return False, web.json({"error": "the directory is still loading; try again shortly"}, status=503)
+        return authorise(web, request)
+
+    def authorise(web: Any, request: Any) -> tuple[bool, Any]:
+        """(admin?, error response or None)."""
         try:
             level = access_level(request.headers.get("Authorization"), admin_token)
         except Unauthorized as exc:
@@ -129,7 +133,8 @@ def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower:
         is on herald.directory.events, like every other source's."""
 
         async def post(self, request: Any) -> Any:
-            admin, error = check(self, request)
+            # Commands are queued, not decided here: they need no loaded view.
+            admin, error = authorise(self, request)
             if error is not None:
                 return error
             if not admin:
