@@ -22,7 +22,8 @@ from herald import context
 from herald.errors import UserError
 from herald.staff_file import plan_import, read_staff_file
 from herald.topic_reader import read_to_end
-from shared.envelope import EventDecodeError, decode
+from services.directory.decide import decide
+from shared.envelope import EventDecodeError, decode, utcnow
 from shared.events import StaffCommand, StaffMember
 from shared.events.directory import PLATFORMS, AccountSpec
 from shared.producer import EventProducer
@@ -33,7 +34,10 @@ console = Console()
 CLI_SOURCE = "/herald/cli"
 
 
-def _send(requests: list[StaffCommand], *, wait: float) -> None:
+def _send(requests: list[StaffCommand], *, wait: float, answered: set[str] | None = None) -> None:
+    """Send the commands; wait for the answers to those in `answered` (default: all). A command
+    that changes nothing gets no answer, so an import waits only for those it expects to change."""
+    expected = {r.request_id for r in requests} if answered is None else answered
     config = context.settings()
     bootstrap, _ = context.bootstrap(config, start=True)
 
@@ -49,8 +53,8 @@ def _send(requests: list[StaffCommand], *, wait: float) -> None:
             ) as producer:
                 for request in requests:
                     await producer.send(DIRECTORY_COMMANDS, request.staff_id, request)
-            if listener:
-                outcomes = await listener.outcomes({r.request_id for r in requests}, timeout=wait)
+            if listener and expected:
+                outcomes = await listener.outcomes(expected, timeout=wait)
         finally:
             if listener:
                 await listener.stop()
@@ -61,9 +65,9 @@ def _send(requests: list[StaffCommand], *, wait: float) -> None:
     outcomes = asyncio.run(go())
     for line in outcomes:
         console.print(line)
-    if wait and len(outcomes) < len(requests):
+    if wait and len(outcomes) < len(expected):
         console.print(
-            f"[yellow]{len(requests) - len(outcomes)} request(s) sent but not yet answered by the directory "
+            f"[yellow]{len(expected) - len(outcomes)} request(s) sent but not yet answered by the directory "
             "service (is it running? `herald up`)[/]"
         )
 
@@ -340,8 +344,14 @@ def import_file(
     bootstrap, _ = context.bootstrap(config, start=True)
     existing = asyncio.run(_read_directory(bootstrap, config.topic_namespace))
     requests = plan_import(rows, existing.values(), requested_by=f"import:{path.name}")
-    _send(requests, wait=wait)
-    console.print(f"{len(requests)} people, {len(rows)} rows in {path.name}")
+    # All are sent (the directory decides); the ones that would change nothing get no answer.
+    now = utcnow()
+    changing = {
+        r.request_id for r in requests if decide(existing.get(r.staff_id), r, now=now).event is not None
+    }
+    _send(requests, wait=wait, answered=changing)
+    unchanged = len(requests) - len(changing)
+    console.print(f"{len(requests)} people ({unchanged} unchanged), {len(rows)} rows in {path.name}")
 
 
 async def _read_directory(bootstrap: str, namespace: str) -> dict[str, StaffMember]:
