@@ -1,11 +1,9 @@
-"""Stable ids that more than one part of Herald derives: feeds (CLI and feed_ingest) and staff
-(CLI imports and directory). Pure functions, no I/O."""
+"""Stable ids that more than one part of Herald derives: feeds (CLI and feed_ingest). Staff ids are
+not derived (a name is not unique): see herald/staff_file.py. Pure functions, no I/O."""
 
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import HttpUrl, TypeAdapter, ValidationError
@@ -36,12 +34,3 @@ def feed_id_for(url: str) -> str:
     except ValidationError:
         pass  # not an http(s) URL: callers reject it; the id is still deterministic
     return "feed-" + hashlib.sha256(normalise_url(url).encode()).hexdigest()[:16]
-
-
-def staff_id_for(name: str) -> str:
-    """A readable id from a person's name (`Sue Tylcoat` → `sue-tylcoat`), stable across handle changes."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    if not slug:
-        raise ValueError(f"cannot make a staff id from name {name!r}")
-    return slug

@@ -33,12 +33,14 @@ from shared.events import (
     PostPublished,
     ServiceError,
     ServiceHeartbeat,
-    StaffAccount,
     StaffAccountAdded,
     StaffAccountChangeRejected,
-    StaffAccountChangeRequested,
     StaffAccountRemoved,
     StaffAccountUpdated,
+    StaffChanged,
+    StaffCommand,
+    StaffErased,
+    StaffMember,
 )
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -182,18 +184,31 @@ FEED_HEALTH = TopicSpec(
 DIRECTORY_COMMANDS = TopicSpec(
     name="herald.directory.commands",
     key="staff_id",
-    description="Requests to change the staff directory (CLI, imports); read by directory only.",
-    payloads=(StaffAccountChangeRequested,),
+    description=(
+        "Requests to change the staff directory (CLI, imports, admin API, HR systems); read by"
+        " directory only. Short retention: it holds personal data that erasure cannot tombstone."
+    ),
+    payloads=(StaffCommand,),
+    retention_ms=1 * DAY_MS,
     key_description="the person's staff id, so one person's requests are decided in order",
-    producers=("cli",),
+    producers=("cli", "directory"),
     consumers=("directory",),
     classification="personal",
 )
 DIRECTORY_EVENTS = TopicSpec(
     name="herald.directory.events",
     key="staff_id",
-    description="Changes to the staff directory, and refused requests.",
-    payloads=(StaffAccountAdded, StaffAccountUpdated, StaffAccountRemoved, StaffAccountChangeRejected),
+    description="Changes to the staff directory, and refused requests: ids and non-personal fields only.",
+    # The StaffAccount* facts are the earlier, personal ones: no longer published, still read by
+    # notifier until it moves to StaffChanged / StaffErased.
+    payloads=(
+        StaffChanged,
+        StaffErased,
+        StaffAccountChangeRejected,
+        StaffAccountAdded,
+        StaffAccountUpdated,
+        StaffAccountRemoved,
+    ),
     retention_ms=365 * DAY_MS,
     key_description="the person's staff id, so one person's changes stay in order",
     producers=("directory",),
@@ -201,13 +216,16 @@ DIRECTORY_EVENTS = TopicSpec(
     classification="personal",
 )
 DIRECTORY_SNAPSHOT = TopicSpec(
-    name="herald.directory.accounts",
+    name="herald.directory.staff",
     key="staff_id",
-    description="The directory as it is now: latest account per staff id, tombstone when removed.",
-    payloads=(StaffAccount,),
+    description="The directory as it is now: latest record per person, tombstone when erased.",
+    payloads=(StaffMember,),
     cleanup_policy="compact",
     retention_ms=None,
-    key_description="the person's staff id; compaction keeps the latest account per person",
+    # Erased people's records go from the log within a day of their tombstone (segments roll
+    # hourly); the tombstone itself is kept a day so followers see it.
+    extra_config={"segment.ms": str(60 * 60 * 1000), "delete.retention.ms": str(DAY_MS)},
+    key_description="the person's staff id; compaction keeps the latest record per person",
     producers=("directory",),
     consumers=("directory", "cli"),
     classification="personal",

@@ -1,6 +1,7 @@
 """directory: the council's staff social-media directory.
 
-Reads change requests from `herald.directory.commands`, decides them (pure, in `decide.py`), keeps
-the accounts in a faust Table keyed by staff id, tells the world on `herald.directory.events` and
-the compacted `herald.directory.accounts` snapshot, and serves `GET /staff` (issue 3).
+Reads commands from `herald.directory.commands` (CLI, imports, `POST /staff/commands`, HR systems),
+decides them (pure, in `decide.py`), keeps each person in a faust Table keyed by staff id, records
+what changed (ids and non-personal facts only) on `herald.directory.events`, keeps the full records
+on the compacted `herald.directory.staff`, and serves `GET /staff`.
 """

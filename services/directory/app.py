@@ -1,9 +1,11 @@
-"""The directory service, wired: commands in → decide → events, snapshot, table; `GET /staff` out.
+"""The directory service, wired: commands in → decide → events, snapshot, table; `GET /staff` out,
+`POST /staff/commands` (admin token) in.
 
-State: a faust Table `accounts` (staff id → account as JSON) co-partitioned with
-`herald.directory.commands`; it is what a command is decided against. `GET /staff` and the
-handle-uniqueness check read a `DirectoryView` of *all* accounts, fed by the compacted snapshot
-topic (see `view.py` for why a view rather than a GlobalTable or `@app.table_route`).
+State: a faust Table `staff` (staff id → record as JSON) co-partitioned with
+`herald.directory.commands`; it is what a command is decided against, and it is rebuilt from its
+compacted changelog on start (so two workers split the people by partition). `GET /staff` and the
+handle-uniqueness check read a `DirectoryView` of *everyone*, fed by the compacted snapshot topic
+on every worker (see `view.py` for why a view rather than a GlobalTable or `@app.table_route`).
 
 Order of effects for a change: the event, then the snapshot, then the table, each acknowledged by
 the broker before the next (the table write is only queued, as faust does). A crash in between
@@ -18,13 +20,14 @@ import logging
 from typing import Any
 
 import faust
+from pydantic import ValidationError
 
 from services.directory.access import Unauthorized, access_level
 from services.directory.decide import decide, rejected
 from services.directory.snapshot import SnapshotFollower, write_snapshot
-from services.directory.view import DirectoryView
+from services.directory.view import DirectoryView, public_record
 from shared.envelope import CloudEvent, utcnow
-from shared.events import StaffAccount, StaffAccountChangeRequested
+from shared.events import StaffCommand, StaffMember
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
 from shared.topics import DIRECTORY_COMMANDS, DIRECTORY_EVENTS
@@ -40,20 +43,20 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     view = DirectoryView()
     follower = SnapshotFollower(view, bootstrap, namespace=settings.topic_namespace)
     table = runtime.app.Table(
-        "accounts",
+        "staff",
         default=None,
         partitions=DIRECTORY_COMMANDS.partitions,
         key_type=str,
-        help="staff id → StaffAccount (JSON); the directory as decided, co-partitioned with commands.",
+        help="staff id → StaffMember (JSON); the directory as decided, co-partitioned with commands.",
     )
-    runtime.heartbeat_detail["accounts"] = "0"
+    runtime.heartbeat_detail["people"] = "0"
 
     @runtime.app.task
     async def follow_snapshot() -> None:
         await follower.run()
 
     @runtime.consumer(DIRECTORY_COMMANDS)
-    async def handle_command(envelope: CloudEvent, command: StaffAccountChangeRequested) -> None:
+    async def handle_command(envelope: CloudEvent, command: StaffCommand) -> None:
         # Uniqueness needs the whole directory: wait until the view has read the snapshot.
         await follower.caught_up.wait()
         now = utcnow()
@@ -62,10 +65,11 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
             # The table lives in the record's partition: a mis-keyed command would file the
             # account where later, correctly keyed commands cannot find it.
             reason = f"record key {record_key!r} does not match staff_id {command.staff_id!r}"
-            await runtime.publish(DIRECTORY_EVENTS, command.staff_id, rejected(command, reason, now))
+            refusal = rejected(command, reason, now, field="staff_id")
+            await runtime.publish(DIRECTORY_EVENTS, command.staff_id, refusal)
             return
         held = table.get(command.staff_id)
-        current = StaffAccount.model_validate(held) if held else None
+        current = StaffMember.model_validate(held) if held else None
         decision = decide(current, command, now=now, handle_owners=view.handle_owners)
         if decision.event is None:
             log.info("%s %s: no change (request %s)", command.action, command.staff_id, command.request_id)
@@ -76,14 +80,14 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
                 "rejected %s %s: %s", command.action, command.staff_id, getattr(decision.event, "reason", "")
             )
             return
-        written = await write_snapshot(runtime, command.staff_id, decision.account)
-        view.apply(command.staff_id, decision.account, partition=written.partition, offset=written.offset)
-        if decision.account is None:
+        written = await write_snapshot(runtime, command.staff_id, decision.member)
+        view.apply(command.staff_id, decision.member, partition=written.partition, offset=written.offset)
+        if decision.member is None:
             if command.staff_id in table:
-                del table[command.staff_id]
+                del table[command.staff_id]  # a tombstone on the changelog: erased there too
         else:
-            table[command.staff_id] = decision.account.model_dump(mode="json")
-        runtime.heartbeat_detail["accounts"] = str(len(view))
+            table[command.staff_id] = decision.member.model_dump(mode="json")
+        runtime.heartbeat_detail["people"] = str(len(view))
         log.info("%s %s (request %s)", decision.event.event_type, command.staff_id, command.request_id)
 
     _install_staff_pages(runtime, view, follower)
@@ -100,9 +104,13 @@ def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower:
     admin_token = runtime.settings.admin_token
 
     def check(web: Any, request: Any) -> tuple[bool, Any]:
-        """(include private?, error response or None)."""
+        """For a read: (include private?, error response or None)."""
         if not follower.caught_up.is_set():
             return False, web.json({"error": "the directory is still loading; try again shortly"}, status=503)
+        return authorise(web, request)
+
+    def authorise(web: Any, request: Any) -> tuple[bool, Any]:
+        """(admin?, error response or None)."""
         try:
             level = access_level(request.headers.get("Authorization"), admin_token)
         except Unauthorized as exc:
@@ -111,19 +119,44 @@ def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower:
 
     @runtime.app.page("/staff")
     async def staff_list(web: Any, request: Any) -> Any:
-        """All accounts sorted by name; private ones only for the admin token's bearer."""
-        include_private, error = check(web, request)
+        """Everyone sorted by name: what anyone may see, or (admin token) the full records."""
+        admin, error = check(web, request)
         if error is not None:
             return error
-        return web.json([a.model_dump(mode="json") for a in view.accounts(include_private=include_private)])
+        if admin:
+            return web.json([m.model_dump(mode="json") for m in view.members()])
+        return web.json(view.public())
+
+    @runtime.app.page("/staff/commands")
+    class StaffCommands(faust.web.View):
+        """POST a `StaffCommand` as JSON (admin token only); 202 with its request id. The outcome
+        is on herald.directory.events, like every other source's."""
+
+        async def post(self, request: Any) -> Any:
+            # Commands are queued, not decided here: they need no loaded view.
+            admin, error = authorise(self, request)
+            if error is not None:
+                return error
+            if not admin:
+                return self.json({"error": "directory commands need the admin token"}, status=401)
+            try:
+                command = StaffCommand.model_validate_json(await request.read())
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                field = ".".join(str(part) for part in problem["loc"]) or "body"
+                return self.json({"error": f"{field}: {problem['msg']}"}, status=400)
+            await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
+            return self.json({"request_id": command.request_id}, status=202)
 
     @runtime.app.page("/staff/{staff_id}")
     async def staff_one(web: Any, request: Any, staff_id: str) -> Any:
-        """One account; a private one is 404 without the token (its existence is not disclosed)."""
-        include_private, error = check(web, request)
+        """One person; 404 without the token when nothing of them may be shown (a private account
+        or an e-mail does not disclose that they exist)."""
+        admin, error = check(web, request)
         if error is not None:
             return error
-        account = view.get(staff_id)
-        if account is None or (account.private and not include_private):
-            return web.json({"error": f"no staff account {staff_id!r}"}, status=404)
-        return web.json(account.model_dump(mode="json"))
+        member = view.get(staff_id)
+        shown = (member.model_dump(mode="json") if admin else public_record(member)) if member else None
+        if shown is None:
+            return web.json({"error": f"no staff member {staff_id!r}"}, status=404)
+        return web.json(shown)

@@ -1,7 +1,7 @@
-"""The compacted `herald.directory.accounts` snapshot: writing it, and following it into the view.
+"""The compacted `herald.directory.staff` snapshot: writing it, and following it into the view.
 
-The snapshot's value is the current `StaffAccount` in the usual CloudEvents envelope, or a tombstone
-(value None) when the account was removed, so compaction forgets removed people.
+The snapshot's value is the current `StaffMember` in the usual CloudEvents envelope, or a tombstone
+(value None) when the person was erased, so compaction forgets them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 
 from services.directory.view import DirectoryView
 from shared.envelope import EventDecodeError, decode, wrap
-from shared.events import StaffAccount
+from shared.events import StaffMember
 from shared.producer import record_headers
 from shared.runtime import ServiceRuntime
 from shared.topics import DIRECTORY_SNAPSHOT
@@ -31,16 +31,16 @@ class Written:
     offset: int
 
 
-async def write_snapshot(runtime: ServiceRuntime, staff_id: str, account: StaffAccount | None) -> Written:
-    """Send the account (or a tombstone) keyed by staff id and wait for the broker's ack.
+async def write_snapshot(runtime: ServiceRuntime, staff_id: str, member: StaffMember | None) -> Written:
+    """Send the record (or a tombstone) keyed by staff id and wait for the broker's ack.
 
     Not `runtime.publish`: that takes payloads only and does not say where the record landed."""
     topic = runtime.topic(DIRECTORY_SNAPSHOT)
-    if account is None:
+    if member is None:
         pending = await topic.send(key=staff_id.encode(), value=None)
         kind = "tombstone"
     else:
-        envelope = wrap(account, source=runtime.source)
+        envelope = wrap(member, source=runtime.source)
         pending = await topic.send(
             key=staff_id.encode(), value=envelope.to_bytes(), headers=record_headers(envelope)
         )
@@ -93,7 +93,7 @@ class SnapshotFollower:
                     for record in records:
                         self._apply(record)
                 if not self.caught_up.is_set() and await self._reached(consumer, ends):
-                    log.info("directory view caught up: %d accounts", len(self.view))
+                    log.info("directory view caught up: %d people", len(self.view))
                     self.caught_up.set()
         finally:
             await consumer.stop()
@@ -109,7 +109,7 @@ class SnapshotFollower:
             self.skipped += 1
             return
         staff_id = record.key.decode(errors="replace")
-        account: StaffAccount | None = None
+        member: StaffMember | None = None
         if record.value is not None:
             try:
                 _, payload = decode(record.value, DIRECTORY_SNAPSHOT.accepts)
@@ -117,6 +117,6 @@ class SnapshotFollower:
                 self.skipped += 1
                 log.warning("snapshot record for %s skipped: %s", staff_id, exc.reason)
                 return
-            assert isinstance(payload, StaffAccount)
-            account = payload
-        self.view.apply(staff_id, account, partition=record.partition, offset=record.offset)
+            assert isinstance(payload, StaffMember)
+            member = payload
+        self.view.apply(staff_id, member, partition=record.partition, offset=record.offset)

@@ -8,9 +8,12 @@ from shared.events.directory import (
     StaffAccount,
     StaffAccountAdded,
     StaffAccountChangeRejected,
-    StaffAccountChangeRequested,
     StaffAccountRemoved,
     StaffAccountUpdated,
+    StaffChanged,
+    StaffCommand,
+    StaffErased,
+    StaffMember,
 )
 from shared.events.feeds import FeedMoved, FeedPolled, FeedStatusChanged, FeedSubscribed, FeedUnsubscribed
 from shared.events.forum import ForumAlertSent
@@ -41,8 +44,11 @@ ALL_EVENTS: dict[str, type[EventPayload]] = {
         PostApproved,
         PostDropped,
         PostDecisionRequested,
+        StaffMember,
+        StaffCommand,
+        StaffChanged,
+        StaffErased,
         StaffAccount,
-        StaffAccountChangeRequested,
         StaffAccountAdded,
         StaffAccountUpdated,
         StaffAccountRemoved,
@@ -74,7 +80,10 @@ __all__ = [
     "StaffAccount",
     "StaffAccountAdded",
     "StaffAccountChangeRejected",
-    "StaffAccountChangeRequested",
     "StaffAccountRemoved",
     "StaffAccountUpdated",
+    "StaffChanged",
+    "StaffCommand",
+    "StaffErased",
+    "StaffMember",
 ]

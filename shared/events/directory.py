@@ -1,15 +1,15 @@
-"""The staff social-media directory: commands in, facts out.
+"""The staff directory: commands in, facts out.
 
-`StaffAccountChangeRequested` is a command: published by the `herald staff` CLI (and imports) to
-`herald.directory.commands`, consumed by directory only. The others are facts: published by
-directory to `herald.directory.events`, consumed by notifier and the `herald staff` CLI (to report
-what became of its requests); `StaffAccount` is the value of the compacted
-`herald.directory.accounts`, read by directory itself (`GET /staff`) and `herald staff list`. All
-keyed by staff id; all personal data (`shared/topics.py` classifies these topics `personal`), so
-none of them is in the public contract: other teams get the accounts that may be shown from
-`GET /staff`.
-Private (protected) accounts are flagged with `private`; consumers that show handles to people
-outside the forum must not show those.
+A staff member (stable id, name, role, department, work e-mail, forum member) holds any number of
+social accounts. `StaffCommand` is a command on `herald.directory.commands`, published by the
+`herald staff` CLI (and imports), directory's admin HTTP API and other teams' HR systems, and
+consumed by directory only. `StaffMember` is the value of the compacted `herald.directory.staff`,
+published by directory and consumed by directory (`GET /staff`) and `herald staff list`: the only
+topic with the directory's personal data that outlives a day; erasing a person tombstones it. The
+facts on the year-long `herald.directory.events` (`StaffChanged`, `StaffErased`,
+`StaffAccountChangeRejected`), published by directory and consumed by notifier and the CLI, carry
+ids and non-personal fields only (`StaffFacts`), so nothing there needs erasing
+(docs/adr/0008-directory-personal-data.md).
 """
 
 from __future__ import annotations
@@ -17,11 +17,191 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.envelope import EventPayload
 
-Platform = Literal["twitter", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "other"]
+Platform = Literal[
+    "x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "youtube", "flickr", "threads", "tiktok"
+]
+PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
+Visibility = Literal["public", "private"]
+AccountStatus = Literal["under_review", "active", "inactive", "archived"]
+StaffStatus = Literal["active", "left"]
+StaffAction = Literal[
+    "add_staff",
+    "update_staff",
+    "put_staff",
+    "add_account",
+    "change_account",
+    "remove_account",
+    "change_handle",
+    "set_visibility",
+    "deactivate",
+    "leave",
+    "erase",
+]
+STAFF_ACTIONS: tuple[str, ...] = StaffAction.__args__  # type: ignore[attr-defined]
+
+
+class SocialAccount(BaseModel):
+    """One account of a staff member, as the directory holds it (handle in canonical form)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    account_id: str = Field(description="Stable id of the account within the directory.")
+    platform: Platform = Field(description="Social platform.")
+    handle: str = Field(description="Canonical handle (`@user@host`, a domain, or a profile URL).")
+    url: str = Field(description="Canonical profile URL.")
+    visibility: Visibility = Field(default="public", description="`private`: shown to admins only.")
+    status: AccountStatus = Field(default="under_review", description="Where the account is in its life.")
+    verified: bool = Field(default=False, description="Someone checked the account is the person's.")
+    added_at: datetime = Field(description="When it entered the directory, UTC.")
+    changed_at: datetime = Field(description="Last change, UTC.")
+    last_checked_at: datetime | None = Field(default=None, description="Last platform check, UTC.")
+
+
+class StaffMember(EventPayload):
+    """A staff member as the directory holds them (the compacted snapshot's value)."""
+
+    event_type = "herald.directory.staff.v1"
+
+    staff_id: str = Field(description="Stable id, not derived from the name.")
+    version: int = Field(ge=1, description="Bumped by every applied change; stale commands are refused.")
+    name: str = Field(min_length=1, description="The person's name.")
+    role: str = Field(default="", description="Job title.")
+    department: str = Field(default="", description="Department or service.")
+    email: str | None = Field(default=None, description="Work e-mail (never shown publicly).")
+    forum_member: bool = Field(default=False, description="A member of the Social Media Forum.")
+    status: StaffStatus = Field(default="active", description="`left`: no longer with the council.")
+    accounts: tuple[SocialAccount, ...] = Field(default=(), description="Their social accounts.")
+
+    def subject(self) -> str:
+        return self.staff_id
+
+
+class AccountSpec(BaseModel):
+    """An account as a command gives it (the handle in any form the platform's rules accept)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platform: Platform = Field(description="Social platform.")
+    handle: str = Field(min_length=1, description="Handle or profile URL, in any accepted form.")
+    visibility: Visibility = Field(default="public", description="`private`: shown to admins only.")
+    status: AccountStatus | None = Field(default=None, description="Default under_review for a new one.")
+    verified: bool | None = Field(default=None, description="Someone checked it is the person's.")
+
+
+class StaffCommand(EventPayload):
+    """Command: one change to one staff member; the directory answers with `StaffChanged`,
+    `StaffErased` or `StaffAccountChangeRejected` carrying the same `request_id`."""
+
+    event_type = "herald.directory.command.v1"
+
+    request_id: str = Field(min_length=1, description="Unique id of the request, echoed in the outcome.")
+    action: StaffAction = Field(description="What to do.")
+    staff_id: str = Field(min_length=1, description="Whose record (the record key).")
+    expected_version: int | None = Field(default=None, description="Refuse unless the record is at it.")
+    name: str | None = Field(default=None, description="Name (a new person needs one).")
+    role: str | None = Field(default=None, description="Job title.")
+    department: str | None = Field(default=None, description="Department or service.")
+    email: str | None = Field(default=None, description="Work e-mail.")
+    forum_member: bool | None = Field(default=None, description="Member of the Social Media Forum.")
+    accounts: tuple[AccountSpec, ...] | None = Field(default=None, description="add_staff, put_staff.")
+    account_id: str | None = Field(default=None, description="The account a per-account action is about.")
+    platform: Platform | None = Field(default=None, description="add_account.")
+    handle: str | None = Field(default=None, description="add_account, change_handle.")
+    visibility: Visibility | None = Field(default=None, description="add_account, set_visibility.")
+    status: AccountStatus | None = Field(default=None, description="add_account, change_account.")
+    verified: bool | None = Field(default=None, description="add_account, change_account.")
+    requested_by: str = Field(default="cli", description="Who asked (user or tool), for the audit trail.")
+
+    def subject(self) -> str:
+        return self.staff_id
+
+
+class AccountFacts(BaseModel):
+    """What an event may say about an account: no handle, no URL."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    account_id: str = Field(description="The account's id.")
+    platform: Platform = Field(description="Social platform.")
+    visibility: Visibility = Field(description="public or private.")
+    status: AccountStatus = Field(description="Where the account is in its life.")
+    verified: bool = Field(description="Someone checked it is the person's.")
+
+
+class StaffFacts(BaseModel):
+    """What an event may say about a staff member: ids and non-personal fields only."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    staff_id: str = Field(description="The person's id.")
+    version: int = Field(description="The record's version.")
+    status: StaffStatus = Field(description="active or left.")
+    forum_member: bool = Field(description="Member of the Social Media Forum.")
+    accounts: tuple[AccountFacts, ...] = Field(default=(), description="Their accounts' facts.")
+
+
+class StaffChanged(EventPayload):
+    """A command was applied. `before`/`after` hold the non-personal facts; `changed` names every
+    field that changed (`name`, `accounts.<id>.handle`…), personal ones included, without values:
+    read `herald.directory.staff` (admin) for the values."""
+
+    event_type = "herald.directory.staff.changed.v1"
+
+    request_id: str = Field(description="The request that caused it.")
+    action: StaffAction = Field(description="The applied action.")
+    staff_id: str = Field(description="Whose record.")
+    version: int = Field(description="The record's version after the change.")
+    before: StaffFacts | None = Field(description="The facts before (None: the person is new).")
+    after: StaffFacts = Field(description="The facts after.")
+    changed: list[str] = Field(description="Paths of the fields that changed.")
+    requested_by: str = Field(description="Who asked.")
+    changed_at: datetime = Field(description="When, UTC.")
+
+    def subject(self) -> str:
+        return self.staff_id
+
+
+class StaffErased(EventPayload):
+    """A person was erased: their record is tombstoned; the id now names nobody."""
+
+    event_type = "herald.directory.staff.erased.v1"
+
+    request_id: str = Field(description="The request that caused it.")
+    staff_id: str = Field(description="Whose record (now gone).")
+    version: int = Field(description="The version that was erased.")
+    requested_by: str = Field(description="Who asked.")
+    erased_at: datetime = Field(description="When, UTC.")
+
+    def subject(self) -> str:
+        return self.staff_id
+
+
+class StaffAccountChangeRejected(EventPayload):
+    """A command was refused; `field` names what was wrong and `reason` says why in words a person
+    can act on, without repeating personal values (this topic is kept for a year)."""
+
+    event_type = "herald.directory.change.rejected.v1"
+
+    request_id: str = Field(description="The request that was refused.")
+    staff_id: str = Field(description="Whose record it was about.")
+    action: str = Field(description="The requested action.")
+    field: str | None = Field(default=None, description="The field at fault, e.g. `handle` or `version`.")
+    reason: str = Field(description="Why, e.g. `an X handle is 1–15 letters, digits or underscores`.")
+    rejected_at: datetime = Field(description="When, UTC.")
+
+    def subject(self) -> str:
+        return self.staff_id
+
+
+# --- Until notifier reads the facts above: the earlier one-account models ----------------------
+# The directory no longer publishes these (they put names and handles on a year-long topic);
+# notifier still renders them. Delete them when notifier has moved to StaffChanged/StaffErased.
+
+LegacyPlatform = Literal["twitter", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "other"]
 
 
 class StaffAccount(EventPayload):
@@ -32,28 +212,9 @@ class StaffAccount(EventPayload):
     staff_id: str = Field(description="Stable id of the person (not the handle, which can change).")
     name: str = Field(min_length=1, description="The person's name.")
     role: str = Field(default="", description="Job title or team.")
-    platform: Platform = Field(default="twitter", description="Social platform of the account.")
+    platform: LegacyPlatform = Field(default="twitter", description="Social platform of the account.")
     handle: str = Field(description="Handle without the leading @.")
     private: bool = Field(default=False, description="A private (protected) account: not shown publicly.")
-
-    def subject(self) -> str:
-        return self.staff_id
-
-
-class StaffAccountChangeRequested(EventPayload):
-    """Command: add, update, remove or upsert (add or update to match; imports use it) an account."""
-
-    event_type = "herald.directory.change.requested.v1"
-
-    request_id: str = Field(description="Unique id of the request, echoed in the outcome event.")
-    action: Literal["add", "update", "remove", "upsert"] = Field(description="What to do.")
-    staff_id: str = Field(min_length=1, description="Whose account.")
-    name: str | None = Field(default=None, description="New name (add/upsert: required).")
-    role: str | None = Field(default=None, description="New role.")
-    platform: Platform | None = Field(default=None, description="Platform (default twitter on add).")
-    handle: str | None = Field(default=None, description="New handle, with or without @.")
-    private: bool | None = Field(default=None, description="New private flag.")
-    requested_by: str = Field(default="cli", description="Who asked (user or tool), for the audit trail.")
 
     def subject(self) -> str:
         return self.staff_id
@@ -98,18 +259,3 @@ class StaffAccountRemoved(EventPayload):
 
     def subject(self) -> str:
         return self.account.staff_id
-
-
-class StaffAccountChangeRejected(EventPayload):
-    """A change request was refused; `reason` says why in words a person can act on."""
-
-    event_type = "herald.directory.change.rejected.v1"
-
-    request_id: str = Field(description="The request that was refused.")
-    staff_id: str = Field(description="Whose account it was about.")
-    action: str = Field(description="The requested action.")
-    reason: str = Field(description="Why, e.g. `invalid X handle '@a b': …` or `unknown staff id`.")
-    rejected_at: datetime = Field(description="When, UTC.")
-
-    def subject(self) -> str:
-        return self.staff_id

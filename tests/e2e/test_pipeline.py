@@ -127,11 +127,9 @@ def test_a_new_feed_item_becomes_one_post_one_forum_alert_and_staff_changes_show
 
             def handles(headers: dict[str, str] | None = None) -> set[str]:
                 response = httpx.get(directory, headers=headers or {}, timeout=5)
-                return (
-                    {account["handle"] for account in response.json()}
-                    if response.status_code == 200
-                    else set()
-                )
+                if response.status_code != 200:
+                    return set()
+                return {account["handle"] for person in response.json() for account in person["accounts"]}
 
             asyncio.run(wait_until(lambda: "katie_bacon" in handles(), timeout=30))
             assert "piptucker" not in handles()

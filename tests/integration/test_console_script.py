@@ -93,7 +93,8 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], messag
         (("feeds", "check", "http://exa mple.org/feed"), "invalid international domain name"),
         (("feeds", "list"), "the local Kafka broker is not running"),
         (("staff", "update", "sue-tylcoat"), "nothing to update"),
-        (("staff", "remove", ""), "staff id: String should have at least 1 character"),
+        (("staff", "leave", ""), "staff id: String should have at least 1 character"),
+        (("staff", "erase", "staff-1"), "erasing staff-1 cannot be undone: add --yes"),
         (
             ("staff", "add", "--name", "A", "--handle", "a", "--platform", "myspace"),
             "unknown platform 'myspace'",
@@ -147,7 +148,7 @@ def test_malformed_feed_is_one_line(tmp_path: Path, feed_server: FeedServer, col
         ("feeds", "add", "https://example.org/feed"),
         ("feeds", "list"),
         ("staff", "list"),
-        ("staff", "remove", "sue-tylcoat"),
+        ("staff", "leave", "staff-1"),
         ("posts", "approve", "item-0123"),
         ("ops", "tail", "--seconds", "1"),
         ("preview", "item-0123"),

@@ -1,219 +1,312 @@
-from datetime import UTC, datetime
+"""Every directory command applied, and every refusal, decided with plain data."""
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.directory.decide import Decision, decide
-from shared.events import (
-    StaffAccount,
-    StaffAccountAdded,
-    StaffAccountChangeRejected,
-    StaffAccountChangeRequested,
-    StaffAccountRemoved,
-    StaffAccountUpdated,
-)
+from shared.events import StaffAccountChangeRejected, StaffChanged, StaffCommand, StaffErased, StaffMember
+from shared.events.directory import AccountSpec
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-SUE = StaffAccount(
-    staff_id="sue-tylcoat", name="Sue Tylcoat", role="Solutions Development Manager", handle="suety"
-)
-PIP = StaffAccount(staff_id="pip-tucker", name="Pip Tucker", handle="piptucker", private=True)
+LATER = NOW + timedelta(hours=1)
+SUE_X = AccountSpec(platform="x", handle="@suety")
+SUE_MASTODON = AccountSpec(platform="mastodon", handle="https://social.example/@sue", visibility="private")
 
 
-def command(action: str, staff_id: str = "sue-tylcoat", **fields: object) -> StaffAccountChangeRequested:
-    return StaffAccountChangeRequested(request_id="r1", action=action, staff_id=staff_id, **fields)
+def command(action: str, staff_id: str = "s-1", **fields: object) -> StaffCommand:
+    return StaffCommand(request_id="r1", action=action, staff_id=staff_id, **fields)  # type: ignore[arg-type]
 
 
-def owners(*accounts: StaffAccount) -> dict[tuple[str, str], str]:
-    return {(a.platform, a.handle.casefold()): a.staff_id for a in accounts}
+def sue(*accounts: AccountSpec) -> StaffMember:
+    decision = decide(
+        None,
+        command(
+            "add_staff",
+            name="Sue  Tylcoat",
+            role="Solutions Development Manager",
+            email="Sue.Tylcoat@staff.devon.example",
+            accounts=accounts or (SUE_X, SUE_MASTODON),
+        ),
+        now=NOW,
+    )
+    assert decision.member is not None
+    return decision.member
 
 
-def rejection(decision: Decision) -> str:
+def applied(decision: Decision) -> StaffChanged:
+    assert isinstance(decision.event, StaffChanged), decision.event
+    assert decision.changes_state and decision.member is not None
+    assert decision.event.version == decision.member.version
+    return decision.event
+
+
+def refusal(decision: Decision) -> tuple[str | None, str]:
     assert isinstance(decision.event, StaffAccountChangeRejected), decision.event
-    assert decision.event.request_id == "r1"
-    assert not decision.changes_state
-    return decision.event.reason
+    assert not decision.changes_state and decision.event.request_id == "r1"
+    return decision.event.field, decision.event.reason
 
 
-# --- add ---------------------------------------------------------------------------------------
+def only_account(member: StaffMember, platform: str = "x") -> str:
+    return next(a.account_id for a in member.accounts if a.platform == platform)
 
 
-def test_add_new_account_strips_the_at_and_defaults_the_rest() -> None:
-    decision = decide(None, command("add", name="Sue Tylcoat", handle="@suety"), now=NOW)
-    assert isinstance(decision.event, StaffAccountAdded)
-    assert decision.changes_state
-    expected = StaffAccount(staff_id="sue-tylcoat", name="Sue Tylcoat", handle="suety")
-    assert decision.account == expected == decision.event.account
-    assert decision.event.changed_at == NOW
-    assert expected.platform == "twitter" and expected.role == "" and expected.private is False
+# --- applied ------------------------------------------------------------------------------------
 
 
-def test_add_requires_a_name() -> None:
-    decision = decide(None, command("add", handle="suety"), now=NOW)
-    assert rejection(decision) == "name is required to add staff id 'sue-tylcoat'"
-    assert decision.account is None
-
-
-def test_add_refuses_a_blank_name() -> None:
-    assert "name is required" in rejection(decide(None, command("add", name="  ", handle="suety"), now=NOW))
-
-
-def test_add_requires_a_handle() -> None:
-    reason = rejection(decide(None, command("add", name="Sue Tylcoat"), now=NOW))
-    assert reason == "handle is required to add staff id 'sue-tylcoat'"
-
-
-def test_add_refuses_an_invalid_x_handle_quoting_it() -> None:
-    reason = rejection(decide(None, command("add", name="Sue", handle="@a b"), now=NOW))
-    assert reason.startswith("invalid X handle '@a b': ")
-
-
-def test_add_of_an_existing_id_with_identical_data_is_a_no_op() -> None:
-    same = command("add", name="Sue Tylcoat", role="Solutions Development Manager", handle="@suety")
-    decision = decide(SUE, same, now=NOW)
-    assert decision == Decision(None, SUE)
-
-
-def test_add_of_an_existing_id_with_different_data_is_refused() -> None:
-    decision = decide(SUE, command("add", name="Sue Tylcoat", handle="sue_t"), now=NOW)
-    assert rejection(decision) == "staff id 'sue-tylcoat' already exists; use update"
-    assert decision.account == SUE
-
-
-def test_add_refuses_a_handle_held_by_someone_else_whatever_its_case() -> None:
+def test_add_staff_with_two_accounts_on_two_platforms() -> None:
     decision = decide(
         None,
-        command("add", staff_id="impostor", name="Im Postor", handle="SueTy"),
-        now=NOW,
-        handle_owners=owners(SUE),
-    )
-    assert rejection(decision) == "handle '@SueTy' on twitter is already held by staff id 'sue-tylcoat'"
-
-
-def test_same_handle_on_another_platform_is_allowed() -> None:
-    decision = decide(
-        None,
-        command("add", staff_id="other", name="Other", platform="mastodon", handle="suety"),
-        now=NOW,
-        handle_owners=owners(SUE),
-    )
-    assert isinstance(decision.event, StaffAccountAdded)
-
-
-# --- update ------------------------------------------------------------------------------------
-
-
-def test_update_of_an_unknown_id_is_refused() -> None:
-    reason = rejection(decide(None, command("update", handle="suety"), now=NOW))
-    assert reason == "unknown staff id 'sue-tylcoat': use add (or upsert) for a new account"
-
-
-def test_update_changes_only_the_given_fields_and_lists_them() -> None:
-    decision = decide(SUE, command("update", handle="@sue_t"), now=NOW, handle_owners=owners(SUE, PIP))
-    assert isinstance(decision.event, StaffAccountUpdated)
-    assert decision.event.previous == SUE
-    assert decision.event.changed_fields == ["handle"]
-    assert decision.account == SUE.model_copy(update={"handle": "sue_t"})
-
-
-def test_update_of_the_case_of_ones_own_handle_is_allowed() -> None:
-    decision = decide(SUE, command("update", handle="SueTy"), now=NOW, handle_owners=owners(SUE))
-    assert isinstance(decision.event, StaffAccountUpdated)
-    assert decision.event.changed_fields == ["handle"]
-
-
-def test_update_to_the_same_data_says_nothing() -> None:
-    assert decide(SUE, command("update", handle="@suety", name="Sue  Tylcoat"), now=NOW) == Decision(
-        None, SUE
-    )
-
-
-def test_update_refuses_an_invalid_handle() -> None:
-    decision = decide(SUE, command("update", handle="far_too_long_handle"), now=NOW)
-    assert rejection(decision).startswith("invalid X handle 'far_too_long_handle': ")
-    assert decision.account == SUE
-
-
-def test_update_refuses_an_empty_name() -> None:
-    assert rejection(decide(SUE, command("update", name=" "), now=NOW)) == (
-        "name must not be empty (staff id 'sue-tylcoat')"
-    )
-
-
-def test_update_refuses_a_handle_held_by_someone_else() -> None:
-    reason = rejection(
-        decide(SUE, command("update", handle="PipTucker"), now=NOW, handle_owners=owners(SUE, PIP))
-    )
-    assert reason == "handle '@PipTucker' on twitter is already held by staff id 'pip-tucker'"
-
-
-def test_changing_platform_rechecks_the_held_handle() -> None:
-    on_mastodon = SUE.model_copy(update={"platform": "mastodon", "handle": "sue@social.example"})
-    reason = rejection(decide(on_mastodon, command("update", platform="twitter"), now=NOW))
-    assert reason.startswith("invalid X handle 'sue@social.example'")
-
-
-def test_update_can_make_an_account_private() -> None:
-    decision = decide(SUE, command("update", private=True), now=NOW)
-    assert isinstance(decision.event, StaffAccountUpdated)
-    assert decision.event.changed_fields == ["private"]
-    assert decision.account is not None and decision.account.private
-
-
-# --- remove ------------------------------------------------------------------------------------
-
-
-def test_remove_of_an_unknown_id_is_refused() -> None:
-    assert (
-        rejection(decide(None, command("remove"), now=NOW))
-        == "unknown staff id 'sue-tylcoat': nothing to remove"
-    )
-
-
-def test_remove_emits_the_account_as_it_was_and_leaves_nothing() -> None:
-    decision = decide(SUE, command("remove"), now=NOW)
-    assert isinstance(decision.event, StaffAccountRemoved)
-    assert decision.event.account == SUE
-    assert decision.account is None
-    assert decision.changes_state
-
-
-# --- upsert ------------------------------------------------------------------------------------
-
-
-def test_upsert_adds_an_unknown_account() -> None:
-    decision = decide(
-        None,
-        command("upsert", name="Pip Tucker", staff_id="pip-tucker", handle="piptucker", private=True),
+        command("add_staff", name="Sue  Tylcoat", email="Sue@X.example", accounts=(SUE_X, SUE_MASTODON)),
         now=NOW,
     )
-    assert isinstance(decision.event, StaffAccountAdded)
-    assert decision.account == PIP
+    event = applied(decision)
+    member = decision.member
+    assert member is not None and member.version == 1 and member.name == "Sue Tylcoat"
+    assert member.email == "sue@x.example"
+    assert [(a.platform, a.handle, a.visibility, a.status) for a in member.accounts] == [
+        ("x", "suety", "public", "under_review"),
+        ("mastodon", "@sue@social.example", "private", "under_review"),
+    ]
+    assert len({a.account_id for a in member.accounts}) == 2
+    assert event.before is None and event.after.version == 1 and event.action == "add_staff"
+    assert event.changed == ["name", "email", *(f"accounts.{a.account_id}" for a in member.accounts)]
 
 
-def test_upsert_of_an_unknown_account_needs_a_name() -> None:
-    assert rejection(decide(None, command("upsert", handle="suety"), now=NOW)) == (
-        "name is required to upsert staff id 'sue-tylcoat'"
-    )
+def test_events_carry_no_personal_value() -> None:
+    member = sue()
+    event = decide(
+        member, command("change_handle", account_id=only_account(member), handle="sue_t"), now=NOW
+    ).event
+    assert event is not None
+    text = event.model_dump_json()
+    for personal in ("Sue", "suety", "sue_t", "social.example", "staff.devon.example", "Solutions"):
+        assert personal not in text
 
 
-def test_upsert_updates_what_differs() -> None:
+def test_update_staff_sets_the_given_fields_and_bumps_the_version() -> None:
+    event = applied(decide(sue(), command("update_staff", department="Digital", forum_member=True), now=NOW))
+    assert event.version == 2 and event.before is not None and event.before.version == 1
+    assert event.changed == ["department", "forum_member"]
+    assert event.after.forum_member is True
+
+
+def test_add_account() -> None:
+    member = sue(SUE_X)
     decision = decide(
-        SUE, command("upsert", name="Sue Tylcoat", role="Head of Digital", handle="suety"), now=NOW
+        member, command("add_account", platform="bluesky", handle="@Sue.bsky.social"), now=LATER
     )
-    assert isinstance(decision.event, StaffAccountUpdated)
-    assert decision.event.changed_fields == ["role"]
+    event = applied(decision)
+    assert decision.member is not None
+    new = decision.member.accounts[-1]
+    assert (new.handle, new.url, new.added_at) == (
+        "sue.bsky.social",
+        "https://bsky.app/profile/sue.bsky.social",
+        LATER,
+    )
+    assert event.changed == [f"accounts.{new.account_id}"]
 
 
-def test_importing_the_same_record_twice_changes_nothing() -> None:
-    record = command("upsert", name="Sue Tylcoat", role="Solutions Development Manager", handle="suety")
-    first = decide(None, record, now=NOW)
-    assert isinstance(first.event, StaffAccountAdded)
-    second = decide(first.account, record, now=NOW, handle_owners=owners(first.account))
-    assert second == Decision(None, first.account)
+def test_change_account_status_and_verified() -> None:
+    member = sue()
+    account_id = only_account(member)
+    decision = decide(
+        member, command("change_account", account_id=account_id, status="active", verified=True), now=LATER
+    )
+    event = applied(decision)
+    assert event.changed == [f"accounts.{account_id}.status", f"accounts.{account_id}.verified"]
+    assert decision.member is not None and decision.member.accounts[0].changed_at == LATER
+    assert decision.member.accounts[1].changed_at == NOW
 
 
-@pytest.mark.parametrize("action", ["add", "update", "upsert"])
-def test_every_action_rejects_bad_handles_without_touching_the_account(action: str) -> None:
-    decision = decide(SUE, command(action, name="Sue Tylcoat", handle="bad handle"), now=NOW)
-    assert rejection(decision).startswith("invalid X handle 'bad handle'")
-    assert decision.account == SUE
+def test_remove_account() -> None:
+    member = sue()
+    account_id = only_account(member, "mastodon")
+    decision = decide(member, command("remove_account", account_id=account_id), now=NOW)
+    assert applied(decision).changed == [f"accounts.{account_id}"]
+    assert decision.member is not None and [a.platform for a in decision.member.accounts] == ["x"]
+
+
+def test_change_handle_keeps_the_account_id() -> None:
+    member = sue()
+    account_id = only_account(member)
+    decision = decide(
+        member, command("change_handle", account_id=account_id, handle="https://x.com/sue_t"), now=NOW
+    )
+    assert applied(decision).changed == [f"accounts.{account_id}.handle", f"accounts.{account_id}.url"]
+    assert decision.member is not None and decision.member.accounts[0].account_id == account_id
+    assert decision.member.accounts[0].handle == "sue_t"
+
+
+def test_set_visibility() -> None:
+    member = sue()
+    account_id = only_account(member)
+    decision = decide(member, command("set_visibility", account_id=account_id, visibility="private"), now=NOW)
+    assert applied(decision).after.accounts[0].visibility == "private"
+
+
+def test_deactivate_one_account_or_all() -> None:
+    member = sue()
+    one = decide(member, command("deactivate", account_id=only_account(member)), now=NOW).member
+    assert one is not None and [a.status for a in one.accounts] == ["inactive", "under_review"]
+    every = decide(member, command("deactivate"), now=NOW).member
+    assert every is not None and {a.status for a in every.accounts} == {"inactive"}
+
+
+def test_leave_marks_the_person_left_and_archives_every_account() -> None:
+    event = applied(decide(sue(), command("leave"), now=NOW))
+    assert event.after.status == "left" and {a.status for a in event.after.accounts} == {"archived"}
+
+
+def test_erase_removes_the_record() -> None:
+    decision = decide(sue(), command("erase", requested_by="cli:admin"), now=NOW)
+    assert isinstance(decision.event, StaffErased) and decision.member is None and decision.changes_state
+    assert decision.event.model_dump(mode="json") == {
+        "request_id": "r1",
+        "staff_id": "s-1",
+        "version": 1,
+        "requested_by": "cli:admin",
+        "erased_at": "2026-03-01T09:00:00Z",
+    }
+
+
+def test_put_staff_adds_then_changes_nothing_when_repeated() -> None:
+    put = command("put_staff", name="Sue Tylcoat", role="Solutions Development Manager", accounts=(SUE_X,))
+    first = decide(None, put, now=NOW)
+    applied(first)
+    again = decide(first.member, put.model_copy(update={"request_id": "r2"}), now=LATER)
+    assert again == Decision(None, first.member)
+
+
+def test_put_staff_adds_missing_accounts_and_changes_listed_ones_only() -> None:
+    member = sue()
+    moved = AccountSpec(platform="x", handle="SUETY", visibility="private")
+    decision = decide(
+        member,
+        command("put_staff", accounts=(moved, AccountSpec(platform="tiktok", handle="sue.t"))),
+        now=NOW,
+    )
+    applied(decision)
+    assert decision.member is not None
+    assert [(a.platform, a.handle, a.visibility) for a in decision.member.accounts] == [
+        ("x", "SUETY", "private"),
+        ("mastodon", "@sue@social.example", "private"),
+        ("tiktok", "sue.t", "public"),
+    ]
+
+
+def test_a_change_to_the_same_values_emits_nothing() -> None:
+    member = sue()
+    assert decide(member, command("update_staff", name="Sue Tylcoat"), now=NOW) == Decision(None, member)
+
+
+# --- refused ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "update_staff",
+        "add_account",
+        "change_account",
+        "remove_account",
+        "change_handle",
+        "set_visibility",
+        "deactivate",
+        "leave",
+        "erase",
+    ],
+)
+def test_every_action_but_adding_needs_a_known_id(action: str) -> None:
+    assert refusal(decide(None, command(action), now=NOW)) == ("staff_id", "unknown staff id 's-1'")
+
+
+def test_add_staff_refuses_an_existing_id() -> None:
+    assert refusal(decide(sue(), command("add_staff", name="Other"), now=NOW)) == (
+        "staff_id",
+        "staff id 's-1' already exists",
+    )
+
+
+@pytest.mark.parametrize("name", [None, "   "])
+def test_a_new_person_needs_a_name(name: str | None) -> None:
+    assert refusal(decide(None, command("add_staff", name=name), now=NOW))[0] == "name"
+
+
+def test_a_name_cannot_be_emptied() -> None:
+    assert refusal(decide(sue(), command("update_staff", name=" "), now=NOW)) == (
+        "name",
+        "the name must not be empty",
+    )
+
+
+def test_a_bad_e_mail_is_refused() -> None:
+    assert refusal(decide(sue(), command("update_staff", email="not an address"), now=NOW))[0] == "email"
+
+
+def test_stale_version_is_refused() -> None:
+    member = sue()
+    changed = decide(member, command("update_staff", role="Head", expected_version=1), now=NOW).member
+    assert changed is not None and changed.version == 2
+    assert refusal(decide(changed, command("update_staff", role="Other", expected_version=1), now=NOW)) == (
+        "version",
+        "stale: the record is at version 2, not 1",
+    )
+
+
+def test_a_handle_held_by_another_person_is_refused_whatever_its_spelling() -> None:
+    owners = {("x", "suety"): "someone-else"}
+    field, reason = refusal(
+        decide(
+            None,
+            command(
+                "add_staff",
+                name="Im Postor",
+                accounts=(AccountSpec(platform="x", handle="https://x.com/SueTy"),),
+            ),
+            now=NOW,
+            handle_owners=owners,
+        )
+    )
+    assert (field, reason) == ("handle", "that x account is already held by staff id 'someone-else'")
+
+
+def test_the_same_person_keeps_their_own_handle() -> None:
+    member = sue()
+    owners = {("x", "suety"): "s-1"}
+    applied(decide(member, command("update_staff", role="Head"), now=NOW, handle_owners=owners))
+
+
+def test_an_account_listed_twice_is_refused() -> None:
+    twice = (SUE_X, AccountSpec(platform="x", handle="https://x.com/suety"))
+    member = sue()
+    assert refusal(decide(member, command("add_account", platform="x", handle="SUETY"), now=NOW)) == (
+        "handle",
+        "this person already holds that account",
+    )
+    # A list naming one account in two spellings holds it once.
+    listed = decide(None, command("add_staff", name="A", accounts=twice), now=NOW).member
+    assert listed is not None and [a.handle for a in listed.accounts] == ["suety"]
+
+
+def test_an_invalid_handle_is_refused_with_the_platform_rule() -> None:
+    field, reason = refusal(decide(sue(), command("add_account", platform="mastodon", handle="sue"), now=NOW))
+    assert (field, reason) == ("handle", "a Mastodon handle is @user@host (or https://host/@user)")
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "field"),
+    [
+        ("add_account", {"handle": "sue"}, "platform"),
+        ("add_account", {"platform": "x"}, "handle"),
+        ("change_account", {}, "account_id"),
+        ("change_account", {"account_id": "acc-nope", "status": "active"}, "account_id"),
+        ("change_handle", {"account_id": "ACCOUNT"}, "handle"),
+        ("set_visibility", {"account_id": "ACCOUNT"}, "visibility"),
+        ("remove_account", {}, "account_id"),
+    ],
+)
+def test_account_commands_need_their_fields(action: str, fields: dict[str, str], field: str) -> None:
+    member = sue()
+    fields = {k: only_account(member) if v == "ACCOUNT" else v for k, v in fields.items()}
+    assert refusal(decide(member, command(action, **fields), now=NOW))[0] == field

@@ -83,7 +83,7 @@ def test_only_public_topics_are_in_the_contract_and_no_personal_one_is_public() 
         schema["x-herald-topic"] for schema in event_schemas().values() if "x-herald-topic" in schema
     }
     assert published == {spec.name for spec in PUBLIC_TOPICS}
-    for personal in ("herald.directory.events", "herald.directory.accounts", "herald.forum.alerts"):
+    for personal in ("herald.directory.events", "herald.directory.staff", "herald.forum.alerts"):
         assert personal not in render_files()[ASYNCAPI_FILE]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.ids import feed_id_for, normalise_url, staff_id_for
+from shared.ids import feed_id_for, normalise_url
 
 
 def test_feed_id_is_the_same_for_equivalent_urls() -> None:
@@ -15,13 +15,6 @@ def test_feed_id_is_the_same_for_equivalent_urls() -> None:
         "https://www.devon.gov.uk/events/feed"
     )
     assert normalise_url("http://example.org") == "http://example.org/"
-
-
-def test_staff_id_from_name() -> None:
-    assert staff_id_for("Sue Tylcoat") == "sue-tylcoat"
-    assert staff_id_for("  Zoë  O'Brien ") == "zoe-o-brien"
-    with pytest.raises(ValueError):
-        staff_id_for("!!!")
 
 
 @pytest.mark.parametrize(

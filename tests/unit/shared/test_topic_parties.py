@@ -197,7 +197,7 @@ async def f(runtime, producer, namespace):
         ("herald.feed-items", "writes"),
         ("herald.internal.feed-polls", "writes"),
         ("herald.dlq.directory", "writes"),
-        ("herald.directory.accounts", "writes"),
+        ("herald.directory.staff", "writes"),
         ("herald.feeds", "reads"),
         ("herald.publisher.commands", "reads"),
         ("herald.ops.feed-health", "reads"),
@@ -227,7 +227,7 @@ def test_parties_and_classifications_are_known_and_every_topic_says_its_key() ->
 
 
 def test_the_directorys_topics_are_personal_and_so_are_the_dead_letters_of_their_readers() -> None:
-    for name in ("herald.directory.commands", "herald.directory.events", "herald.directory.accounts"):
+    for name in ("herald.directory.commands", "herald.directory.events", "herald.directory.staff"):
         assert topics.by_name(name).classification == "personal"
     assert dead_letter("notifier").classification == "personal"  # it reads herald.directory.events
     assert dead_letter("feed_ingest").classification == "internal"
