@@ -155,8 +155,12 @@ class PublisherSettings(_Section):
 
 
 class NotifierSettings(_Section):
-    """Where the forum hears from Herald: e-mail over SMTP and a chat webhook."""
+    """Where the forum hears from Herald: the targets file, or else one e-mail list and one webhook."""
 
+    notifier_config: Path | None = Field(
+        default=None,
+        description="Notifier targets (YAML); unset: the HERALD_SMTP_* list and HERALD_FORUM_WEBHOOK_URL.",
+    )
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None
@@ -171,6 +175,7 @@ class NotifierSettings(_Section):
     forum_webhook_token: SecretStr | None = None
 
     _unset_when_empty = field_validator(
+        "notifier_config",
         "smtp_host",
         "smtp_username",
         "smtp_password",
