@@ -44,6 +44,8 @@ class FakeWebhook:
         self.host = host
         self.any_path = any_path
         self.status = status
+        self.delay = 0.0  # seconds every answer waits (a slow target)
+        self.headers: dict[str, str] = {}  # added to every failure answer (e.g. Retry-After)
         self.port = port or free_port()
         self.path = path
         self.requests: list[ReceivedRequest] = []
@@ -67,6 +69,8 @@ class FakeWebhook:
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         try:
             body: Any = json.loads(raw)
         except ValueError:
@@ -80,7 +84,7 @@ class FakeWebhook:
         if status == 204:
             return web.Response(status=204)
         if status >= 300:
-            return web.json_response({"error": "induced failure"}, status=status)
+            return web.json_response({"error": "induced failure"}, status=status, headers=self.headers)
         return web.json_response({"ok": True}, status=status)
 
     def start(self) -> FakeWebhook:
