@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from datetime import UTC, datetime
 
 import faust
 
 from services.notifier import decide
+from services.notifier.config import NotifierConfigError
 from services.notifier.delivery import Lane
 from services.notifier.ledger import DeliveryEntry, DeliveryLedger
 from services.notifier.render import render
@@ -35,8 +37,11 @@ SERVICE = "notifier"
 
 def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     """Build the notifier's faust app (nothing connects until the worker runs). A bad targets
-    file raises NotifierConfigError here, before anything starts."""
-    targets = configured_targets(settings)
+    file ends the process with one line naming HERALD_NOTIFIER_CONFIG, before anything starts."""
+    try:
+        targets = configured_targets(settings)
+    except NotifierConfigError as exc:
+        sys.exit(f"herald notifier: {exc}")
     runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers=bootstrap)
     ledger = DeliveryLedger(runtime.app, partitions=POSTS.partitions)
     lanes = {target.name: Lane(runtime, ledger, target) for target in targets}

@@ -1,6 +1,9 @@
 """The targets file: the shipped example loads, credentials resolve from env or file, a bad file is
 one line naming HERALD_NOTIFIER_CONFIG, and without a file the flat settings give the default set."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,29 @@ def test_without_a_file_the_flat_settings_are_the_default_set() -> None:
     assert targets["email"].config.internal and not targets["webhook"].config.internal
     assert isinstance(targets["webhook"].adapter, WebhookAdapter)
     assert configured_targets(HeraldSettings(), environ={}) == []  # type: ignore[call-arg]
+
+
+def test_the_service_refuses_to_start_on_a_bad_file_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "notifier.yaml"
+    path.write_text("targets: [{name: chat, kind: slack, url: https://hooks.example/secret-path}]")
+    env = {
+        **os.environ,
+        "HERALD_NOTIFIER_CONFIG": str(path),
+        "HERALD_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "HERALD_STATE_DIR": str(tmp_path / "state"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services.notifier"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1] == (
+        f"herald notifier: HERALD_NOTIFIER_CONFIG={path}: targets.0.url: "
+        "must be {env: VARIABLE_NAME} or {file: /path}, not an inline value"
+    )
+    assert "Traceback" not in done.stderr and "secret-path" not in done.stderr
