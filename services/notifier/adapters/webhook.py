@@ -4,7 +4,7 @@ Headers: `X-Herald-Timestamp` (Unix seconds), `X-Herald-Signature: sha256=<hex>`
 HMAC-SHA256 with the shared secret over `<timestamp>.` followed by the exact body bytes, and
 `Idempotency-Key: <alert id>` (the same on every retry: receivers keep the ids they have seen, so
 the target is `idempotent`). A receiver checks the signature with a constant-time compare and
-refuses timestamps more than five minutes old (docs/forum-targets.md). The bearer token of the old
+refuses timestamps more than five minutes old (README.md, "Forum targets"). The bearer token of the old
 webhook is still sent as `Authorization` when configured.
 """
 
