@@ -102,6 +102,7 @@ class TargetConfig(BaseModel):
     host: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Security = Security.NONE
+    ca_file: Path | None = Field(default=None, description="CA bundle to verify the server (a private CA).")
     username: str | None = None
     password: SecretRef | None = None
     sender: str | None = Field(default=None, alias="from")

@@ -68,6 +68,7 @@ def _adapter(t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str]) ->
             to=t.to,
             internal=t.internal,
             timeout=timeout,
+            ca_file=str(t.ca_file) if t.ca_file else None,
         )
     if t.kind is TargetKind.MATRIX:
         token = resolve(t.token, t, "token", environ)

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from herald.staff_file import read_staff_file
 from shared.events import PostFailed, PostPublished
 from shared.producer import EventProducer
-from shared.topics import DIRECTORY_COMMANDS, FORUM_ALERTS, OPS_ERRORS, POSTS
+from shared.topics import DIRECTORY_COMMANDS, FORUM_ALERTS, OPS_ERRORS, POSTS, dead_letter
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import FakeWebhook, ReceivedRequest
 from tests.support.kafka import collect_events, raw_records, wait_until
@@ -222,10 +222,17 @@ async def test_a_target_down_gets_its_alerts_once_when_it_recovers_and_delays_no
     kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, receiver: FakeWebhook
 ) -> None:
     down = FakeWebhook()  # the generic webhook, down from the start
-    env: dict[str, str] = {"TEST_DOWN_URL": down.url}
+    refusing = FakeWebhook(status=404).start()  # a webhook that is gone for good
+    env: dict[str, str] = {"TEST_DOWN_URL": down.url, "TEST_GONE_URL": refusing.url}
     targets = [
         chat_target("slack", f"http://127.0.0.1:{receiver.port}", env=env),
         {"name": "down", "kind": "webhook", "url": {"env": "TEST_DOWN_URL"}},
+        {
+            "name": "gone",
+            "kind": "webhook",
+            "url": {"env": "TEST_GONE_URL"},
+            "wants": {"kinds": ["herald.post.failed.v1"]},
+        },
     ]
     env.update(targets_file(tmp_path / "notifier.yaml", targets))
     notifier = start_service("notifier", kafka_bootstrap, herald_topics, state_dir, tmp_path, **env)
@@ -278,6 +285,40 @@ async def test_a_target_down_gets_its_alerts_once_when_it_recovers_and_delays_no
         assert len(keys) == count and len(set(keys)) == count  # each exactly once
         assert {r.body["event_id"] for r in down.requests} == {e.id for e in events}
         latency = max(arrived[e.id] - sent_at[e.id] for e in events)
+        # The refusing target: a PostFailed it wanted was refused (404): an ops error and a dead
+        # letter carrying the source record, and no retry.
+        async with EventProducer(
+            kafka_bootstrap, source="/herald/tests", namespace=herald_topics
+        ) as producer:
+            failed = await producer.send(
+                POSTS,
+                "item-f",
+                PostFailed(
+                    item_id="item-f",
+                    channel="x",
+                    account="corporate",
+                    reason="suspended",
+                    error_code="http_403",
+                    retryable=False,
+                    attempts=1,
+                    title="Gone",
+                    failed_at=NOW,
+                ),
+            )
+        [undelivered] = await collect_events(
+            kafka_bootstrap,
+            OPS_ERRORS,
+            namespace=herald_topics,
+            where=lambda e: e.data["kind"] == "forum_alert_undelivered",
+        )
+        assert (
+            f"about {failed.id} to gone: webhook 127.0.0.1:{refusing.port}: HTTP 404"
+            in undelivered.data["message"]
+        )
+        [dead] = await raw_records(kafka_bootstrap, herald_topics + dead_letter("notifier").name, count=1)
+        assert dead.key == b"item-f" and failed.id.encode() in dead.value
+        assert dict(dead.headers)["herald-dlq-target"] == b"gone"
+        assert len(refusing.requests) == 1
         print(  # noqa: T201  (the figures the report quotes; no timed assert)
             f"\noutage {OUTAGE_SECONDS:.0f}s: healthy target's slowest alert {latency:.2f}s after "
             f"it was sent; down target caught up {caught_up - recovered:.2f}s after it came back"
@@ -285,6 +326,7 @@ async def test_a_target_down_gets_its_alerts_once_when_it_recovers_and_delays_no
     finally:
         notifier.stop()
         down.stop()
+        refusing.stop()
 
 
 async def test_a_notifier_killed_mid_delivery_loses_nothing_and_repeats_nothing(

@@ -7,9 +7,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 from pydantic import SecretStr
 
 from services.notifier.adapters import DeliveryError
@@ -177,3 +180,42 @@ async def test_failures_are_classified_and_retry_after_is_read(receiver: FakeWeb
     with pytest.raises(DeliveryError) as caught:
         await chat("slack", f"http://127.0.0.1:{free_port()}/hook").send(ALERT, "a")
     assert caught.value.failure == "transient"
+
+
+async def test_email_over_starttls_with_login(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_tls)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with FakeSMTP(tls_context=server_tls, login=("herald", "mail-pass")) as smtp:
+        adapter = EmailAdapter(
+            "mail",
+            host="127.0.0.1",
+            port=smtp.port,
+            security="starttls",
+            username="herald",
+            password=SecretStr("mail-pass"),
+            sender="herald@council.example",
+            to=["forum@council.example"],
+            internal=True,
+            timeout=5,
+            ca_file=str(ca_file),
+        )
+        await adapter.send(ALERT, "alert-1")
+        assert smtp.logins == ["herald"] and len(smtp.messages) == 1
+        untrusting = EmailAdapter(
+            "mail",
+            host="127.0.0.1",
+            port=smtp.port,
+            security="starttls",
+            username=None,
+            password=None,
+            sender="herald@council.example",
+            to=["forum@council.example"],
+            internal=True,
+            timeout=5,
+        )
+        with pytest.raises(DeliveryError):  # the server's certificate is not trusted: nothing sent
+            await untrusting.send(ALERT, "alert-3")
+        assert len(smtp.messages) == 1

@@ -58,8 +58,10 @@ class EmailAdapter:
         to: list[str],
         internal: bool,
         timeout: float,
+        ca_file: str | None = None,
     ) -> None:
         self.name = name
+        self.ca_file = ca_file
         self.internal = internal
         self.host, self.port, self.security = host, port, security
         self.username, self._password = username, password
@@ -78,6 +80,7 @@ class EmailAdapter:
                 password=self._password.get_secret_value() if self._password else None,
                 start_tls=self.security == "starttls",
                 use_tls=self.security == "tls",
+                cert_bundle=self.ca_file,
                 timeout=self.timeout,
             )
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPSenderRefused) as exc:
