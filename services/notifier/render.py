@@ -98,12 +98,6 @@ def render(envelope: CloudEvent, payload: EventPayload, *, internal: bool) -> Al
     )
 
 
-def personal(payload: EventPayload) -> bool:
-    """Whether internal and outside targets see different texts (a private account is named)."""
-    accounts = [getattr(payload, name, None) for name in ("account", "previous")]
-    return any(isinstance(a, StaffAccount) and a.private for a in accounts)
-
-
 def _post_published(p: PostPublished, internal: bool) -> tuple[str, list[str]]:
     where = f"{_channel(p.channel)} ({p.account})"
     dry = " (dry run — outbox)" if p.dry_run else ""
