@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install tools run test test-unit lint bench clean
+.PHONY: install tools run test test-unit lint bench chaos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check shared services herald tests
 	$(BIN)/ruff format --check shared services herald tests
+
+## The long forms of the outage tests: a forum target down for two minutes (the suite runs 8 s).
+chaos: install
+	HERALD_TEST_OUTAGE_SECONDS=120 $(BIN)/python -m pytest -ra -s tests/integration/test_notifier.py -k down
 
 ## Benchmarks print figures (and a JSON line); they start what they need. nginx comes from Debian.
 bench: install

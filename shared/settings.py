@@ -186,8 +186,12 @@ class PublisherSettings(_Section):
 
 
 class NotifierSettings(_Section):
-    """Where the forum hears from Herald: e-mail over SMTP and a chat webhook."""
+    """Where the forum hears from Herald: the targets file, or else one e-mail list and one webhook."""
 
+    notifier_config: Path | None = Field(
+        default=None,
+        description="Notifier targets (YAML); unset: the HERALD_SMTP_* list and HERALD_FORUM_WEBHOOK_URL.",
+    )
     smtp_host: str | None = Field(default=None, description="Forum e-mail server; unset: no e-mail.")
     smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port.")
     smtp_username: str | None = Field(default=None, description="SMTP login, if the server wants one.")
@@ -204,6 +208,7 @@ class NotifierSettings(_Section):
     forum_webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent with them.")
 
     _unset_when_empty = field_validator(
+        "notifier_config",
         "smtp_host",
         "smtp_username",
         "smtp_password",

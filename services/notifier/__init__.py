@@ -1,6 +1,8 @@
 """notifier: tells the council's internal Social Media Forum what Herald did.
 
-Reads `herald.posts` (published / failed) and `herald.directory.events`, renders one alert per event
-(pure, `render.py`), sends it by e-mail (SMTP) and/or a webhook per settings (`transports.py`), and
-records what was sent on `herald.forum.alerts` (issue 3).
+Reads `herald.posts`, `herald.directory.events` and broken/moved feeds on `herald.ops.feed-health`,
+renders one alert per event (pure, `render.py`), records a delivery-ledger entry per target that
+wants it (`ledger.py`, decided by `decide.py`), and each target's lane (`delivery.py`) delivers it
+through that target's adapter (`adapters/`, configured by `config.py` and `targets.py`), telling
+`herald.forum.alerts` what was sent.
 """

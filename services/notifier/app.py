@@ -1,27 +1,29 @@
-"""The notifier service, wired: posts and directory events in → alert → e-mail / webhook → ForumAlertSent.
+"""The notifier service, wired: posts, directory events and broken/moved feeds in → one ledger
+entry per wanted (alert, target) → each target's lane delivers → ForumAlertSent per delivery.
 
-Duplicates on redelivery: Kafka redelivers what was processed but not yet committed (a crash, a
-rebalance). The notifier keeps, per source partition, the offset of the last event it alerted about
-in a faust Table (`alerted`; key `<topic>/<partition>`, 8 keys whatever the traffic — bounded,
-unlike a set of event ids) and skips records at or below it. The mark is written after the alert is
-sent and only queued to the changelog (faust), so a SIGKILL in that window can still repeat one
-alert: at-least-once, by choice — a repeated alert is a nuisance, a lost one is a failure. An event
-*republished* under a new id is a new event and is alerted again.
-
-Nothing is silently dropped: with no transport configured the alert is logged (transport `log`);
-when every configured transport fails, the alert is logged at WARNING, ops get a ServiceError per
-transport, and no ForumAlertSent is emitted (the forum was not told).
+The consumer only decides and records: for every target that wants the event it renders the alert
+as that target may see it (internal or not), and records a `pending` entry keyed by the alert id
+(source event id + target + kind), waiting for the broker before the offset can be committed. A
+redelivered or replayed event finds its entries and records nothing. Delivery, retries, give-up and
+dead letters are the lanes' (`delivery.py`), one per target, started with the app. With no target
+configured the alert is logged (and told on herald.forum.alerts with transport `log`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import uuid
+import sys
+from datetime import UTC, datetime
 
 import faust
 
+from services.notifier import decide
+from services.notifier.config import NotifierConfigError
+from services.notifier.delivery import Lane
+from services.notifier.ledger import DeliveryEntry, DeliveryLedger
 from services.notifier.render import render
-from services.notifier.transports import RetryPolicy, configured_transports, send_alert
+from services.notifier.targets import configured_targets
 from shared.envelope import CloudEvent, EventPayload, utcnow
 from shared.events import FeedMoved, FeedStatusChanged, ForumAlertSent
 from shared.runtime import ServiceRuntime
@@ -34,45 +36,50 @@ SERVICE = "notifier"
 
 
 def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
-    """Build the notifier's faust app (nothing connects until the worker runs)."""
+    """Build the notifier's faust app (nothing connects until the worker runs). A bad targets
+    file ends the process with one line naming HERALD_NOTIFIER_CONFIG, before anything starts."""
+    try:
+        targets = configured_targets(settings)
+    except NotifierConfigError as exc:
+        sys.exit(f"herald notifier: {exc}")
     runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers=bootstrap)
-    transports = configured_transports(settings)
-    policy = RetryPolicy()
-    runtime.heartbeat_detail["transports"] = ",".join(t.name for t in transports) or "log"
-    if not transports:
+    ledger = DeliveryLedger(runtime.app, partitions=POSTS.partitions)
+    lanes = {target.name: Lane(runtime, ledger, target) for target in targets}
+    runtime.heartbeat_detail["targets"] = ",".join(lanes) or "log"
+    if not targets:
         log.warning(
-            "no forum transport configured (HERALD_SMTP_HOST + HERALD_FORUM_EMAIL_TO, "
-            "or HERALD_FORUM_WEBHOOK_URL): alerts are only logged"
+            "no forum target configured (HERALD_NOTIFIER_CONFIG, or HERALD_SMTP_HOST + "
+            "HERALD_FORUM_EMAIL_TO, or HERALD_FORUM_WEBHOOK_URL): alerts are only logged"
         )
-    alerted = runtime.app.Table(
-        "alerted",
-        default=None,
-        partitions=POSTS.partitions,
-        key_type=str,
-        help="<topic>/<partition> → offset of the last record alerted about (redelivery guard).",
-    )
 
     async def alert_about(spec: TopicSpec, envelope: CloudEvent, payload: EventPayload) -> None:
-        mark_key, offset = _position(spec)
-        if mark_key is not None and offset is not None:
-            done = alerted.get(mark_key)
-            if done is not None and offset <= done:
-                log.info("skipping %s %s: already alerted (offset %d)", envelope.type, envelope.id, offset)
-                return
-        alert = render(envelope, payload)
-        used = await send_alert(alert, transports, policy, report=runtime.report_error)
-        if used:
-            sent = ForumAlertSent(
-                alert_id=str(uuid.uuid4()),
-                about_event_id=envelope.id,
-                about_event_type=envelope.type,
-                headline=alert.headline,
-                transports=used,
-                sent_at=utcnow(),
+        if not targets:
+            await _log_only(runtime, envelope, payload)
+            return
+        event = faust.current_event()
+        partition = event.message.partition if event is not None else None
+        raw_value = event.message.value.decode(errors="replace") if event is not None else ""
+        now = datetime.now(UTC)
+        renderings = {internal: render(envelope, payload, internal=internal) for internal in (True, False)}
+        for target in targets:
+            alert = renderings[target.adapter.internal]
+            if not decide.wanted(target.config, alert):
+                continue
+            key = decide.alert_id(envelope.id, target.name)
+            if ledger.get(key) is not None:
+                log.info("%s already has alert %s about %s", target.name, key, envelope.id)
+                continue
+            entry = DeliveryEntry.new(
+                target=target.name,
+                alert=alert.to_json(),
+                partition=partition,
+                now=now,
+                source_topic=spec.name,
+                source_key=envelope.subject,
+                source_value=raw_value,
             )
-            await runtime.publish(FORUM_ALERTS, envelope.id, sent)
-        if mark_key is not None and offset is not None:
-            alerted[mark_key] = offset
+            await ledger.record(key, entry)
+            lanes[target.name].wake.set()
 
     @runtime.consumer(POSTS)
     async def on_post(envelope: CloudEvent, payload: EventPayload) -> None:
@@ -87,11 +94,24 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     async def on_feed_health(envelope: CloudEvent, payload: EventPayload) -> None:
         await alert_about(FEED_HEALTH, envelope, payload)
 
+    running: list[asyncio.Task[None]] = []  # held, so the lanes are not garbage-collected
+
+    @runtime.app.task
+    async def start_lanes() -> None:
+        running.extend(asyncio.ensure_future(lane.run()) for lane in lanes.values())
+
     return runtime
 
 
-def _position(spec: TopicSpec) -> tuple[str | None, int | None]:
-    event = faust.current_event()
-    if event is None:
-        return None, None
-    return f"{spec.name}/{event.message.partition}", event.message.offset
+async def _log_only(runtime: ServiceRuntime, envelope: CloudEvent, payload: EventPayload) -> None:
+    alert = render(envelope, payload, internal=True)
+    log.info("forum alert (log only): %s\n%s", alert.headline, alert.text)
+    sent = ForumAlertSent(
+        alert_id=decide.alert_id(envelope.id, "log"),
+        about_event_id=envelope.id,
+        about_event_type=envelope.type,
+        headline=alert.headline,
+        transports=["log"],
+        sent_at=utcnow(),
+    )
+    await runtime.publish(FORUM_ALERTS, envelope.id, sent)

@@ -1,13 +1,17 @@
-"""What the forum reads for each event: a one-line headline and a plain-text body. Pure.
+"""What a target reads for each event: a one-line headline and a plain-text body. Pure.
 
-The forum is internal, so private accounts' handles are shown, marked "(private)"; anything that
-leaves the council must not reuse these texts. Dry-run posts say so in the headline, so nobody
-mistakes the outbox for X.
+Rendered twice when needed: for `internal` targets (inside the council) private accounts' handles
+are shown, marked "(private)"; for the others a private account is "a private account" and every
+e-mail address is withheld. No rendering carries the event's `data` as such: only these texts and
+the event's identity leave the notifier. Each target's format (`services/notifier/adapters/`)
+escapes the texts for its markup. Dry-run posts say so in the headline, so nobody mistakes the
+outbox for X.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared.envelope import CloudEvent, EventPayload
@@ -40,50 +44,61 @@ PLATFORM_NAMES = {
 }
 
 
+EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+WITHHELD_ADDRESS = "[address withheld]"
+
+
 @dataclass(frozen=True)
 class Alert:
-    """One forum alert, whatever transport carries it."""
+    """One alert as one target sees it, whatever carries it (stored in the delivery ledger)."""
 
     headline: str
     text: str
     event_type: str
     event_id: str
-    subject: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    severity: str = "info"
+    channel: str | None = None
+    feed_id: str | None = None
+    occurred_at: str = ""
 
-    def webhook_body(self) -> dict[str, Any]:
-        """The webhook's JSON body: the alert plus the event's identity and data, for bots."""
-        return {
-            "headline": self.headline,
-            "text": self.text,
-            "event_type": self.event_type,
-            "event_id": self.event_id,
-            "subject": self.subject,
-            **self.details,
-        }
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 class UnsupportedEvent(ValueError):
     """An event type the notifier has no words for (a programming error: the consumer filters)."""
 
 
-def render(envelope: CloudEvent, payload: EventPayload) -> Alert:
-    """The alert for one event."""
+def render(envelope: CloudEvent, payload: EventPayload, *, internal: bool) -> Alert:
+    """The alert for one event, as an internal target or an outside one may see it."""
     renderer = _RENDERERS.get(type(payload))
     if renderer is None:
         raise UnsupportedEvent(f"no alert for {envelope.type}")
-    headline, lines = renderer(payload)
+    headline, lines = renderer(payload, internal)
+    text = "\n".join(lines).rstrip() + "\n"
+    headline = _one_line(headline)
+    if not internal:
+        headline, text = (
+            EMAIL_ADDRESS.sub(WITHHELD_ADDRESS, headline),
+            EMAIL_ADDRESS.sub(WITHHELD_ADDRESS, text),
+        )
     return Alert(
-        headline=_one_line(headline),
-        text="\n".join(lines).rstrip() + "\n",
+        headline=headline,
+        text=text,
         event_type=envelope.type,
         event_id=envelope.id,
-        subject=envelope.subject,
-        details={"time": envelope.time.isoformat(), "source": envelope.source, "data": envelope.data},
+        severity=_SEVERITY[type(payload)](payload) if type(payload) in _SEVERITY else "info",
+        channel=getattr(payload, "channel", None),
+        feed_id=getattr(payload, "feed_id", None),
+        occurred_at=envelope.time.isoformat(),
     )
 
 
-def _post_published(p: PostPublished) -> tuple[str, list[str]]:
+def _post_published(p: PostPublished, internal: bool) -> tuple[str, list[str]]:
     where = f"{_channel(p.channel)} ({p.account})"
     dry = " (dry run — outbox)" if p.dry_run else ""
     lines = [f"Posted to {where}{dry}:", "", p.text, ""]
@@ -97,7 +112,7 @@ def _post_published(p: PostPublished) -> tuple[str, list[str]]:
     return f"Posted to {where}{dry}: {_title(p.title, p.item_id)}", lines
 
 
-def _post_failed(p: PostFailed) -> tuple[str, list[str]]:
+def _post_failed(p: PostFailed, internal: bool) -> tuple[str, list[str]]:
     retry = (
         "Herald will try again by itself." if p.retryable else "Herald will NOT try again: someone must act."
     )
@@ -113,34 +128,46 @@ def _post_failed(p: PostFailed) -> tuple[str, list[str]]:
     return f"Post FAILED on {_channel(p.channel)}: {_title(p.title, p.item_id)} — {p.reason}", lines
 
 
-def _added(e: StaffAccountAdded) -> tuple[str, list[str]]:
+def _added(e: StaffAccountAdded, internal: bool) -> tuple[str, list[str]]:
     a = e.account
-    headline = f"Directory: {a.name} added on {_platform(a.platform)} as {_handle(a)}"
-    return headline, ["Added to the staff directory:", *_account_lines(a), "", f"Request: {e.request_id}"]
+    headline = f"Directory: {a.name} added on {_platform(a.platform)} as {_handle(a, internal)}"
+    return headline, [
+        "Added to the staff directory:",
+        *_account_lines(a, internal),
+        "",
+        f"Request: {e.request_id}",
+    ]
 
 
-def _updated(e: StaffAccountUpdated) -> tuple[str, list[str]]:
+def _updated(e: StaffAccountUpdated, internal: bool) -> tuple[str, list[str]]:
     a, old = e.account, e.previous
     if "handle" in e.changed_fields:
-        headline = (
-            f"Directory: {a.name}'s {_platform(a.platform)} handle changed @{old.handle} → {_handle(a)}"
-        )
+        was, now = _handle(old, internal), _handle(a, internal)
+        headline = f"Directory: {a.name}'s {_platform(a.platform)} handle changed {was} → {now}"
     else:
         headline = f"Directory: {a.name}'s account updated ({', '.join(e.changed_fields) or 'no fields'})"
     lines = ["Changed:"]
     for name in e.changed_fields:
-        lines.append(f"  {name}: {getattr(old, name)!s} → {getattr(a, name)!s}")
-    lines += ["", "Now:", *_account_lines(a), "", f"Request: {e.request_id}"]
+        if name == "handle":
+            lines.append(f"  handle: {_handle(old, internal)} → {_handle(a, internal)}")
+        else:
+            lines.append(f"  {name}: {getattr(old, name)!s} → {getattr(a, name)!s}")
+    lines += ["", "Now:", *_account_lines(a, internal), "", f"Request: {e.request_id}"]
     return headline, lines
 
 
-def _removed(e: StaffAccountRemoved) -> tuple[str, list[str]]:
+def _removed(e: StaffAccountRemoved, internal: bool) -> tuple[str, list[str]]:
     a = e.account
-    headline = f"Directory: {a.name}'s {_platform(a.platform)} account {_handle(a)} removed"
-    return headline, ["Removed from the staff directory:", *_account_lines(a), "", f"Request: {e.request_id}"]
+    headline = f"Directory: {a.name}'s {_platform(a.platform)} account {_handle(a, internal)} removed"
+    return headline, [
+        "Removed from the staff directory:",
+        *_account_lines(a, internal),
+        "",
+        f"Request: {e.request_id}",
+    ]
 
 
-def _rejected(e: StaffAccountChangeRejected) -> tuple[str, list[str]]:
+def _rejected(e: StaffAccountChangeRejected, internal: bool) -> tuple[str, list[str]]:
     headline = f"Directory change REJECTED ({e.action} {e.staff_id}): {e.reason}"
     lines = [
         f"A request to {e.action} staff id {e.staff_id} was refused.",
@@ -151,7 +178,7 @@ def _rejected(e: StaffAccountChangeRejected) -> tuple[str, list[str]]:
     return headline, lines
 
 
-def _held(p: PostHeld) -> tuple[str, list[str]]:
+def _held(p: PostHeld, internal: bool) -> tuple[str, list[str]]:
     when = (
         f"It goes out by itself at {p.release_at.isoformat()}."
         if p.release_at
@@ -164,7 +191,7 @@ def _held(p: PostHeld) -> tuple[str, list[str]]:
     return f"Post HELD for {_channel(p.channel)} ({p.rule}): {_title(p.title, p.item_id)}", lines
 
 
-def _approved(p: PostApproved) -> tuple[str, list[str]]:
+def _approved(p: PostApproved, internal: bool) -> tuple[str, list[str]]:
     edited = " with edited text" if p.edited else ""
     lines = [f"{p.approved_by} approved the held post{edited}; it goes out now:", "", p.text, ""]
     return f"Post approved for {_channel(p.channel)} by {p.approved_by}: {p.item_id}", [
@@ -173,7 +200,7 @@ def _approved(p: PostApproved) -> tuple[str, list[str]]:
     ]
 
 
-def _dropped(p: PostDropped) -> tuple[str, list[str]]:
+def _dropped(p: PostDropped, internal: bool) -> tuple[str, list[str]]:
     why = f" ({p.reason})" if p.reason else ""
     return f"Post dropped for {_channel(p.channel)} by {p.dropped_by}: {p.item_id}{why}", [
         f"{p.dropped_by} dropped the held post{why}; it will not go out.",
@@ -181,7 +208,7 @@ def _dropped(p: PostDropped) -> tuple[str, list[str]]:
     ]
 
 
-def _feed_status(e: FeedStatusChanged) -> tuple[str, list[str]]:
+def _feed_status(e: FeedStatusChanged, internal: bool) -> tuple[str, list[str]]:
     if e.status == "broken":
         return f"Feed BROKEN: {e.url} — {e.last_error or 'failing'}", [
             f"The feed {e.url} has been failing since {e.since.isoformat()}.",
@@ -192,13 +219,21 @@ def _feed_status(e: FeedStatusChanged) -> tuple[str, list[str]]:
     return f"Feed recovered: {e.url}", [f"The feed {e.url} works again.", f"Feed id: {e.feed_id}"]
 
 
-def _feed_moved(e: FeedMoved) -> tuple[str, list[str]]:
+def _feed_moved(e: FeedMoved, internal: bool) -> tuple[str, list[str]]:
     return f"Feed moved: {e.old_url} → {e.new_url}", [
         f"The feed answered HTTP {e.http_status}: it now lives at {e.new_url}.",
         "Herald follows it there; update any links you keep to the old address.",
         f"Feed id: {e.feed_id}",
     ]
 
+
+_SEVERITY: dict[type, Any] = {
+    PostFailed: lambda p: "error",
+    PostHeld: lambda p: "warning",
+    StaffAccountChangeRejected: lambda p: "warning",
+    FeedStatusChanged: lambda p: "error" if p.status == "broken" else "info",
+    FeedMoved: lambda p: "warning",
+}
 
 _RENDERERS: dict[type, Any] = {
     PostPublished: _post_published,
@@ -215,16 +250,18 @@ _RENDERERS: dict[type, Any] = {
 }
 
 
-def _account_lines(a: StaffAccount) -> list[str]:
+def _account_lines(a: StaffAccount, internal: bool) -> list[str]:
     return [
         f"  Name: {a.name}",
         f"  Role: {a.role or '—'}",
-        f"  {_platform(a.platform)}: {_handle(a)}",
+        f"  {_platform(a.platform)}: {_handle(a, internal)}",
         f"  Staff id: {a.staff_id}",
     ]
 
 
-def _handle(a: StaffAccount) -> str:
+def _handle(a: StaffAccount, internal: bool) -> str:
+    if a.private and not internal:
+        return "a private account"
     return f"@{a.handle}" + (" (private)" if a.private else "")
 
 

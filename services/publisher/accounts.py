@@ -32,14 +32,13 @@ dry-run outbox).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from services.publisher.channels import (
     BLUESKY_LIMITS,
@@ -58,10 +57,10 @@ from services.publisher.channels import (
 from services.publisher.channels.facebook import DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION
 from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES
 from services.publisher.channels.x import X_DEFAULT_BASE_URL
+from shared.secret_ref import SecretRef
 from shared.settings import HeraldSettings
 
 DEFAULT_ACCOUNT = "corporate"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class AccountsConfigError(ValueError):
@@ -93,46 +92,6 @@ LIMITS: dict[str, ChannelLimits] = {
     "facebook": FACEBOOK_LIMITS,
     "webhook": WEBHOOK_LIMITS,
 }
-
-
-class SecretRef(BaseModel):
-    """Where a secret is: `{env: NAME}` or `{file: PATH}` — never the secret itself."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    env: str | None = Field(default=None, description="Name of the environment variable holding it.")
-    file: Path | None = Field(default=None, description="File holding it (trailing newline dropped).")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _not_inline(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            # Never echo the value: it may be a secret pasted in by mistake.
-            raise ValueError("must be {env: VARIABLE_NAME} or {file: /path}, not an inline value")
-        return value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env or file")
-        if self.env is not None and not _ENV_NAME.match(self.env):
-            raise ValueError("env must be an environment variable name (letters, digits, _)")
-        return self
-
-    def resolve(self, environ: Mapping[str, str]) -> SecretStr:
-        if self.env is not None:
-            value = environ.get(self.env, "")
-            if not value.strip():
-                raise ValueError(f"environment variable {self.env} is not set")
-            return SecretStr(value.strip())
-        assert self.file is not None
-        try:
-            value = self.file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"cannot read {self.file}: {exc.strerror or exc}") from None
-        if not value:
-            raise ValueError(f"{self.file} is empty")
-        return SecretStr(value)
 
 
 class AccountConfig(BaseModel):

@@ -1,6 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd), collecting what it receives, for notifier tests.
 
-`FakeSMTP().start()` listens on a free 127.0.0.1 port (`.port`); `.messages` holds the parsed
+`FakeSMTP().start()` listens on a free 127.0.0.1 port (`.port`); with `tls_context` it offers
+STARTTLS and requires it, and with
+`login=(user, password)` it requires AUTH; `.messages` holds the parsed
 messages (`email.message.EmailMessage`) in arrival order, `.envelopes` the SMTP envelopes
 (mail_from, rcpt_tos); `stop()` ends it. aiosmtpd's Controller runs the server in its own thread,
 so it works from sync and async tests alike.
@@ -8,6 +10,7 @@ so it works from sync and async tests alike.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass
 from email import policy
@@ -15,6 +18,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.ports import free_port
 
@@ -41,13 +45,36 @@ class _Collector:
 
 
 class FakeSMTP:
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[ReceivedEnvelope] = []
+        self.logins: list[str] = []
         self._lock = threading.Lock()
-        self._controller = Controller(_Collector(self), hostname=host, port=self.port)
+        self._login = login
+        options: dict[str, object] = {}
+        if tls_context is not None:
+            options.update(tls_context=tls_context, require_starttls=True)
+        if login is not None:
+            options.update(authenticator=self._authenticate, auth_require_tls=tls_context is not None)
+        self._controller = Controller(_Collector(self), hostname=host, port=self.port, **options)
+
+    def _authenticate(
+        self, server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and self._login == (data.login.decode(), data.password.decode())
+        if ok:
+            with self._lock:
+                self.logins.append(data.login.decode())  # type: ignore[union-attr]
+        return AuthResult(success=ok)
 
     def start(self) -> FakeSMTP:
         self._controller.start()

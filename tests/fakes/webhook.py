@@ -1,9 +1,11 @@
 """A real HTTP webhook receiver on loopback (aiohttp), collecting JSON bodies and headers.
 
-`FakeWebhook().start()` serves `POST /hook` on a free 127.0.0.1 port (`.url`); every request is kept
-in `.requests` as `ReceivedRequest(path, headers, body)`. `fail_next(n, status)` makes the next `n`
-requests answer `status` (to exercise retries). The server runs its own event loop in a thread, so
-`start()`/`stop()` are plain calls usable from sync and async tests.
+`FakeWebhook().start()` serves `POST /hook` on a free 127.0.0.1 port (`.url`); with `any_path=True`
+it answers every method on every path (Matrix's `PUT …/send/…/{txnId}`). Every request is kept
+in `.requests` as `ReceivedRequest(path, headers, body, method, query, raw)`. `fail_next(n, status)`
+makes the next `n` requests answer `status` (to exercise retries); `status` answers all the others.
+The server runs its own event loop in a thread, so `start()`/`stop()` are plain calls usable from
+sync and async tests; a stopped receiver can be started again on the same port (an outage).
 """
 
 from __future__ import annotations
@@ -24,11 +26,26 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    method: str = "POST"
+    query: dict[str, str] | None = None
+    raw: bytes = b""
 
 
 class FakeWebhook:
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, path: str = "/hook") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        path: str = "/hook",
+        *,
+        any_path: bool = False,
+        status: int = 200,
+    ) -> None:
         self.host = host
+        self.any_path = any_path
+        self.status = status
+        self.delay = 0.0  # seconds every answer waits (a slow target)
+        self.headers: dict[str, str] = {}  # added to every failure answer (e.g. Retry-After)
         self.port = port or free_port()
         self.path = path
         self.requests: list[ReceivedRequest] = []
@@ -52,16 +69,23 @@ class FakeWebhook:
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         try:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode(errors="replace")
         with self._lock:
-            self.requests.append(ReceivedRequest(request.path, dict(request.headers), body))
-            status = self._failures.pop(0) if self._failures else 200
-        if status != 200:
-            return web.json_response({"error": "induced failure"}, status=status)
-        return web.json_response({"ok": True})
+            received = ReceivedRequest(
+                request.path, dict(request.headers), body, request.method, dict(request.query), raw
+            )
+            self.requests.append(received)
+            status = self._failures.pop(0) if self._failures else self.status
+        if status == 204:
+            return web.Response(status=204)
+        if status >= 300:
+            return web.json_response({"error": "induced failure"}, status=status, headers=self.headers)
+        return web.json_response({"ok": True}, status=status)
 
     def start(self) -> FakeWebhook:
         ready = threading.Event()
@@ -71,7 +95,10 @@ class FakeWebhook:
             loop = asyncio.new_event_loop()
             self._loop = loop
             app = web.Application()
-            app.router.add_post(self.path, self._handle)
+            if self.any_path:
+                app.router.add_route("*", "/{tail:.*}", self._handle)
+            else:
+                app.router.add_post(self.path, self._handle)
             self._runner = web.AppRunner(app)
             try:
                 loop.run_until_complete(self._runner.setup())

@@ -22,9 +22,9 @@ SUE = StaffAccount(
 PIP = StaffAccount(staff_id="pip-tucker", name="Pip Tucker", handle="piptucker", private=True)
 
 
-def alert_for(payload: EventPayload) -> Alert:
+def alert_for(payload: EventPayload, *, internal: bool = True) -> Alert:
     envelope = wrap(payload, source="/herald/test", time=NOW)
-    alert = render(envelope, payload)
+    alert = render(envelope, payload, internal=internal)
     assert alert.event_id == envelope.id and alert.event_type == payload.event_type
     assert "\n" not in alert.headline
     return alert
@@ -96,7 +96,7 @@ def test_handle_change() -> None:
         )
     )
     assert alert.headline == "Directory: Sue Tylcoat's X handle changed @suety → @sue_t"
-    assert "handle: suety → sue_t" in alert.text
+    assert "handle: @suety → @sue_t" in alert.text
 
 
 def test_private_handles_are_shown_but_marked() -> None:
@@ -106,7 +106,9 @@ def test_private_handles_are_shown_but_marked() -> None:
             request_id="r", account=moved, previous=PIP, changed_fields=["handle"], changed_at=NOW
         )
     )
-    assert alert.headline == "Directory: Pip Tucker's X handle changed @piptucker → @pip_t (private)"
+    assert (
+        alert.headline == "Directory: Pip Tucker's X handle changed @piptucker (private) → @pip_t (private)"
+    )
     added = alert_for(StaffAccountAdded(request_id="r", account=PIP, changed_at=NOW))
     assert added.headline == "Directory: Pip Tucker added on X as @piptucker (private)"
 
@@ -133,12 +135,51 @@ def test_removed_and_rejected() -> None:
     assert refused.headline == "Directory change REJECTED (add bob): invalid X handle 'a b': …"
 
 
-def test_webhook_body_carries_the_alert_and_the_event() -> None:
-    body = alert_for(published()).webhook_body()
-    assert body["headline"] == "Posted to X (corporate): Road closures this week"
-    assert body["event_type"] == "herald.post.published.v1"
-    assert body["data"]["post_id"] == "1790"
-    assert {"text", "event_id", "subject", "time", "source"} <= body.keys()
+def test_an_outside_target_never_sees_a_private_handle() -> None:
+    moved = StaffAccountUpdated(
+        request_id="r",
+        account=PIP.model_copy(update={"handle": "pip_t"}),
+        previous=PIP,
+        changed_fields=["handle", "role"],
+        changed_at=NOW,
+    )
+    inside, outside = alert_for(moved), alert_for(moved, internal=False)
+    assert "@piptucker (private)" in inside.headline and "@pip_t (private)" in inside.text
+    assert (
+        outside.headline == "Directory: Pip Tucker's X handle changed a private account → a private account"
+    )
+    for text in (outside.headline, outside.text):
+        assert "piptucker" not in text and "pip_t" not in text
+    added = alert_for(StaffAccountAdded(request_id="r", account=PIP, changed_at=NOW), internal=False)
+    assert "piptucker" not in added.headline + added.text
+
+
+def test_an_outside_target_never_sees_an_email_address() -> None:
+    post = published(
+        text="Ask sue.tylcoat@devon.gov.uk or press@council.example", title="Mail press@council.example"
+    )
+    inside, outside = alert_for(post), alert_for(post, internal=False)
+    assert "sue.tylcoat@devon.gov.uk" in inside.text
+    assert (
+        "@devon.gov.uk" not in outside.text and "press@council.example" not in outside.headline + outside.text
+    )
+    assert "[address withheld]" in outside.headline
+
+
+def test_the_alert_carries_no_event_data_and_survives_the_ledger() -> None:
+    alert = alert_for(published())
+    assert set(alert.to_json()) == {
+        "headline",
+        "text",
+        "event_type",
+        "event_id",
+        "severity",
+        "channel",
+        "feed_id",
+        "occurred_at",
+    }
+    assert Alert.from_json(alert.to_json()) == alert
+    assert alert.channel == "x" and alert.severity == "info"
 
 
 def test_events_it_does_not_know_are_an_error() -> None:
@@ -146,4 +187,4 @@ def test_events_it_does_not_know_are_an_error() -> None:
         feed_id="f", url="https://council.example/feed", interval_seconds=60, subscribed_at=NOW
     )
     with pytest.raises(UnsupportedEvent):
-        render(wrap(payload, source="/t"), payload)
+        render(wrap(payload, source="/t"), payload, internal=True)

@@ -1,0 +1,40 @@
+"""How an alert reaches each kind of target: one small adapter per family over httpx (SMTP for
+e-mail), each with a pure render function giving the platform's documented payload shape within
+its limits.
+
+An adapter's `send(alert, alert_id)` returns when the target accepted the alert, or raises
+`DeliveryError` saying whether the alert certainly did not arrive (`transient`, `permanent`) or may
+have (`ambiguous`: the request went out and no answer came). `idempotent` says whether sending the
+same alert id again is safe (Matrix txnId, e-mail Message-ID, the generic webhook's
+Idempotency-Key); the delivery loop uses it to decide what an ambiguous outcome allows
+(docs/adr/0008). Reasons are one line and name no secret (no token, no webhook path).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from services.notifier.render import Alert
+
+Failure = Literal["transient", "permanent", "ambiguous"]
+
+
+class DeliveryError(Exception):
+    """The target did not (certainly) accept the alert."""
+
+    def __init__(self, reason: str, failure: Failure, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.failure = failure
+        self.retry_after = retry_after
+
+
+class Adapter(Protocol):
+    name: str
+    kind: str
+    internal: bool
+    idempotent: bool
+
+    async def send(self, alert: Alert, alert_id: str) -> None: ...
+
+    async def close(self) -> None: ...

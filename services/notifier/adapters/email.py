@@ -1,0 +1,101 @@
+"""E-mail over SMTP (aiosmtplib): STARTTLS or TLS, optional login, multipart plain text + HTML.
+
+The Message-ID is made from the alert id, so every retry of one alert is the same message:
+`idempotent` in the sense docs/adr/0008 gives it (SMTP itself cannot deduplicate; receivers, list
+servers and mail clients fold repeats with one Message-ID). Refused recipients, sender or login
+are permanent; 4xx replies and no connection are transient; a connection lost after DATA began is
+ambiguous.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+from pydantic import SecretStr
+
+from services.notifier.adapters import DeliveryError
+from services.notifier.adapters.text import html_escape, html_paragraphs
+from services.notifier.render import Alert
+
+MESSAGE_ID_DOMAIN = "herald.notifier"
+
+
+def render_email(alert: Alert, alert_id: str, *, sender: str, to: list[str]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = alert.headline  # one line already; EmailMessage refuses header injection
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = f"<{alert_id}@{MESSAGE_ID_DOMAIN}>"
+    msg["X-Herald-Event-Id"] = alert.event_id
+    msg["X-Herald-Event-Type"] = alert.event_type
+    msg.set_content(alert.text)
+    msg.add_alternative(
+        "<!DOCTYPE html>\n<html><body>"
+        f"<p><strong>{html_escape(alert.headline)}</strong></p>\n<p>{html_paragraphs(alert.text)}</p>"
+        "</body></html>\n",
+        subtype="html",
+    )
+    return msg
+
+
+class EmailAdapter:
+    kind = "email"
+    idempotent = True
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        port: int,
+        security: str,
+        username: str | None,
+        password: SecretStr | None,
+        sender: str,
+        to: list[str],
+        internal: bool,
+        timeout: float,
+        ca_file: str | None = None,
+    ) -> None:
+        self.name = name
+        self.ca_file = ca_file
+        self.internal = internal
+        self.host, self.port, self.security = host, port, security
+        self.username, self._password = username, password
+        self.sender, self.to = sender, list(to)
+        self.timeout = timeout
+        self.where = f"SMTP {host}:{port}"
+
+    async def send(self, alert: Alert, alert_id: str) -> None:
+        message = render_email(alert, alert_id, sender=self.sender, to=self.to)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self._password.get_secret_value() if self._password else None,
+                start_tls=self.security == "starttls",
+                use_tls=self.security == "tls",
+                cert_bundle=self.ca_file,
+                timeout=self.timeout,
+            )
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPSenderRefused) as exc:
+            raise DeliveryError(f"{self.where} refused: {exc}", "permanent") from None
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"{self.where} login failed ({exc.code})", "permanent") from None
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as exc:
+            raise DeliveryError(f"{self.where}: {type(exc).__name__}", "transient") from None
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            raise DeliveryError(f"{self.where}: {type(exc).__name__} (no answer)", "ambiguous") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            failure = "transient" if 400 <= exc.code < 500 else "permanent"
+            raise DeliveryError(f"{self.where}: {exc.code} {exc.message}", failure) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"{self.where}: {type(exc).__name__} (no answer)", "ambiguous") from None
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,207 @@
+"""The notifier's targets file (HERALD_NOTIFIER_CONFIG): who hears what, and how to reach them.
+
+Every target names its kind, whether it is `internal` (inside the council: it may see private
+accounts' handles and staff addresses), what it wants to hear, and how to reach it. Credentials —
+webhook URLs included, since their path is the secret — are `{env: NAME}` or `{file: PATH}`, never
+values. Without a file the old flat settings give the default set (`from_settings`). A bad file is
+one `NotifierConfigError` naming the setting and the field, raised at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from shared.secret_ref import SecretRef
+from shared.settings import HeraldSettings
+
+SETTING = "HERALD_NOTIFIER_CONFIG"
+
+Severity = Literal["info", "warning", "error"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
+
+
+class NotifierConfigError(ValueError):
+    """The targets file is wrong; the message is one line naming the setting and the field."""
+
+
+class TargetKind(StrEnum):
+    EMAIL = "email"
+    SLACK = "slack"
+    TEAMS = "teams"
+    DISCORD = "discord"
+    MATTERMOST = "mattermost"
+    MATRIX = "matrix"
+    GOOGLE_CHAT = "google_chat"
+    WEBHOOK = "webhook"
+
+
+WEBHOOK_KINDS = {
+    TargetKind.SLACK,
+    TargetKind.TEAMS,
+    TargetKind.DISCORD,
+    TargetKind.MATTERMOST,
+    TargetKind.GOOGLE_CHAT,
+    TargetKind.WEBHOOK,
+}
+
+
+class Wants(BaseModel):
+    """What a target wants to hear; an empty list means "any"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kinds: list[str] = Field(
+        default_factory=list, description="CloudEvents types, e.g. herald.post.failed.v1"
+    )
+    channels: list[str] = Field(default_factory=list, description="Post channels, e.g. x, mastodon.")
+    feeds: list[str] = Field(default_factory=list, description="Feed ids (feed-health alerts).")
+    severity: Severity = "info"
+
+
+class RetryConfig(BaseModel):
+    """Capped exponential backoff with jitter, until the give-up age."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first_delay: float = Field(default=2.0, gt=0)
+    max_delay: float = Field(default=300.0, gt=0)
+    give_up_after: float = Field(default=24 * 3600.0, gt=0, description="Seconds after the first try.")
+    timeout: float = Field(default=10.0, gt=0, description="Seconds one call may take.")
+
+
+class Security(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class TargetConfig(BaseModel):
+    """One target; fields beyond `name`, `kind`, `internal`, `wants`, `retry` depend on the kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: TargetKind
+    internal: bool = False
+    wants: Wants = Field(default_factory=Wants)
+    retry: RetryConfig | None = None
+    # webhooks (all chat kinds and the generic one)
+    url: SecretRef | None = None
+    token: SecretRef | None = None  # generic webhook: bearer; matrix: access token
+    signing_secret: SecretRef | None = None  # generic webhook: HMAC-SHA256 key
+    # matrix
+    homeserver: str | None = None
+    room: str | None = None
+    # e-mail
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Security = Security.NONE
+    ca_file: Path | None = Field(default=None, description="CA bundle to verify the server (a private CA).")
+    username: str | None = None
+    password: SecretRef | None = None
+    sender: str | None = Field(default=None, alias="from")
+    to: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> TargetConfig:
+        if self.kind in WEBHOOK_KINDS and self.url is None:
+            raise ValueError(f"{self.kind} target needs url: {{env: NAME}} or {{file: PATH}}")
+        if self.kind is TargetKind.MATRIX and not (self.homeserver and self.room and self.token):
+            raise ValueError("matrix target needs homeserver, room and token")
+        if self.kind is TargetKind.EMAIL and not (self.host and self.sender and self.to):
+            raise ValueError("email target needs host, from and to")
+        if self.kind is not TargetKind.WEBHOOK and self.signing_secret is not None:
+            raise ValueError("signing_secret is for the generic webhook only")
+        return self
+
+
+class NotifierConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    targets: list[TargetConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> NotifierConfig:
+        names = [target.name for target in self.targets]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"target {name} is defined twice")
+        return self
+
+    def retry_for(self, target: TargetConfig) -> RetryConfig:
+        return target.retry or self.retry
+
+
+def load_config(path: Path) -> NotifierConfig:
+    """Read and validate the targets file; NotifierConfigError (one line) when it is wrong."""
+    where = f"{SETTING}={path}"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise NotifierConfigError(f"{where}: cannot read it: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise NotifierConfigError(f"{where}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise NotifierConfigError(f"{where}: the top level must be a mapping with a targets: list")
+    try:
+        return NotifierConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "top level"
+        message = error["msg"].removeprefix("Value error, ")
+        raise NotifierConfigError(f"{where}: {field}: {message}") from None
+
+
+def resolve(
+    ref: SecretRef | None, target: TargetConfig, field: str, environ: Mapping[str, str]
+) -> SecretStr | None:
+    """A credential's value, or NotifierConfigError naming the target and field (never the value)."""
+    if ref is None:
+        return None
+    try:
+        return ref.resolve(environ)
+    except ValueError as exc:
+        raise NotifierConfigError(f"{SETTING}: target {target.name}: {field}: {exc}") from None
+
+
+def from_settings(settings: HeraldSettings) -> NotifierConfig:
+    """The default target set without a file: the HERALD_SMTP_*/HERALD_FORUM_EMAIL_* list (the
+    forum's own addresses: internal) and HERALD_FORUM_WEBHOOK_URL (a generic webhook: not internal,
+    since where it leads is not known). Their secrets stay in the settings' environment variables."""
+    n = settings.notifier
+    targets: list[dict[str, Any]] = []
+    if n.smtp_host and n.forum_email_to:
+        security = "tls" if n.smtp_use_tls else "starttls" if n.smtp_starttls else "none"
+        email: dict[str, Any] = {
+            "name": "email",
+            "kind": "email",
+            "internal": True,
+            "host": n.smtp_host,
+            "port": n.smtp_port,
+            "security": security,
+            "username": n.smtp_username,
+            "from": n.forum_email_from,
+            "to": list(n.forum_email_to),
+        }
+        if n.smtp_password is not None:
+            email["password"] = {"env": "HERALD_SMTP_PASSWORD"}
+        targets.append(email)
+    if n.forum_webhook_url:
+        webhook: dict[str, Any] = {
+            "name": "webhook",
+            "kind": "webhook",
+            "url": {"env": "HERALD_FORUM_WEBHOOK_URL"},
+        }
+        if n.forum_webhook_token is not None:
+            webhook["token"] = {"env": "HERALD_FORUM_WEBHOOK_TOKEN"}
+        targets.append(webhook)
+    return NotifierConfig.model_validate({"targets": targets})
