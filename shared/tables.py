@@ -39,6 +39,24 @@ class TableWriteError(RuntimeError):
 class DurableTable(faust.Table):
     """A faust Table with `put` (queued) and `put_durably` (acknowledged), partition optional."""
 
+    @classmethod
+    def json_ledger(cls, app: faust.App, *, name: str, partitions: int, help: str) -> DurableTable:
+        """A registered table of str keys and JSON values: the publisher's and the notifier's
+        ledgers (one entry per thing that must happen once, read back as plain dicts)."""
+        table = cls(
+            app,
+            name=name,
+            default=None,
+            beacon=app.tables.beacon,
+            partitions=partitions,
+            schema=faust.Schema(
+                key_type=str, value_type=None, key_serializer="json", value_serializer="json"
+            ),
+            help=help,
+        )
+        app.tables.add(table)
+        return table
+
     def __post_init__(self) -> None:  # mode.Service hook, called by __init__
         super().__post_init__()
         self._pending_sends: dict[Any, asyncio.Future[Any]] = {}

@@ -117,18 +117,12 @@ class DeliveryEntry:
 
 class DeliveryLedger:
     def __init__(self, app: faust.App, *, partitions: int) -> None:
-        self.table = DurableTable(
+        self.table = DurableTable.json_ledger(
             app,
             name=LEDGER_TABLE,
-            default=None,
-            beacon=app.tables.beacon,
             partitions=partitions,
-            schema=faust.Schema(
-                key_type=str, value_type=None, key_serializer="json", value_serializer="json"
-            ),
             help="Delivery ledger: alert id (source event, target, kind) → pending/sending/delivered/dead.",
         )
-        app.tables.add(self.table)
 
     def get(self, key: str) -> DeliveryEntry | None:
         raw = self.table.get(key)

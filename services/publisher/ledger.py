@@ -214,18 +214,12 @@ class PostingLedger:
     """The ledger's API for the publisher: typed entries in, typed entries out."""
 
     def __init__(self, app: faust.App, *, partitions: int) -> None:
-        self.table = DurableTable(
+        self.table = DurableTable.json_ledger(
             app,
             name=LEDGER_TABLE,
-            default=None,
-            beacon=app.tables.beacon,
             partitions=partitions,
-            schema=faust.Schema(
-                key_type=str, value_type=None, key_serializer="json", value_serializer="json"
-            ),
             help="Posting ledger: (item id, channel:account) → intent/result.",
         )
-        app.tables.add(self.table)
 
     def get(self, key: str) -> LedgerEntry | None:
         raw = self.table.get(key)
