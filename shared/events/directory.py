@@ -4,12 +4,12 @@ A staff member (stable id, name, role, department, work e-mail, forum member) ho
 social accounts. `StaffCommand` is a command on `herald.directory.commands`, published by the
 `herald staff` CLI (and imports), directory's admin HTTP API and other teams' HR systems, and
 consumed by directory only. `StaffMember` is the value of the compacted `herald.directory.staff`,
-published by directory and consumed by directory (`GET /staff`) and `herald staff list`: the only
-topic with the directory's personal data that outlives a day; erasing a person tombstones it. The
-facts on the year-long `herald.directory.events` (`StaffChanged`, `StaffErased`,
-`StaffAccountChangeRejected`), published by directory and consumed by notifier and the CLI, carry
-ids and non-personal fields only (`StaffFacts`), so nothing there needs erasing
-(docs/adr/0008-directory-personal-data.md).
+published by directory and consumed by directory (`GET /staff`), notifier (the words of its
+alerts) and `herald staff list`: the only topic with the directory's personal data that outlives a
+day; erasing a person tombstones it. The facts on the year-long `herald.directory.events`
+(`StaffChanged`, `StaffErased`, `StaffAccountChangeRejected`), published by directory and consumed
+by notifier and the CLI, carry ids and non-personal fields only (`StaffFacts`), so nothing there
+needs erasing (docs/adr/0008-directory-personal-data.md).
 """
 
 from __future__ import annotations
