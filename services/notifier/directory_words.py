@@ -11,20 +11,7 @@ from __future__ import annotations
 
 from services.notifier.staff import Known
 from shared.events import StaffAccountChangeRejected, StaffChanged, StaffErased, StaffMember
-from shared.events.directory import AccountFacts, SocialAccount
-
-PLATFORM_NAMES = {
-    "x": "X",
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "linkedin": "LinkedIn",
-    "youtube": "YouTube",
-    "flickr": "Flickr",
-    "threads": "Threads",
-    "tiktok": "TikTok",
-}
+from shared.events.directory import PLATFORM_NAMES, AccountFacts, SocialAccount
 
 Words = tuple[str, list[str]]
 

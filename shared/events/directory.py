@@ -25,6 +25,19 @@ Platform = Literal[
     "x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "youtube", "flickr", "threads", "tiktok"
 ]
 PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
+#: How people write each platform's name.
+PLATFORM_NAMES = {
+    "x": "X",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "linkedin": "LinkedIn",
+    "youtube": "YouTube",
+    "flickr": "Flickr",
+    "threads": "Threads",
+    "tiktok": "TikTok",
+}
 Visibility = Literal["public", "private"]
 AccountStatus = Literal["under_review", "active", "inactive", "archived"]
 StaffStatus = Literal["active", "left"]
