@@ -123,7 +123,12 @@ def test_the_configuration_reference_is_rendered_from_the_model() -> None:
 
 
 #: Variables the docs may name that are no setting: the config file's own name, and test knobs.
-NOT_SETTINGS = {"HERALD_CONFIG_FILE", "HERALD_KILL_SEED", "HERALD_TEST_KEEP_TOPICS"}
+NOT_SETTINGS = {
+    "HERALD_CONFIG_FILE",
+    "HERALD_KILL_SEED",
+    "HERALD_TEST_KEEP_TOPICS",
+    "HERALD_TEST_OUTAGE_SECONDS",
+}
 
 
 def test_every_variable_the_docs_name_is_a_setting() -> None:
