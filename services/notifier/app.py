@@ -30,7 +30,14 @@ from services.notifier.staff import Known, StaffView
 from services.notifier.targets import configured_targets
 from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, EventPayload, utcnow
-from shared.events import FeedMoved, FeedStatusChanged, ForumAlertSent, StaffChanged
+from shared.events import (
+    FeedMoved,
+    FeedStatusChanged,
+    ForumAlertSent,
+    StaffAccountChangeRejected,
+    StaffChanged,
+    StaffErased,
+)
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
 from shared.topics import DIRECTORY_EVENTS, DIRECTORY_SNAPSHOT, FEED_HEALTH, FORUM_ALERTS, POSTS, TopicSpec
@@ -99,7 +106,8 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     async def on_post(envelope: CloudEvent, payload: EventPayload) -> None:
         await alert_about(POSTS, envelope, payload)
 
-    @runtime.consumer(DIRECTORY_EVENTS)
+    # Named, so a directory event type added later is skipped until it has words, not dead-lettered.
+    @runtime.consumer(DIRECTORY_EVENTS, accepts=(StaffChanged, StaffErased, StaffAccountChangeRejected))
     async def on_directory_event(envelope: CloudEvent, payload: EventPayload) -> None:
         known = None
         if isinstance(payload, StaffChanged):
