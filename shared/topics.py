@@ -33,10 +33,7 @@ from shared.events import (
     PostPublished,
     ServiceError,
     ServiceHeartbeat,
-    StaffAccountAdded,
     StaffAccountChangeRejected,
-    StaffAccountRemoved,
-    StaffAccountUpdated,
     StaffChanged,
     StaffCommand,
     StaffErased,
@@ -199,15 +196,10 @@ DIRECTORY_EVENTS = TopicSpec(
     name="herald.directory.events",
     key="staff_id",
     description="Changes to the staff directory, and refused requests: ids and non-personal fields only.",
-    # The StaffAccount* facts are the earlier, personal ones: no longer published, still read by
-    # notifier until it moves to StaffChanged / StaffErased.
     payloads=(
         StaffChanged,
         StaffErased,
         StaffAccountChangeRejected,
-        StaffAccountAdded,
-        StaffAccountUpdated,
-        StaffAccountRemoved,
     ),
     retention_ms=365 * DAY_MS,
     key_description="the person's staff id, so one person's changes stay in order",
@@ -227,7 +219,7 @@ DIRECTORY_SNAPSHOT = TopicSpec(
     extra_config={"segment.ms": str(60 * 60 * 1000), "delete.retention.ms": str(DAY_MS)},
     key_description="the person's staff id; compaction keeps the latest record per person",
     producers=("directory",),
-    consumers=("directory", "cli"),
+    consumers=("directory", "notifier", "cli"),
     classification="personal",
 )
 FORUM_ALERTS = TopicSpec(

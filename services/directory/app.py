@@ -24,13 +24,14 @@ from pydantic import ValidationError
 
 from services.directory.access import Unauthorized, access_level
 from services.directory.decide import decide, rejected
-from services.directory.snapshot import SnapshotFollower, write_snapshot
+from services.directory.snapshot import write_snapshot
 from services.directory.view import DirectoryView, public_record
+from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, utcnow
 from shared.events import StaffCommand, StaffMember
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
-from shared.topics import DIRECTORY_COMMANDS, DIRECTORY_EVENTS
+from shared.topics import DIRECTORY_COMMANDS, DIRECTORY_EVENTS, DIRECTORY_SNAPSHOT
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     """Build the directory's faust app (nothing connects until the worker runs)."""
     runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers=bootstrap)
     view = DirectoryView()
-    follower = SnapshotFollower(view, bootstrap, namespace=settings.topic_namespace)
+    follower = SnapshotFollower(DIRECTORY_SNAPSHOT, view, bootstrap, namespace=settings.topic_namespace)
     table = runtime.app.Table(
         "staff",
         default=None,

@@ -14,19 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-PLATFORM_NAMES = {
-    "x": "X",
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "linkedin": "LinkedIn",
-    "youtube": "YouTube",
-    "flickr": "Flickr",
-    "threads": "Threads",
-    "tiktok": "TikTok",
-}
-
 _DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]")
 _X = re.compile(r"[A-Za-z0-9_]{1,15}")
 _MASTODON_USER = re.compile(r"[A-Za-z0-9_]{1,30}")
@@ -64,10 +51,6 @@ class InvalidHandle(ValueError):
 class Canonical:
     handle: str
     url: str
-
-
-def platform_name(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, platform)
 
 
 def handle_key(platform: str, handle: str) -> tuple[str, str]:

@@ -1,6 +1,9 @@
 """The notifier service, wired: posts, directory events and broken/moved feeds in → one ledger
 entry per wanted (alert, target) → each target's lane delivers → ForumAlertSent per delivery.
 
+Directory facts carry no names: a view of the compacted `herald.directory.staff`, followed on every
+worker, gives the words (`staff.py` says how long a fact waits for its record).
+
 The consumer only decides and records: for every target that wants the event it renders the alert
 as that target may see it (internal or not), and records a `pending` entry keyed by the alert id
 (source event id + target + kind), waiting for the broker before the offset can be committed. A
@@ -23,12 +26,21 @@ from services.notifier.config import NotifierConfigError
 from services.notifier.delivery import Lane
 from services.notifier.ledger import DeliveryEntry, DeliveryLedger
 from services.notifier.render import render
+from services.notifier.staff import Known, StaffView
 from services.notifier.targets import configured_targets
+from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, EventPayload, utcnow
-from shared.events import FeedMoved, FeedStatusChanged, ForumAlertSent
+from shared.events import (
+    FeedMoved,
+    FeedStatusChanged,
+    ForumAlertSent,
+    StaffAccountChangeRejected,
+    StaffChanged,
+    StaffErased,
+)
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
-from shared.topics import DIRECTORY_EVENTS, FEED_HEALTH, FORUM_ALERTS, POSTS, TopicSpec
+from shared.topics import DIRECTORY_EVENTS, DIRECTORY_SNAPSHOT, FEED_HEALTH, FORUM_ALERTS, POSTS, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +58,30 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     ledger = DeliveryLedger(runtime.app, partitions=POSTS.partitions)
     lanes = {target.name: Lane(runtime, ledger, target) for target in targets}
     runtime.heartbeat_detail["targets"] = ",".join(lanes) or "log"
+    caught_up = asyncio.Event()
+    staff = StaffView(caught_up)
+    follower = SnapshotFollower(
+        DIRECTORY_SNAPSHOT, staff, bootstrap, namespace=settings.topic_namespace, caught_up=caught_up
+    )
     if not targets:
         log.warning(
             "no forum target configured (HERALD_NOTIFIER_CONFIG, or HERALD_SMTP_HOST + "
             "HERALD_FORUM_EMAIL_TO, or HERALD_FORUM_WEBHOOK_URL): alerts are only logged"
         )
 
-    async def alert_about(spec: TopicSpec, envelope: CloudEvent, payload: EventPayload) -> None:
+    async def alert_about(
+        spec: TopicSpec, envelope: CloudEvent, payload: EventPayload, known: Known | None = None
+    ) -> None:
         if not targets:
-            await _log_only(runtime, envelope, payload)
+            await _log_only(runtime, envelope, payload, known)
             return
         event = faust.current_event()
         partition = event.message.partition if event is not None else None
         raw_value = event.message.value.decode(errors="replace") if event is not None else ""
         now = datetime.now(UTC)
-        renderings = {internal: render(envelope, payload, internal=internal) for internal in (True, False)}
+        renderings = {
+            internal: render(envelope, payload, internal=internal, known=known) for internal in (True, False)
+        }
         for target in targets:
             alert = renderings[target.adapter.internal]
             if not decide.wanted(target.config, alert):
@@ -85,9 +106,17 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     async def on_post(envelope: CloudEvent, payload: EventPayload) -> None:
         await alert_about(POSTS, envelope, payload)
 
-    @runtime.consumer(DIRECTORY_EVENTS)
+    # Named, so a directory event type added later is skipped until it has words, not dead-lettered.
+    @runtime.consumer(DIRECTORY_EVENTS, accepts=(StaffChanged, StaffErased, StaffAccountChangeRejected))
     async def on_directory_event(envelope: CloudEvent, payload: EventPayload) -> None:
-        await alert_about(DIRECTORY_EVENTS, envelope, payload)
+        known = None
+        if isinstance(payload, StaffChanged):
+            known = await staff.known_at(payload.staff_id, payload.version)
+            if known is None:
+                log.info(
+                    "no record of %s at version %d: worded from the facts", payload.staff_id, payload.version
+                )
+        await alert_about(DIRECTORY_EVENTS, envelope, payload, known)
 
     # Every poll's outcome is on this topic too; the forum hears only of broken and moved feeds.
     @runtime.consumer(FEED_HEALTH, accepts=(FeedStatusChanged, FeedMoved))
@@ -97,14 +126,20 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     running: list[asyncio.Task[None]] = []  # held, so the lanes are not garbage-collected
 
     @runtime.app.task
+    async def follow_staff() -> None:
+        await follower.run()
+
+    @runtime.app.task
     async def start_lanes() -> None:
         running.extend(asyncio.ensure_future(lane.run()) for lane in lanes.values())
 
     return runtime
 
 
-async def _log_only(runtime: ServiceRuntime, envelope: CloudEvent, payload: EventPayload) -> None:
-    alert = render(envelope, payload, internal=True)
+async def _log_only(
+    runtime: ServiceRuntime, envelope: CloudEvent, payload: EventPayload, known: Known | None
+) -> None:
+    alert = render(envelope, payload, internal=True, known=known)
     log.info("forum alert (log only): %s\n%s", alert.headline, alert.text)
     sent = ForumAlertSent(
         alert_id=decide.alert_id(envelope.id, "log"),

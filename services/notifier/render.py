@@ -2,10 +2,10 @@
 
 Rendered twice when needed: for `internal` targets (inside the council) private accounts' handles
 are shown, marked "(private)"; for the others a private account is "a private account" and every
-e-mail address is withheld. No rendering carries the event's `data` as such: only these texts and
-the event's identity leave the notifier. Each target's format (`services/notifier/adapters/`)
-escapes the texts for its markup. Dry-run posts say so in the headline, so nobody mistakes the
-outbox for X.
+e-mail address is withheld (the directory's words are `directory_words`'). No rendering carries the
+event's `data` as such: only these texts and the event's identity leave the notifier. Each target's
+format (`services/notifier/adapters/`) escapes the texts for its markup. Dry-run posts say so in the
+headline, so nobody mistakes the outbox for X.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from services.notifier import directory_words
+from services.notifier.staff import Known
 from shared.envelope import CloudEvent, EventPayload
 from shared.events import (
     FeedMoved,
@@ -23,28 +25,18 @@ from shared.events import (
     PostFailed,
     PostHeld,
     PostPublished,
-    StaffAccount,
-    StaffAccountAdded,
     StaffAccountChangeRejected,
-    StaffAccountRemoved,
-    StaffAccountUpdated,
+    StaffChanged,
+    StaffErased,
 )
 
 HEADLINE_MAX = 200
 
 CHANNEL_NAMES = {"x": "X", "outbox": "the outbox", "mastodon": "Mastodon", "bluesky": "Bluesky"}
-PLATFORM_NAMES = {
-    "twitter": "X",
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "linkedin": "LinkedIn",
-    "other": "other platform",
-}
 
 
-EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+#: An e-mail address, but not the `user@host` of a Mastodon handle `@user@host` (a public handle).
+EMAIL_ADDRESS = re.compile(r"(?<![@\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 WITHHELD_ADDRESS = "[address withheld]"
 
 
@@ -73,12 +65,18 @@ class UnsupportedEvent(ValueError):
     """An event type the notifier has no words for (a programming error: the consumer filters)."""
 
 
-def render(envelope: CloudEvent, payload: EventPayload, *, internal: bool) -> Alert:
-    """The alert for one event, as an internal target or an outside one may see it."""
-    renderer = _RENDERERS.get(type(payload))
-    if renderer is None:
-        raise UnsupportedEvent(f"no alert for {envelope.type}")
-    headline, lines = renderer(payload, internal)
+def render(
+    envelope: CloudEvent, payload: EventPayload, *, internal: bool, known: Known | None = None
+) -> Alert:
+    """The alert for one event, as an internal target or an outside one may see it; a
+    `StaffChanged` is worded from `known`, the person's record at its version, when there is one."""
+    if isinstance(payload, StaffChanged):
+        headline, lines = directory_words.staff_changed(payload, internal, known)
+    else:
+        renderer = _RENDERERS.get(type(payload))
+        if renderer is None:
+            raise UnsupportedEvent(f"no alert for {envelope.type}")
+        headline, lines = renderer(payload, internal)
     text = "\n".join(lines).rstrip() + "\n"
     headline = _one_line(headline)
     if not internal:
@@ -126,56 +124,6 @@ def _post_failed(p: PostFailed, internal: bool) -> tuple[str, list[str]]:
         lines.append(f"Item: {p.link}")
     lines += [f"Item id: {p.item_id}", f"Failed at: {p.failed_at.isoformat()}"]
     return f"Post FAILED on {_channel(p.channel)}: {_title(p.title, p.item_id)} — {p.reason}", lines
-
-
-def _added(e: StaffAccountAdded, internal: bool) -> tuple[str, list[str]]:
-    a = e.account
-    headline = f"Directory: {a.name} added on {_platform(a.platform)} as {_handle(a, internal)}"
-    return headline, [
-        "Added to the staff directory:",
-        *_account_lines(a, internal),
-        "",
-        f"Request: {e.request_id}",
-    ]
-
-
-def _updated(e: StaffAccountUpdated, internal: bool) -> tuple[str, list[str]]:
-    a, old = e.account, e.previous
-    if "handle" in e.changed_fields:
-        was, now = _handle(old, internal), _handle(a, internal)
-        headline = f"Directory: {a.name}'s {_platform(a.platform)} handle changed {was} → {now}"
-    else:
-        headline = f"Directory: {a.name}'s account updated ({', '.join(e.changed_fields) or 'no fields'})"
-    lines = ["Changed:"]
-    for name in e.changed_fields:
-        if name == "handle":
-            lines.append(f"  handle: {_handle(old, internal)} → {_handle(a, internal)}")
-        else:
-            lines.append(f"  {name}: {getattr(old, name)!s} → {getattr(a, name)!s}")
-    lines += ["", "Now:", *_account_lines(a, internal), "", f"Request: {e.request_id}"]
-    return headline, lines
-
-
-def _removed(e: StaffAccountRemoved, internal: bool) -> tuple[str, list[str]]:
-    a = e.account
-    headline = f"Directory: {a.name}'s {_platform(a.platform)} account {_handle(a, internal)} removed"
-    return headline, [
-        "Removed from the staff directory:",
-        *_account_lines(a, internal),
-        "",
-        f"Request: {e.request_id}",
-    ]
-
-
-def _rejected(e: StaffAccountChangeRejected, internal: bool) -> tuple[str, list[str]]:
-    headline = f"Directory change REJECTED ({e.action} {e.staff_id}): {e.reason}"
-    lines = [
-        f"A request to {e.action} staff id {e.staff_id} was refused.",
-        f"Reason: {e.reason}",
-        "",
-        f"Request: {e.request_id}",
-    ]
-    return headline, lines
 
 
 def _held(p: PostHeld, internal: bool) -> tuple[str, list[str]]:
@@ -243,34 +191,13 @@ _RENDERERS: dict[type, Any] = {
     PostDropped: _dropped,
     FeedStatusChanged: _feed_status,
     FeedMoved: _feed_moved,
-    StaffAccountAdded: _added,
-    StaffAccountUpdated: _updated,
-    StaffAccountRemoved: _removed,
-    StaffAccountChangeRejected: _rejected,
+    StaffErased: directory_words.staff_erased,
+    StaffAccountChangeRejected: directory_words.rejected,
 }
-
-
-def _account_lines(a: StaffAccount, internal: bool) -> list[str]:
-    return [
-        f"  Name: {a.name}",
-        f"  Role: {a.role or '—'}",
-        f"  {_platform(a.platform)}: {_handle(a, internal)}",
-        f"  Staff id: {a.staff_id}",
-    ]
-
-
-def _handle(a: StaffAccount, internal: bool) -> str:
-    if a.private and not internal:
-        return "a private account"
-    return f"@{a.handle}" + (" (private)" if a.private else "")
 
 
 def _channel(channel: str) -> str:
     return CHANNEL_NAMES.get(channel, channel)
-
-
-def _platform(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, platform)
 
 
 def _title(title: str, fallback: str) -> str:

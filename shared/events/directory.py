@@ -4,12 +4,12 @@ A staff member (stable id, name, role, department, work e-mail, forum member) ho
 social accounts. `StaffCommand` is a command on `herald.directory.commands`, published by the
 `herald staff` CLI (and imports), directory's admin HTTP API and other teams' HR systems, and
 consumed by directory only. `StaffMember` is the value of the compacted `herald.directory.staff`,
-published by directory and consumed by directory (`GET /staff`) and `herald staff list`: the only
-topic with the directory's personal data that outlives a day; erasing a person tombstones it. The
-facts on the year-long `herald.directory.events` (`StaffChanged`, `StaffErased`,
-`StaffAccountChangeRejected`), published by directory and consumed by notifier and the CLI, carry
-ids and non-personal fields only (`StaffFacts`), so nothing there needs erasing
-(docs/adr/0008-directory-personal-data.md).
+published by directory and consumed by directory (`GET /staff`), notifier (the words of its
+alerts) and `herald staff list`: the only topic with the directory's personal data that outlives a
+day; erasing a person tombstones it. The facts on the year-long `herald.directory.events`
+(`StaffChanged`, `StaffErased`, `StaffAccountChangeRejected`), published by directory and consumed
+by notifier and the CLI, carry ids and non-personal fields only (`StaffFacts`), so nothing there
+needs erasing (docs/adr/0008-directory-personal-data.md).
 """
 
 from __future__ import annotations
@@ -25,6 +25,19 @@ Platform = Literal[
     "x", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "youtube", "flickr", "threads", "tiktok"
 ]
 PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
+#: How people write each platform's name.
+PLATFORM_NAMES = {
+    "x": "X",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "linkedin": "LinkedIn",
+    "youtube": "YouTube",
+    "flickr": "Flickr",
+    "threads": "Threads",
+    "tiktok": "TikTok",
+}
 Visibility = Literal["public", "private"]
 AccountStatus = Literal["under_review", "active", "inactive", "archived"]
 StaffStatus = Literal["active", "left"]
@@ -195,67 +208,3 @@ class StaffAccountChangeRejected(EventPayload):
 
     def subject(self) -> str:
         return self.staff_id
-
-
-# --- Until notifier reads the facts above: the earlier one-account models ----------------------
-# The directory no longer publishes these (they put names and handles on a year-long topic);
-# notifier still renders them. Delete them when notifier has moved to StaffChanged/StaffErased.
-
-LegacyPlatform = Literal["twitter", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "other"]
-
-
-class StaffAccount(EventPayload):
-    """One staff member's account as the directory holds it (also the compacted snapshot value)."""
-
-    event_type = "herald.directory.account.v1"
-
-    staff_id: str = Field(description="Stable id of the person (not the handle, which can change).")
-    name: str = Field(min_length=1, description="The person's name.")
-    role: str = Field(default="", description="Job title or team.")
-    platform: LegacyPlatform = Field(default="twitter", description="Social platform of the account.")
-    handle: str = Field(description="Handle without the leading @.")
-    private: bool = Field(default=False, description="A private (protected) account: not shown publicly.")
-
-    def subject(self) -> str:
-        return self.staff_id
-
-
-class StaffAccountAdded(EventPayload):
-    """A new account is in the directory."""
-
-    event_type = "herald.directory.account.added.v1"
-
-    request_id: str = Field(description="The request that caused it.")
-    account: StaffAccount = Field(description="The account as now held.")
-    changed_at: datetime = Field(description="When, UTC.")
-
-    def subject(self) -> str:
-        return self.account.staff_id
-
-
-class StaffAccountUpdated(EventPayload):
-    """An account changed (e.g. a new handle); `previous` is how it was."""
-
-    event_type = "herald.directory.account.updated.v1"
-
-    request_id: str = Field(description="The request that caused it.")
-    account: StaffAccount = Field(description="The account as now held.")
-    previous: StaffAccount = Field(description="The account as it was.")
-    changed_fields: list[str] = Field(description="Names of the fields that changed.")
-    changed_at: datetime = Field(description="When, UTC.")
-
-    def subject(self) -> str:
-        return self.account.staff_id
-
-
-class StaffAccountRemoved(EventPayload):
-    """An account left the directory (the person left, or closed it)."""
-
-    event_type = "herald.directory.account.removed.v1"
-
-    request_id: str = Field(description="The request that caused it.")
-    account: StaffAccount = Field(description="The account as it was before removal.")
-    changed_at: datetime = Field(description="When, UTC.")
-
-    def subject(self) -> str:
-        return self.account.staff_id

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from herald.staff_file import read_staff_file
+from herald.staff_file import plan_import, read_staff_file
 from shared.events import PostFailed, PostPublished
 from shared.producer import EventProducer
 from shared.topics import DIRECTORY_COMMANDS, FORUM_ALERTS, OPS_ERRORS, POSTS, dead_letter
@@ -146,9 +146,10 @@ async def test_every_target_hears_each_alert_once_and_outside_ones_see_nothing_p
     directory = start_service("directory", kafka_bootstrap, herald_topics, state_dir / "d", tmp_path)
     notifier = start_service("notifier", kafka_bootstrap, herald_topics, state_dir / "n", tmp_path, **env)
     try:
-        requests = read_staff_file(REPO / "examples" / "staff.yaml")  # what `herald staff import` sends
-        private = [r.handle for r in requests if r.private]
-        assert len(private) == 2
+        rows = read_staff_file(REPO / "examples" / "staff.yaml")
+        requests = plan_import(rows, [], requested_by="import")  # what `herald staff import` sends
+        private = [r.handle for r in rows if r.private]
+        assert len(private) == 2 and all(private)
         async with EventProducer(
             kafka_bootstrap, source="/herald/tests", namespace=herald_topics
         ) as producer:

@@ -4,9 +4,9 @@ catalogue's.
 Who reads and writes each topic is derived from the source: every use of a catalogue topic in a
 service package, in `herald/` (the command line) or in `shared/` (the runtime every service builds),
 classified by the call it is used in. Writes: `send`, `publish`, `publish_nowait`, `send_record`
-given the topic, and `.send` on `runtime.topic(T)`. Reads: `consumer` and `read_to_end` given the
-topic, `runtime.topic(T)` given to `app.agent`, `decode(…, T.accepts)`, and
-`namespace + T.name` given to `AIOKafkaConsumer` or `TopicPartition`. Any other use (partition
+given the topic, and `.send` on `runtime.topic(T)`. Reads: `consumer`, `read_to_end` and
+`SnapshotFollower` given the topic, `runtime.topic(T)` given to `app.agent`, `decode(…, T.accepts)`,
+and `namespace + T.name` given to `AIOKafkaConsumer` or `TopicPartition`. Any other use (partition
 counts, metric labels) is neither.
 
 The README's service table and docs/architecture.md's tables must be exactly what the catalogue
@@ -30,7 +30,7 @@ from shared.topics import ALL_TOPICS, PARTIES, SERVICES, TopicSpec, dead_letter
 
 REPO = Path(__file__).resolve().parents[3]
 WRITE_CALLS = {"send", "publish", "publish_nowait", "send_record"}
-READ_CALLS = {"consumer", "read_to_end"}
+READ_CALLS = {"consumer", "read_to_end", "SnapshotFollower"}
 CONSUMER_CLASSES = {"AIOKafkaConsumer", "TopicPartition"}
 CATALOGUE = {name: value for name, value in vars(topics).items() if isinstance(value, TopicSpec)}
 
@@ -183,6 +183,7 @@ async def f(runtime, producer, namespace):
     topic = runtime.topic(DIRECTORY_SNAPSHOT)
     await topic.send(key=b"", value=None)
     runtime.consumer(FEEDS)(handler)
+    SnapshotFollower(FORUM_ALERTS, view, bootstrap, namespace=namespace)
     app.agent(runtime.topic(PUBLISHER_COMMANDS))(handler)
     async for record in read_to_end(bootstrap, FEED_HEALTH):
         decode(record.value, DIRECTORY_EVENTS.accepts)
@@ -204,6 +205,7 @@ async def f(runtime, producer, namespace):
         ("herald.directory.events", "reads"),
         ("herald.ops.heartbeat", "reads"),
         ("herald.ops.errors", "reads"),
+        ("herald.forum.alerts", "reads"),
     }
 
 
