@@ -75,6 +75,8 @@ def read_staff_file(path: Path) -> list[StaffRow]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     if path.suffix.lower() == ".csv":
         raw_rows, defaults = _csv_rows(text), {"platform": "x", "status": None}
     else:

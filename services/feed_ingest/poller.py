@@ -104,9 +104,9 @@ class Poller:
             if state is None or not state.active:
                 await self.runtime.report_error("poll_crashed", f"{request.feed_id}: {type(exc).__name__}")
                 return
-            failure = Failure(
-                "internal", f"Herald could not complete this poll ({type(exc).__name__}: {exc})"
-            )
+            # The type only: feed health is a public topic, and an exception's text is not vetted.
+            reason = f"Herald could not complete this poll ({type(exc).__name__}); the worker's log says why"
+            failure = Failure("internal", reason)
             await self.reporter.failed(state, failure, _trigger(request, state), started)
 
     async def poll(self, request: PollRequest) -> None:

@@ -139,7 +139,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
 async def _log_only(
     runtime: ServiceRuntime, envelope: CloudEvent, payload: EventPayload, known: Known | None
 ) -> None:
-    alert = render(envelope, payload, internal=True, known=known)
+    alert = render(envelope, payload, internal=False, known=known)  # a log is no internal target
     log.info("forum alert (log only): %s\n%s", alert.headline, alert.text)
     sent = ForumAlertSent(
         alert_id=decide.alert_id(envelope.id, "log"),

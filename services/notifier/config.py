@@ -152,6 +152,11 @@ def load_config(path: Path) -> NotifierConfig:
         raise NotifierConfigError(f"{where}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise NotifierConfigError(f"{where}: the top level must be a mapping with a targets: list")
+    return _validated(data, where)
+
+
+def _validated(data: Any, where: str) -> NotifierConfig:
+    """The targets, or NotifierConfigError naming the first bad field (never its value)."""
     try:
         return NotifierConfig.model_validate(data)
     except ValidationError as exc:
@@ -204,4 +209,4 @@ def from_settings(settings: HeraldSettings) -> NotifierConfig:
         if n.forum_webhook_token is not None:
             webhook["token"] = {"env": "HERALD_FORUM_WEBHOOK_TOKEN"}
         targets.append(webhook)
-    return NotifierConfig.model_validate({"targets": targets})
+    return _validated({"targets": targets}, "the HERALD_SMTP_*/HERALD_FORUM_* settings")

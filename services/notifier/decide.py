@@ -6,7 +6,7 @@ are passed in, refusals are data.
 - `wanted`: whether a target wants an alert (event kinds, channels, feeds, lowest severity).
 - `after_failure`: capped exponential backoff with jitter, `Retry-After` honoured, until the give-up
   age; permanent failures give up at once. An ambiguous failure on a target without idempotency
-  marks the entry `maybe_sent`, so the re-send says it may be a repeat (docs/adr/0008).
+  marks the entry `maybe_sent`, so the re-send says it may be a repeat (docs/adr/0009).
 - `resume`: an entry found `sending` (a stop during the call) is an ambiguous failure.
 """
 

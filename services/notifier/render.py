@@ -40,6 +40,12 @@ EMAIL_ADDRESS = re.compile(r"(?<![@\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[
 WITHHELD_ADDRESS = "[address withheld]"
 
 
+def withhold_addresses(text: str) -> str:
+    """`text` with every e-mail address replaced: what an outside target, a log or a public topic
+    may carry."""
+    return EMAIL_ADDRESS.sub(WITHHELD_ADDRESS, text)
+
+
 @dataclass(frozen=True)
 class Alert:
     """One alert as one target sees it, whatever carries it (stored in the delivery ledger)."""
@@ -81,8 +87,8 @@ def render(
     headline = _one_line(headline)
     if not internal:
         headline, text = (
-            EMAIL_ADDRESS.sub(WITHHELD_ADDRESS, headline),
-            EMAIL_ADDRESS.sub(WITHHELD_ADDRESS, text),
+            withhold_addresses(headline),
+            withhold_addresses(text),
         )
     return Alert(
         headline=headline,

@@ -185,10 +185,14 @@ async def test_the_example_list_twice_privacy_and_erase(
         )
 
     # Public topics (what this stack wrote there: heartbeats, errors) hold no private handle or e-mail.
+    read: dict[str, int] = {}
     for spec in PUBLIC_TOPICS:
-        for record in await everything(kafka_bootstrap, ns + spec.name, spec.partitions):
+        records = await everything(kafka_bootstrap, ns + spec.name, spec.partitions)
+        read[spec.name] = len(records)
+        for record in records:
             text = (record.value or b"").decode(errors="replace").lower()
             assert not any(handle in text for handle in PRIVATE_HANDLES) and not EMAIL.search(text), spec.name
+    assert read["herald.ops.heartbeat"] > 0, read  # the walk read something: it could have found a leak
 
     pip = by_name["Pip Tucker"]
     erase = cmd("erase", pip, requested_by="cli:test")

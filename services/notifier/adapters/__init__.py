@@ -7,14 +7,14 @@ An adapter's `send(alert, alert_id)` returns when the target accepted the alert,
 have (`ambiguous`: the request went out and no answer came). `idempotent` says whether sending the
 same alert id again is safe (Matrix txnId, e-mail Message-ID, the generic webhook's
 Idempotency-Key); the delivery loop uses it to decide what an ambiguous outcome allows
-(docs/adr/0008). Reasons are one line and name no secret (no token, no webhook path).
+(docs/adr/0009). Reasons are one line and name no secret (no token, no webhook path).
 """
 
 from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from services.notifier.render import Alert
+from services.notifier.render import Alert, withhold_addresses
 
 Failure = Literal["transient", "permanent", "ambiguous"]
 
@@ -23,6 +23,9 @@ class DeliveryError(Exception):
     """The target did not (certainly) accept the alert."""
 
     def __init__(self, reason: str, failure: Failure, *, retry_after: float | None = None) -> None:
+        """`reason` goes to logs and herald.ops.errors: addresses a server quotes back (a refused
+        recipient, say) are withheld here, once for every adapter."""
+        reason = withhold_addresses(reason)
         super().__init__(reason)
         self.reason = reason
         self.failure = failure

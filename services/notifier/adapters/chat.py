@@ -1,6 +1,6 @@
 """Chat webhooks: Slack (Block Kit), Mattermost, Google Chat, Microsoft Teams (a Workflows webhook
 with an Adaptive Card) and Discord (embeds, `?wait=true`). None offers an idempotency key on an
-incoming webhook, so none is `idempotent` (docs/adr/0008). Each `render_*` is pure: the alert
+incoming webhook, so none is `idempotent` (docs/adr/0009). Each `render_*` is pure: the alert
 escaped for the platform's markup and cut to its documented limits.
 """
 
@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from services.notifier.adapters.http import HttpSender
+from services.notifier.adapters.http import HttpSender, host_label
 from services.notifier.adapters.text import ZWSP, markdown_escape, no_mentions, slack_escape, truncate
 from services.notifier.render import Alert
 
@@ -126,7 +125,7 @@ class ChatAdapter:
         self._url = url
         self._render = render
         self._query = query or {}
-        self._http = HttpSender(f"{kind} {urlsplit(url.get_secret_value()).netloc}", timeout)
+        self._http = HttpSender(f"{kind} {host_label(url.get_secret_value())}", timeout)
 
     async def send(self, alert: Alert, alert_id: str) -> None:
         await self._http.call(

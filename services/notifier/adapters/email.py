@@ -1,7 +1,7 @@
 """E-mail over SMTP (aiosmtplib): STARTTLS or TLS, optional login, multipart plain text + HTML.
 
 The Message-ID is made from the alert id, so every retry of one alert is the same message:
-`idempotent` in the sense docs/adr/0008 gives it (SMTP itself cannot deduplicate; receivers, list
+`idempotent` in the sense docs/adr/0009 gives it (SMTP itself cannot deduplicate; receivers, list
 servers and mail clients fold repeats with one Message-ID). Refused recipients, sender or login
 are permanent; 4xx replies and no connection are transient; a connection lost after DATA began is
 ambiguous.

@@ -10,12 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from services.notifier.adapters import DeliveryError
 
 RETRYABLE_STATUSES = {408, 425, 429}
+
+
+def host_label(url: str) -> str:
+    """Where a target lives, for logs and ops errors: host and port only — never the user and
+    password a webhook URL may carry, nor the path (Slack's and Discord's hold the secret)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}{f':{parts.port}' if parts.port else ''}"
 
 
 class HttpSender:

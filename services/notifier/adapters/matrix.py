@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
-from services.notifier.adapters.http import HttpSender
+from services.notifier.adapters.http import HttpSender, host_label
 from services.notifier.adapters.text import html_escape, html_paragraphs, truncate_bytes
 from services.notifier.render import Alert
 
@@ -52,7 +52,7 @@ class MatrixAdapter:
         self._base = homeserver.rstrip("/")
         self._room = room
         self._token = token
-        self._http = HttpSender(f"matrix {urlsplit(self._base).netloc}", timeout)
+        self._http = HttpSender(f"matrix {host_label(self._base)}", timeout)
 
     async def send(self, alert: Alert, alert_id: str) -> None:
         await self._http.call(

@@ -15,11 +15,10 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from services.notifier.adapters.http import HttpSender
+from services.notifier.adapters.http import HttpSender, host_label
 from services.notifier.render import Alert
 
 
@@ -63,7 +62,7 @@ class WebhookAdapter:
         self._token = token
         self._secret = signing_secret
         self._clock = clock
-        self._http = HttpSender(f"webhook {urlsplit(url.get_secret_value()).netloc}", timeout)
+        self._http = HttpSender(f"webhook {host_label(url.get_secret_value())}", timeout)
 
     async def send(self, alert: Alert, alert_id: str) -> None:
         body = render_webhook(alert, alert_id)

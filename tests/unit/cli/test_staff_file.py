@@ -148,3 +148,10 @@ def test_malformed_files_are_one_line_errors(tmp_path: Path, text: str, message:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="cannot read"):
         read_staff_file(tmp_path / "nope.yaml")
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "staff.csv"
+    path.write_bytes("name,handle\nZoë Brown,zoe\n".encode("cp1252"))
+    with pytest.raises(UserError, match=r"is not UTF-8 text \(byte \d+\); save it as UTF-8"):
+        read_staff_file(path)

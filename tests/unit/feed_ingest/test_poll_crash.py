@@ -67,6 +67,10 @@ async def test_a_crashing_poll_is_reported_as_an_internal_failure() -> None:
     )
     await poller.run_poll(PollRequest(feed_id="f1", requested_at=NOW))
     assert reporter.failures == [
-        ("internal", "Herald could not complete this poll (RuntimeError: a bug in Herald)", "first")
+        (
+            "internal",
+            "Herald could not complete this poll (RuntimeError); the worker's log says why",
+            "first",
+        )
     ]
     assert not poller.is_polling("f1")
