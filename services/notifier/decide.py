@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from services.notifier.config import SEVERITIES, RetryConfig, TargetConfig
 from services.notifier.ledger import DeliveryEntry, DeliveryState
 from services.notifier.render import Alert
+from shared.backoff import equal_jitter
 
 #: Namespace of alert ids (uuid5): fixed forever, or every past alert id changes.
 ALERT_NAMESPACE = uuid.UUID("6f6e1b8e-3d0c-5b8a-9a59-3c1d4e2f0a17")
@@ -46,8 +47,7 @@ def backoff(attempts: int, retry: RetryConfig, jitter: Callable[[], float]) -> f
     """Seconds before the next try after `attempts` failed ones: first_delay · 2^(n-1), capped, then
     scaled by a jitter factor in [0.5, 1) ("equal jitter"), so a recovering target is not hit by
     every notifier at once."""
-    base = min(retry.max_delay, retry.first_delay * 2 ** max(0, attempts - 1))
-    return base * (0.5 + 0.5 * jitter())
+    return equal_jitter(attempts, first=retry.first_delay, cap=retry.max_delay, jitter=jitter())
 
 
 def after_failure(

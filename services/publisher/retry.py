@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from shared.backoff import equal_jitter
 from shared.settings import PublisherSettings
 
 
@@ -31,5 +32,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Delay after failed attempt `attempt` (1-based): base·2^(n-1), capped, with "equal jitter"
         (between half and all of it), so many workers do not retry in step."""
-        ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
-        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+        draw = (rng or random).random()
+        return equal_jitter(
+            attempt, first=self.backoff_base_seconds, cap=self.backoff_max_seconds, jitter=draw
+        )
