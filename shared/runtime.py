@@ -461,3 +461,9 @@ class _Route:
         """A sent record's acknowledgement callback: counted (a failure is the awaiting caller's)."""
         if not done.cancelled() and done.exception() is None:
             self.count()
+
+
+def current_partition() -> int | None:
+    """The partition of the record a faust handler is handling now; None outside one."""
+    event = faust.current_event()
+    return event.message.partition if event is not None else None

@@ -26,7 +26,7 @@ from shared.topics import FEED_HEALTH, FEED_ITEMS, FEEDS
 from tests.fakes.feed_server import FeedServer
 from tests.support.kafka import collect_events
 from tests.support.ports import free_port
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, feed_ingest_env
 
 pytestmark = pytest.mark.integration
 
@@ -76,15 +76,7 @@ async def test_a_worker_polls_them_to_items_or_a_feed_error(
 ):
     namespace = herald_topics
     port = free_port()
-    env = {
-        "HERALD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "HERALD_TOPIC_NAMESPACE": namespace,
-        "HERALD_STATE_DIR": str(state_dir),
-        "HERALD_FEED_INGEST_PORT": str(port),
-        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
-        "HERALD_POLL_TICK_SECONDS": "0.2",
-        "HERALD_HTTP_TIMEOUT_SECONDS": "5",
-    }
+    env = feed_ingest_env(kafka_bootstrap, namespace, state_dir, port)
     feeds = {feed_id_for(server.url(path)): path for path in SERVED}
     service = ServiceProcess("feed_ingest", env, port, tmp_path)
     await asyncio.to_thread(service.start)

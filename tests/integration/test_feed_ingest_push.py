@@ -15,7 +15,7 @@ from tests.fakes.websub_hub import WebSubHub
 from tests.integration.test_feed_ingest import items_now
 from tests.support.kafka import collect_events, subscribe_feed, wait_until
 from tests.support.ports import free_port
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, feed_ingest_env
 
 pytestmark = pytest.mark.integration
 TOKEN = "ping-secret"
@@ -44,19 +44,16 @@ async def test_websub_ping_updates_moves_and_broken_feeds(
     namespace = herald_topics
     items_topic = namespace + "herald.feed-items"
     port = free_port()
-    env = {
-        "HERALD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "HERALD_TOPIC_NAMESPACE": namespace,
-        "HERALD_STATE_DIR": str(tmp_path / "state"),
-        "HERALD_FEED_INGEST_PORT": str(port),
-        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
-        "HERALD_POLL_TICK_SECONDS": "0.2",
-        "HERALD_HTTP_TIMEOUT_SECONDS": "5",
-        "HERALD_PING_TOKEN": TOKEN,
-        "HERALD_WEBSUB_CALLBACK_BASE_URL": f"http://127.0.0.1:{port}",
-        "HERALD_WEBSUB_SECRET": "master-secret",
-        "HERALD_FEED_BROKEN_AFTER_SECONDS": "1",
-    }
+    env = feed_ingest_env(
+        kafka_bootstrap,
+        namespace,
+        tmp_path / "state",
+        port,
+        HERALD_PING_TOKEN=TOKEN,
+        HERALD_WEBSUB_CALLBACK_BASE_URL=f"http://127.0.0.1:{port}",
+        HERALD_WEBSUB_SECRET="master-secret",
+        HERALD_FEED_BROKEN_AFTER_SECONDS="1",
+    )
     with FeedServer() as server, WebSubHub() as hub:
         url = server.url("/news.xml")
         server.set_feed("/news.xml", with_hub(rss_xml([item(2), item(1)]), hub.url, url))

@@ -19,7 +19,7 @@ from shared.topics import FEED_HEALTH, FEEDS
 from tests.fakes.feed_server import FeedServer, rss_xml
 from tests.support.kafka import collect_events, subscribe_feed
 from tests.support.ports import free_port
-from tests.support.processes import ServiceProcess, run_herald
+from tests.support.processes import ServiceProcess, feed_ingest_env, run_herald
 
 pytestmark = pytest.mark.integration
 
@@ -79,15 +79,7 @@ async def test_poll_all_polls_every_active_feed_now_and_poll_url_one(
 ):
     namespace = herald_topics
     port = free_port()
-    env = {
-        "HERALD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "HERALD_TOPIC_NAMESPACE": namespace,
-        "HERALD_STATE_DIR": str(state_dir),
-        "HERALD_FEED_INGEST_PORT": str(port),
-        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
-        "HERALD_POLL_TICK_SECONDS": "0.2",
-        "HERALD_HTTP_TIMEOUT_SECONDS": "5",
-    }
+    env = feed_ingest_env(kafka_bootstrap, namespace, state_dir, port)
 
     def pings(event: CloudEvent) -> bool:
         return event.type == POLLED and event.data["trigger"] == "ping"

@@ -15,6 +15,22 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def feed_ingest_env(
+    bootstrap: str, namespace: str, state_dir: Path, port: int, **extra: str
+) -> dict[str, str]:
+    """A feed_ingest worker for tests: loopback feeds allowed, quick ticks and timeouts."""
+    return {
+        "HERALD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "HERALD_TOPIC_NAMESPACE": namespace,
+        "HERALD_STATE_DIR": str(state_dir),
+        "HERALD_FEED_INGEST_PORT": str(port),
+        "HERALD_ALLOW_PRIVATE_NETWORKS": "1",
+        "HERALD_POLL_TICK_SECONDS": "0.2",
+        "HERALD_HTTP_TIMEOUT_SECONDS": "5",
+        **extra,
+    }
+
+
 def run_herald(*args: str, env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """The real `herald` command line (`python -m herald ARGS`) with `env` over this process's."""
     return subprocess.run(

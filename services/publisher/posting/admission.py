@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from faust import current_event
-
 from services.publisher.channels import Channel
 from services.publisher.ledger import Decision, LedgerEntry, LedgerState, PostingLedger, decide, ledger_key
 from services.publisher.policy import PolicyConfig, evaluate
@@ -24,7 +22,7 @@ from services.publisher.posting.outcomes import Outcomes
 from services.publisher.render import RenderError, render_route
 from services.publisher.routing import Item, Route, RouteConfig, routes_for, with_utm
 from shared.events import FeedItemUpdated
-from shared.runtime import ServiceRuntime
+from shared.runtime import ServiceRuntime, current_partition
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +55,7 @@ class Admission:
     async def admit(self, item: Item, partition: int | None = None) -> None:
         """Every route of the item; one route's trouble does not stop the others."""
         if partition is None:
-            event = current_event()
-            partition = event.message.partition if event is not None else None
+            partition = current_partition()
         for route in routes_for(item, self.routes):
             try:
                 await self._admit_route(item, route, partition)

@@ -9,8 +9,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from faust import current_event
-
 from services.publisher.channels import Channel
 from services.publisher.ledger import LedgerEntry, LedgerState, PostingLedger
 from services.publisher.lengths import rules_for
@@ -18,7 +16,7 @@ from services.publisher.posting.entries import account_of, kind_of
 from services.publisher.posting.lanes import Lanes
 from services.publisher.posting.outcomes import Outcomes
 from shared.events import PostApproved, PostDecisionRequested
-from shared.runtime import ServiceRuntime
+from shared.runtime import ServiceRuntime, current_partition
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +41,7 @@ class Decisions:
 
     async def decide(self, command: PostDecisionRequested, partition: int | None = None) -> None:
         if partition is None:
-            event = current_event()
-            partition = event.message.partition if event is not None else None
+            partition = current_partition()
         wanted = f"{command.channel}:{command.account}"
         matched = [
             (key, entry)
