@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from shared import __version__
 from shared.consumer import RewindingConsumer
+from shared.dead_letters import dead_letter_headers
 from shared.envelope import (
     CLOUDEVENTS_CONTENT_TYPE,
     CloudEvent,
@@ -41,8 +42,6 @@ log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=EventPayload)
 Handler = Callable[[CloudEvent, Any], Awaitable[None]]
-
-DLQ_HEADER_PREFIX = "herald-dlq-"
 
 
 class ServiceRuntime:
@@ -245,13 +244,9 @@ class ServiceRuntime:
         msg = event.message
         original = msg.headers or []
         headers = list(original.items() if isinstance(original, Mapping) else original)
-        headers += [
-            (f"{DLQ_HEADER_PREFIX}reason", reason.encode()),
-            (f"{DLQ_HEADER_PREFIX}service", self.service.encode()),
-            (f"{DLQ_HEADER_PREFIX}topic", msg.topic.encode()),
-            (f"{DLQ_HEADER_PREFIX}partition", str(msg.partition).encode()),
-            (f"{DLQ_HEADER_PREFIX}offset", str(msg.offset).encode()),
-        ]
+        headers += dead_letter_headers(
+            reason, self.service, msg.topic, partition=msg.partition, offset=msg.offset
+        )
         delay = 0.5
         while True:  # a record is never dropped: if Kafka can't take it now, wait and try again
             try:

@@ -309,6 +309,7 @@ def dead_letter(service: Party) -> TopicSpec:
         retention_ms=30 * DAY_MS,
         key_description="the dead-lettered record's own key, unchanged",
         producers=(service,),
+        consumers=("cli",),  # `herald ops dlq list|replay`
         classification=max(read, key=CLASSIFICATIONS.index, default="internal"),
     )
 

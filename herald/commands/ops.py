@@ -13,11 +13,13 @@ from rich.live import Live
 from rich.table import Table
 
 from herald import context
+from herald.commands import dlq
 from shared.envelope import EventDecodeError, decode
 from shared.events import ServiceError, ServiceHeartbeat
 from shared.topics import OPS_ERRORS, OPS_HEARTBEAT
 
 app = typer.Typer(help="Operations: what the services say about themselves.", no_args_is_help=True)
+app.add_typer(dlq.app, name="dlq")
 console = Console()
 
 

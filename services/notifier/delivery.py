@@ -22,8 +22,9 @@ from services.notifier.adapters import DeliveryError
 from services.notifier.ledger import DeliveryEntry, DeliveryLedger, DeliveryState
 from services.notifier.render import Alert
 from services.notifier.targets import Target
+from shared.dead_letters import dead_letter_headers
 from shared.events import ForumAlertSent
-from shared.runtime import DLQ_HEADER_PREFIX, ServiceRuntime
+from shared.runtime import ServiceRuntime
 from shared.topics import FORUM_ALERTS, POSTS, dead_letter
 
 log = logging.getLogger(__name__)
@@ -157,12 +158,7 @@ class Lane:
         self.ledger.note(key, entry.told())
 
     async def _dead_letter(self, entry: DeliveryEntry, reason: str) -> None:
-        headers = [
-            (f"{DLQ_HEADER_PREFIX}reason", reason.encode()),
-            (f"{DLQ_HEADER_PREFIX}service", b"notifier"),
-            (f"{DLQ_HEADER_PREFIX}topic", entry.source_topic.encode()),
-            (f"{DLQ_HEADER_PREFIX}target", entry.target.encode()),
-        ]
+        headers = dead_letter_headers(reason, "notifier", entry.source_topic, target=entry.target)
         key = entry.source_key.encode() if entry.source_key is not None else None
         sent = await self.runtime.topic(dead_letter("notifier")).send(
             key=key, value=entry.source_value.encode(), headers=headers

@@ -27,10 +27,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from services.publisher.ledger import LEDGER_TABLE, LedgerEntry, LedgerState, ledger_key
+from shared.dead_letters import DLQ_HEADER_PREFIX
 from shared.envelope import CloudEvent
 from shared.events import FeedItemDiscovered, FeedItemUpdated
 from shared.producer import EventProducer
-from shared.runtime import DLQ_HEADER_PREFIX
 from shared.topics import FEED_ITEMS, OPS_ERRORS, POSTS, dead_letter
 from tests.fakes.mastodon import TOKEN as MASTODON_TOKEN
 from tests.fakes.mastodon import FakeMastodon

@@ -17,9 +17,10 @@ from services.publisher.channels import Channel
 from services.publisher.ledger import LedgerEntry, LedgerState, PostingLedger
 from services.publisher.policy import Hold, PolicyConfig, SpendBook, post_cost
 from services.publisher.posting.entries import account_of, item_from, kind_of
+from shared.dead_letters import dead_letter_headers
 from shared.envelope import CLOUDEVENTS_CONTENT_TYPE, wrap
 from shared.events import PostDropped, PostFailed, PostHeld, PostPublished
-from shared.runtime import DLQ_HEADER_PREFIX, ServiceRuntime
+from shared.runtime import ServiceRuntime
 from shared.topics import FEED_ITEMS, POSTS, dead_letter
 
 log = logging.getLogger(__name__)
@@ -136,10 +137,9 @@ class Outcomes:
         headers = [
             ("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()),
             ("ce_type", envelope.type.encode()),
-            (f"{DLQ_HEADER_PREFIX}reason", reason.encode()),
-            (f"{DLQ_HEADER_PREFIX}service", runtime.service.encode()),
-            (f"{DLQ_HEADER_PREFIX}topic", (runtime.settings.topic_namespace + FEED_ITEMS.name).encode()),
-            (f"{DLQ_HEADER_PREFIX}ledger-key", key.encode()),
+            *dead_letter_headers(
+                reason, runtime.service, runtime.settings.topic_namespace + FEED_ITEMS.name, ledger_key=key
+            ),
         ]
         try:
             pending = await runtime.topic(dead_letter(runtime.service)).send(

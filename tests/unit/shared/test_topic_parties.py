@@ -67,8 +67,13 @@ class _Scan:
                 yield node, CATALOGUE[node.id]
             elif isinstance(node, ast.Call) and _call_name(node) == "dead_letter" and node.args:
                 arg = node.args[0]
-                service = arg.value if isinstance(arg, ast.Constant) else self.party
-                yield node, dead_letter(service)
+                if isinstance(arg, ast.Constant):
+                    yield node, dead_letter(arg.value)
+                elif self.party in SERVICES:  # a service's own runtime: its own dead letters
+                    yield node, dead_letter(self.party)
+                else:  # the command line, given a service by name: any service's
+                    for service in SERVICES:
+                        yield node, dead_letter(service)
 
     def flows(self) -> Iterator[tuple[str, str]]:
         for node, spec in self.topic_uses():
@@ -360,3 +365,8 @@ def test_the_diagram_that_had_the_notifier_reading_items_is_caught() -> None:
         ("herald.posts", "notifier", "reads"),
     } <= claimed
     assert claimed - catalogue_flows() == {("herald.feed-items", "notifier", "reads")}
+
+
+def test_the_command_line_given_a_service_by_name_reads_every_dead_letter_topic() -> None:
+    flows = set(_Scan("read_to_end(bootstrap, dead_letter(service))", "cli").flows())
+    assert flows == {(f"herald.dlq.{service}", "reads") for service in SERVICES}
