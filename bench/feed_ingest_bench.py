@@ -376,7 +376,7 @@ def _window(stamps: Any) -> float | None:
 
 def _healthy(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
             return response.status == 200
     except OSError:
         return False

@@ -1,5 +1,5 @@
 """Runs Herald's four services as child processes for `herald up`: output prefixed by service,
-readiness from each one's `/health`, a crashed service restarted with backoff, and on Ctrl-C or
+readiness from each one's `/ready`, a crashed service restarted with backoff, and on Ctrl-C or
 SIGTERM every child stopped (SIGTERM, then SIGKILL after a deadline) so nothing is left behind."""
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class Supervisor:
                     if child.ready:
                         continue
                     try:
-                        response = await client.get(f"http://127.0.0.1:{child.port}/health")
+                        response = await client.get(f"http://127.0.0.1:{child.port}/ready")
                         child.ready = response.status_code == 200
                     except httpx.HTTPError:
                         pass

@@ -44,6 +44,7 @@ its own copy of the set, as it was when the fetch began.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,9 +94,14 @@ class RewindingConsumer(AIOKafkaDriverConsumer):
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return _PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    #: When a fetch last returned (monotonic), for /health: a consumer that stops fetching is stuck.
+    last_fetch_at: float | None = None
+
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
         snapshot = None if active_partitions is None else set(active_partitions)
-        return await super()._getmany(snapshot, timeout)
+        records = await super()._getmany(snapshot, timeout)
+        self.last_fetch_at = time.monotonic()
+        return records
 
     async def perform_seek(self) -> None:
         await super().perform_seek()

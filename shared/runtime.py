@@ -3,7 +3,7 @@ that dead-letter what they cannot read, a producer of enveloped events that wait
 broker's acknowledgement, heartbeats, `/health` and `/metrics`, and a watchdog that takes a
 worker whose table recovery has stalled out of service (`shared.recovery_watchdog`).
 
-Nothing connects at import: `ServiceRuntime(...)` builds the app; `run_worker()` starts it.
+Nothing connects at import: `ServiceRuntime(...)` builds the app; `shared.worker_main` runs it.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import EventT
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from shared import __version__
+from shared import __version__, health
 from shared.consumer import RewindingConsumer
 from shared.dead_letters import dead_letter_headers
 from shared.envelope import (
@@ -37,6 +38,7 @@ from shared.recovery_watchdog import STALL_ERROR_KIND, RecoverySample, RecoveryS
 from shared.report_batches import ReportBatches
 from shared.settings import HeraldSettings
 from shared.topics import OPS_ERRORS, OPS_HEARTBEAT, TopicSpec, dead_letter
+from shared.vitals import LagCollector, Vitals
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,17 @@ class ServiceRuntime:
         )
         self.app.transport.Consumer = RewindingConsumer  # type: ignore[misc]  # see shared.consumer
         self.metrics = CollectorRegistry()
+        # faust's own sensors (offsets read, committed and at the end, rebalances, sends) on
+        # Herald's registry, so the one /metrics page has them.
+        self.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(self.metrics, "faust"))
+        self.limits = health.Limits(
+            loop_stall_seconds=settings.health_loop_stall_seconds,
+            consumer_stall_seconds=settings.health_consumer_stall_seconds,
+            ready_max_lag=settings.ready_max_lag,
+        )
+        self.vitals = Vitals()
+        self.metrics.register(LagCollector(lambda: self.health_sample().lag))
+        self.last_error: ServiceError | None = None
         self.consumed = Counter(
             "herald_events_consumed",
             "Records read, by topic and outcome.",
@@ -109,7 +122,6 @@ class ServiceRuntime:
         self._routes: dict[tuple[str, type], _Route] = {}  # by (catalogue name, payload type)
         self._reports = ReportBatches(self._aiokafka_producer)
         self._install_pages()
-        self._install_heartbeat()
         self._stall = StallDecider(settings.recovery_stall_seconds)
 
     # --- topics -----------------------------------------------------------------------------
@@ -222,20 +234,18 @@ class ServiceRuntime:
         """Tell ops (herald.ops.errors) about a problem; never raises, never includes secrets."""
         try:
             msg = event.message if event is not None else None
-            await self.publish(
-                OPS_ERRORS,
-                self.service,
-                ServiceError(
-                    service=self.service,
-                    instance=self.instance,
-                    kind=kind,
-                    message=message[:1000],
-                    topic=msg.topic if msg else None,
-                    partition=msg.partition if msg else None,
-                    offset=msg.offset if msg else None,
-                    occurred_at=datetime.now(UTC),
-                ),
+            error = ServiceError(
+                service=self.service,
+                instance=self.instance,
+                kind=kind,
+                message=message[:1000],
+                topic=msg.topic if msg else None,
+                partition=msg.partition if msg else None,
+                offset=msg.offset if msg else None,
+                occurred_at=datetime.now(UTC),
             )
+            self.last_error = error
+            await self.publish(OPS_ERRORS, self.service, error)
         except Exception:  # reporting must not take the consumer down
             log.exception("could not publish ServiceError %s: %s", kind, message)
 
@@ -323,25 +333,51 @@ class ServiceRuntime:
         runtime = self
 
         @self.app.page("/health")
-        async def health(web: Any, request: Any) -> Any:
-            body = {
-                "service": runtime.service,
-                "instance": runtime.instance,
-                "status": "ready" if runtime.ready else "starting",
-                "version": __version__,
-                **runtime.heartbeat_detail,
-            }
-            return web.json(body, status=200 if runtime.ready else 503)
+        async def alive(web: Any, request: Any) -> Any:
+            verdict = health.alive(runtime.health_sample(), runtime.limits)
+            return web.json(runtime._status_body(alive=verdict), status=200 if verdict.ok else 503)
+
+        @self.app.page("/ready")
+        async def ready(web: Any, request: Any) -> Any:
+            verdict = health.ready(runtime.health_sample(), runtime.limits)
+            return web.json(runtime._status_body(ready=verdict), status=200 if verdict.ok else 503)
 
         @self.app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:
             return web.bytes(generate_latest(runtime.metrics), content_type="text/plain; version=0.0.4")
 
-    def _install_heartbeat(self) -> None:
-        @self.app.timer(self.settings.heartbeat_interval_seconds, name=f"herald.{self.service}.heartbeat")
-        async def heartbeat() -> None:
-            if self.ready:
-                await self.send_heartbeat("ready")
+    async def beat(self) -> None:
+        """From the worker's first start until it stops: tick every second (the loop's liveness)
+        and send a heartbeat every interval with the status it is in — the first at once, so a
+        worker says "starting" before its first rebalance and recovery."""
+        interval = self.settings.heartbeat_interval_seconds
+        next_beat = 0.0
+        while not self.vitals.stopping:
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + interval
+                await self.send_heartbeat(self.status)
+            expected = time.monotonic() + 1.0
+            await asyncio.sleep(1.0)
+            self.vitals.tick(expected)
+
+    def health_sample(self) -> health.Sample:
+        return self.vitals.sample(self.app, started=self.ready)
+
+    def _status_body(self, **verdicts: health.Verdict) -> dict[str, Any]:
+        sample = self.health_sample()
+        return {
+            "service": self.service,
+            "instance": self.instance,
+            "status": self.status,
+            "version": __version__,
+            "consumer_lag": health.total_lag(sample.lag),
+            **{name: verdict.to_json() for name, verdict in verdicts.items()},
+            **self.heartbeat_detail,
+        }
+
+    @property
+    def status(self) -> str:
+        return "stopping" if self.vitals.stopping else "ready" if self.ready else "starting"
 
     async def watch_recovery(self) -> None:
         """Sample the table recovery for as long as the worker runs, and act on a stall (see
@@ -371,6 +407,8 @@ class ServiceRuntime:
         raise RecoveryStalled(stalled)  # crashes the worker: it exits non-zero
 
     async def send_heartbeat(self, status: str) -> None:
+        sample = self.health_sample()
+        error = self.last_error
         try:
             await self.publish(
                 OPS_HEARTBEAT,
@@ -383,58 +421,29 @@ class ServiceRuntime:
                     uptime_seconds=(datetime.now(UTC) - self.started_at).total_seconds(),
                     version=__version__,
                     detail=self.heartbeat_detail,
+                    interval_seconds=self.settings.heartbeat_interval_seconds,
+                    consumer_lag=health.total_lag(sample.lag) if sample.lag else None,
+                    lag=sample.lag,
+                    last_error=f"{error.kind}: {error.message}"[:300] if error else None,
+                    last_error_at=error.occurred_at if error else None,
                 ),
             )
         except Exception:
             log.exception("heartbeat not sent")
 
+    async def announce_stopping(self) -> None:
+        """The last heartbeat: the worker is stopping (bounded, so a gone broker cannot hold the
+        stop up)."""
+        self.vitals.stopping = True
+        try:
+            await asyncio.wait_for(self.send_heartbeat("stopping"), timeout=3.0)
+        except Exception:
+            log.warning("stopping heartbeat not sent")
+
     async def mark_ready(self) -> None:
         self.ready = True
         log.info("%s ready (instance %s)", self.service, self.instance)
         await self.send_heartbeat("ready")
-
-
-class HeraldWorker(faust.Worker):
-    """faust's worker, telling the runtime when start-up (recovery included) is over: the web port
-    opens earlier, so "port open" is not "ready"."""
-
-    def __init__(self, runtime: ServiceRuntime, **kwargs: Any) -> None:
-        self.runtime = runtime
-        super().__init__(runtime.app, **kwargs)
-
-    async def on_first_start(self) -> None:
-        await super().on_first_start()
-        self.add_future(self.runtime.watch_recovery())  # its RecoveryStalled crashes the worker
-
-    async def on_startup_finished(self) -> None:
-        await super().on_startup_finished()
-        await self.runtime.mark_ready()
-
-
-class HeraldWorkerQuiet(HeraldWorker):
-    """Herald's own loggers at the chosen level; faust/aiokafka internals only from WARNING, so a
-    person watching `herald up` sees what Herald does, not the consumer machinery."""
-
-    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        super().on_setup_root_logger(logger, level)
-        logger.setLevel(logging.WARNING)
-        for name in HERALD_LOGGERS:
-            logging.getLogger(name).setLevel(level)
-
-
-HERALD_LOGGERS = ("services", "shared", "herald")
-
-
-def run_worker(runtime: ServiceRuntime) -> None:
-    """Run a service in the foreground until SIGINT/SIGTERM (faust's worker handles the signals)."""
-    started = time.monotonic()
-    level = runtime.settings.log_level
-    worker_class = HeraldWorker if runtime.settings.log_framework else HeraldWorkerQuiet
-    worker = worker_class(runtime, loglevel=level, quiet=True, redirect_stdouts=False)
-    try:
-        worker.execute_from_commandline()
-    finally:
-        log.info("%s stopped after %.1fs", runtime.service, time.monotonic() - started)
 
 
 class _Route:

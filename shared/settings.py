@@ -325,6 +325,19 @@ class HeraldSettings(BaseSettings):
         description="A table recovery that reads no record this long has stalled: the worker reports it "
         "(herald.ops.errors) and exits, so its supervisor starts it afresh.",
     )
+    health_loop_stall_seconds: float = Field(
+        default=10.0, gt=0, description="/health fails when the event loop has been stuck this long."
+    )
+    health_consumer_stall_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="/health fails when the consumer, its flow on, has fetched nothing this long.",
+    )
+    ready_max_lag: int = Field(
+        default=1000,
+        ge=0,
+        description="/ready fails while the worker is more records than this behind on what it reads.",
+    )
 
     # HTTP ports of the four services (health, metrics, and their own endpoints)
     feed_ingest_port: int = Field(

@@ -26,6 +26,17 @@ class ServiceHeartbeat(EventPayload):
     uptime_seconds: float = Field(ge=0, description="Seconds since start.")
     version: str = Field(description="Herald version.")
     detail: dict[str, str] = Field(default_factory=dict, description="Service-specific facts (e.g. mode).")
+    interval_seconds: float | None = Field(
+        default=None, gt=0, description="Seconds to the next beat: three missed means the worker is stale."
+    )
+    consumer_lag: int | None = Field(
+        default=None, ge=0, description="Records behind, summed over the partitions it reads (None: unknown)."
+    )
+    lag: dict[str, int] = Field(
+        default_factory=dict, description="Records behind per partition, as `topic[partition]`."
+    )
+    last_error: str | None = Field(default=None, description="The last error it reported (kind: message).")
+    last_error_at: datetime | None = Field(default=None, description="When, UTC.")
 
     def subject(self) -> str:
         return f"{self.service}/{self.instance}"

@@ -1,4 +1,4 @@
-"""`herald up` as a subprocess, the way a person runs it: readiness from every service's /health,
+"""`herald up` as a subprocess, the way a person runs it: readiness from every service's /ready,
 Ctrl-C (SIGINT) to stop, and a check that no process is left behind."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class HeraldStack:
                 raise RuntimeError(f"herald up exited with {self.process.returncode}:\n{self.tail()}")
             for service in list(waiting):
                 try:
-                    response = httpx.get(f"http://127.0.0.1:{self.ports[service]}/health", timeout=1)
+                    response = httpx.get(f"http://127.0.0.1:{self.ports[service]}/ready", timeout=1)
                     if response.status_code == 200:
                         waiting.discard(service)
                 except httpx.HTTPError:

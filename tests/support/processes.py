@@ -44,7 +44,7 @@ def run_herald(*args: str, env: Mapping[str, str], timeout: float = 60) -> subpr
 
 
 class ServiceProcess:
-    """`python -m services.<name>`; `start()` waits for `/health` to say ready; `stop()` reaps it."""
+    """`python -m services.<name>`; `start()` waits for `/ready` to say ready; `stop()` reaps it."""
 
     def __init__(self, service: str, env: Mapping[str, str], port: int, log_dir: Path) -> None:
         self.service = service
@@ -68,7 +68,7 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.service} exited with {self.process.returncode}:\n{self.tail()}")
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self.port}/ready", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

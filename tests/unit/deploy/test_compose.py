@@ -42,7 +42,7 @@ def test_each_herald_service_is_built_run_and_health_checked(compose: dict, serv
     port = SERVICE_PORTS[service]
     assert env[f"HERALD_{service.upper()}_PORT"] == port
     assert definition["depends_on"]["kafka"]["condition"] == "service_healthy"
-    assert f"127.0.0.1:{port}/health" in " ".join(definition["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/ready" in " ".join(definition["healthcheck"]["test"])  # caught up
     assert (REPO / "services" / service / "__main__.py").is_file()
 
 
