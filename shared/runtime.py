@@ -424,12 +424,23 @@ class ServiceRuntime:
                     interval_seconds=self.settings.heartbeat_interval_seconds,
                     consumer_lag=health.total_lag(sample.lag) if sample.lag else None,
                     lag=sample.lag,
+                    events_handled=self._handled(),
                     last_error=f"{error.kind}: {error.message}"[:300] if error else None,
                     last_error_at=error.occurred_at if error else None,
                 ),
             )
         except Exception:
             log.exception("heartbeat not sent")
+
+    def _handled(self) -> int:
+        return int(
+            sum(
+                sample.value
+                for metric in self.consumed.collect()
+                for sample in metric.samples
+                if sample.name.endswith("_total") and sample.labels.get("outcome") == "ok"
+            )
+        )
 
     async def announce_stopping(self) -> None:
         """The last heartbeat: the worker is stopping (bounded, so a gone broker cannot hold the

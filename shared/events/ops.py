@@ -35,6 +35,9 @@ class ServiceHeartbeat(EventPayload):
     lag: dict[str, int] = Field(
         default_factory=dict, description="Records behind per partition, as `topic[partition]`."
     )
+    events_handled: int | None = Field(
+        default=None, ge=0, description="Records its consumers handled since start (a rate between beats)."
+    )
     last_error: str | None = Field(default=None, description="The last error it reported (kind: message).")
     last_error_at: datetime | None = Field(default=None, description="When, UTC.")
 
