@@ -48,6 +48,10 @@ class PollReporter:
         self.subscriptions = subscriptions
         self.policy = policy
         self.random = rand
+        self.polls = runtime.counter(
+            "herald_feed_polls", "Polls by trigger and outcome.", ("trigger", "outcome")
+        )
+        self.poll_seconds = runtime.histogram("herald_feed_poll_seconds", "Fetch and parse time of a poll.")
 
     async def failed(
         self,
@@ -97,6 +101,9 @@ class PollReporter:
         if not (only_timing_changed(before, new) and self.subscriptions.remember(new)):
             await self.subscriptions.store(new)
         now = new.last_polled_at or utcnow()
+        seconds = time.monotonic() - started
+        self.polls.labels(trigger, new.last_outcome or "error").inc()
+        self.poll_seconds.observe(seconds)
         try:
             await self.runtime.publish_nowait(  # held briefly, sent in a batch; not awaited
                 FEED_HEALTH,
@@ -113,7 +120,7 @@ class PollReporter:
                     items_total=items_total,
                     items_new=items_new,
                     items_updated=items_updated,
-                    duration_ms=(time.monotonic() - started) * 1000,
+                    duration_ms=seconds * 1000,
                     polled_at=now,
                     next_poll_at=datetime.fromtimestamp(new.next_poll_at, UTC),
                 ),

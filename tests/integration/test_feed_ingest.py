@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.envelope import CloudEvent
 from shared.events import FeedSubscribed
@@ -173,6 +174,15 @@ async def test_each_item_is_announced_once_across_polls_and_restarts(
         assert len(final) == 2 and len({key for key, _ in final}) == 2
 
         health = await asyncio.to_thread(_health, port)
+        metrics = await asyncio.to_thread(_metrics, port)
+        polls_counted = metrics["herald_feed_polls_total"]
+        by_outcome = {
+            outcome: sum(value for labels, value in polls_counted if labels["outcome"] == outcome)
+            for outcome in ("ok", "not_modified", "error")
+        }
+        assert by_outcome["ok"] >= 1 and by_outcome["not_modified"] >= 1 and by_outcome["error"] >= 1
+        [(_, timed)] = metrics["herald_feed_poll_seconds_count"]
+        assert timed == sum(by_outcome.values())  # one scrape: every counted poll was timed
         assert health["owned_feeds"] == "2"
         errors = await collect_events(
             kafka_bootstrap,
@@ -256,6 +266,16 @@ async def test_routine_304s_wait_in_memory_and_reach_the_changelog_when_the_work
 async def _at_least(found: Awaitable[list[tuple[str, CloudEvent]]], count: int) -> list | None:
     records = await found
     return records if len(records) >= count else None
+
+
+def _metrics(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """The worker's /metrics, parsed by prometheus_client's own parser: name → (labels, value)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
 
 
 def _health(port: int) -> dict:

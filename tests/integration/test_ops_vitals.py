@@ -96,6 +96,9 @@ async def test_ready_health_metrics_and_heartbeats_say_what_the_worker_does(
             )
             assert published == 5
             assert _metric(text, "faust_messages_received_total") is not None  # faust's own sensors
+            assert _metric(text, "herald_posts_total", channel="outbox", result="published") == 5
+            assert _metric(text, "herald_publisher_call_seconds_count", channel="x") == 5
+            assert _metric(text, "herald_publisher_queued_to_call_seconds_count") == 5
 
             async def caught_up() -> str | None:
                 text = (await client.get(f"{base}/metrics")).text

@@ -25,6 +25,8 @@ from shared.topics import FEED_ITEMS, POSTS, dead_letter
 
 log = logging.getLogger(__name__)
 
+RESULTS = {PostPublished: "published", PostFailed: "failed", PostHeld: "held", PostDropped: "dropped"}
+
 Outcome = PostPublished | PostFailed | PostHeld | PostDropped
 
 
@@ -93,6 +95,9 @@ class Outcomes:
         self.ledger = ledger
         self.policy = policy
         self.spend = spend
+        self.posts = runtime.counter(
+            "herald_posts", "Post outcomes on herald.posts, by channel and result.", ("channel", "result")
+        )
 
     async def hold(self, key: str, entry: LedgerEntry, hold: Hold, channel: Channel | None) -> None:
         release_at = hold.release_at.isoformat() if hold.release_at else None
@@ -128,6 +133,7 @@ class Outcomes:
 
     async def publish(self, payload: Any, key: str, entry: LedgerEntry) -> None:
         await self.runtime.publish(POSTS, key.split("|")[0], payload)
+        self.posts.labels(payload.channel, RESULTS.get(type(payload), type(payload).__name__)).inc()
         self.ledger.note(key, entry.with_event_sent())
 
     async def dead_letter(self, key: str, entry: LedgerEntry, reason: str) -> None:

@@ -64,6 +64,12 @@ class Sender:
         self.lanes = lanes
         self.outcomes = outcomes
         self.resolver = resolver
+        self.call_seconds = runtime.histogram(
+            "herald_publisher_call_seconds", "A channel's post call, by channel kind.", ["channel"]
+        )
+        self.queued_to_call = runtime.histogram(
+            "herald_publisher_queued_to_call_seconds", "From an item's admission to its post call."
+        )
 
     async def run(self, lane: AccountLane) -> None:
         while True:
@@ -120,7 +126,11 @@ class Sender:
         outgoing = OutgoingPost.from_item(entry.text, item_from(entry), idempotency_key=key)
         if entry.link is not None:  # the link as posted (UTM added)
             outgoing = replace(outgoing, link=entry.link)
-        return await channel.post(outgoing)
+        if entry.queued_at:
+            waited = datetime.now(UTC) - datetime.fromisoformat(entry.queued_at)
+            self.queued_to_call.observe(max(waited.total_seconds(), 0.0))
+        with self.call_seconds.labels(entry.target.split(":")[0]).time():
+            return await channel.post(outgoing)
 
     async def _transient(
         self, key: str, intent: LedgerEntry, exc: TransientPostError, lane: AccountLane
