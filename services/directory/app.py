@@ -65,6 +65,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
         await answers.run()
 
     runtime.app.on_partitions_assigned.connect(decider.on_assignment)
+    runtime.app.on_partitions_revoked.connect(decider.on_revoke)
 
     @runtime.consumer(DIRECTORY_COMMANDS)
     async def handle_command(envelope: CloudEvent, command: StaffCommand) -> None:
@@ -89,6 +90,12 @@ class _Decider:
         self.behind = True
         deciding = any(tp.topic == self.commands_topic for tp in assigned)
         self.runtime.heartbeat_detail["deciding"] = "yes" if deciding else "no"
+
+    async def on_revoke(self, *args: Any, **kwargs: Any) -> None:
+        """Partitions go before they are handed out again: from here until the next assignment
+        this worker decides nothing (so at most one worker says `deciding: yes`)."""
+        self.behind = True
+        self.runtime.heartbeat_detail["deciding"] = "no"
 
     async def handle(self, command: StaffCommand) -> None:
         if self.behind:

@@ -234,12 +234,14 @@ async def test_when_the_deciding_worker_is_killed_the_other_takes_over(
     first, second, third = spread("kill", 3)
     with two_workers(kafka_bootstrap, ns, tmp_path) as workers:
         async with httpx.AsyncClient() as http:
-            owner = await deciding(http, workers)
-            survivor = next(w for w in workers if w is not owner)
             made = await post(
-                http, survivor, cmd("add_staff", first, name="Decided Before", accounts=(x_account("taken"),))
+                http,
+                workers[1],
+                cmd("add_staff", first, name="Decided Before", accounts=(x_account("taken"),)),
             )
             assert made["outcome"] == "changed"
+            owner = await deciding(http, workers)  # the one that decided it: kill that one
+            survivor = next(w for w in workers if w is not owner)
             owner.kill()
             # The survivor decides after the broker gives it the partition (the session timeout).
             after = await post(
