@@ -120,22 +120,30 @@ class _Decider:
 
 #: The longest a request may wait for an outcome (`?wait=`) or a version (`?min_version=`).
 MAX_WAIT_SECONDS = 30.0
+#: How long `GET /staff/{id}?min_version=` waits without `?wait=`.
+DEFAULT_READ_WAIT_SECONDS = 10.0
 
 
 class BadQuery(ValueError):
     """A query parameter that is not what it should be; the message names it."""
 
 
-def _query_number(request: Any, name: str, *, kind: type[float] | type[int], low: float, high: float) -> Any:
+def _query_number(
+    request: Any, name: str, *, kind: type[float] | type[int], low: float, high: float | None = None
+) -> Any:
+    """The query parameter `name` as a `kind` within [low, high], None when absent, else
+    `BadQuery` naming it and what it should be."""
     raw = request.query.get(name)
     if raw is None:
         return None
+    wanted = "a whole number" if kind is int else "a number"
+    rule = f"{name}: expected {wanted} from {low:g}" + (f" to {high:g}" if high is not None else " up")
     try:
         value = kind(raw)
     except ValueError:
-        raise BadQuery(f"{name}: expected a number from {low:g} to {high:g}") from None
-    if not low <= value <= high:
-        raise BadQuery(f"{name}: expected a number from {low:g} to {high:g}")
+        raise BadQuery(rule) from None
+    if value != value or value < low or (high is not None and value > high):  # NaN, out of range
+        raise BadQuery(rule)
     return value
 
 
@@ -178,7 +186,8 @@ def _install_staff_pages(
         request id; the outcome is on herald.directory.events, like every other source's. With
         `?wait=SECONDS` (up to 30): 200 with the outcome (`changed`/`erased` and the version, or
         `rejected` with the field and the reason) once it is decided, by whichever worker decides;
-        still 202 if it was not decided in time."""
+        still 202 if no outcome came in time, as for a command that changes nothing (an import's
+        row as it is held), which has no outcome to wait for."""
 
         async def post(self, request: Any) -> Any:
             # Commands are queued, not decided here: they need no loaded view.
@@ -212,23 +221,38 @@ def _install_staff_pages(
     @runtime.app.page("/staff/{staff_id}")
     async def staff_one(web: Any, request: Any, staff_id: str) -> Any:
         """One person; 404 without the token when nothing of them may be shown (a private account
-        or an e-mail does not disclose that they exist). `?min_version=N` first waits (up to 30 s)
-        until this worker's view holds version N of them (or their erasure): the version a `POST`
-        returned, so a read after one's own write sees it on any worker; 503 if it did not come."""
+        or an e-mail does not disclose that they exist).
+
+        `?min_version=N` first waits (`?wait=` seconds, default 10, at most 30) until this
+        worker's view holds version N of them
+        or their erasure: the version a `POST ?wait=` returned, so a read after one's own write
+        sees it on any worker; 503 if it did not come. Without the token the wait is for a record
+        that may be shown, and a person with nothing to show is a 404 after the same wait as
+        nobody, so neither the answer nor its timing tells a hidden person from nobody."""
         admin, error = check(web, request)
         if error is not None:
             return error
         try:
-            min_version = _query_number(request, "min_version", kind=int, low=1, high=2**31)
+            min_version = _query_number(request, "min_version", kind=int, low=1)
+            wait = _query_number(request, "wait", kind=float, low=0, high=MAX_WAIT_SECONDS)
         except BadQuery as exc:
             return web.json({"error": str(exc)}, status=400)
-        if min_version is not None and not await view.reached(staff_id, min_version, MAX_WAIT_SECONDS):
+
+        def there() -> bool:
+            if not view.has_reached(staff_id, min_version or 1):
+                return False
+            member = view.get(staff_id)
+            return admin or (member is not None and public_record(member) is not None)
+
+        timeout = DEFAULT_READ_WAIT_SECONDS if wait is None else wait
+        late = min_version is not None and not await view.wait_for(there, timeout)
+        member = view.get(staff_id)
+        shown = (member.model_dump(mode="json") if admin else public_record(member)) if member else None
+        if late and (admin or shown is not None):
             return web.json(
                 {"error": f"version {min_version} of {staff_id!r} has not reached this worker; try again"},
                 status=503,
             )
-        member = view.get(staff_id)
-        shown = (member.model_dump(mode="json") if admin else public_record(member)) if member else None
         if shown is None:
             return web.json({"error": f"no staff member {staff_id!r}"}, status=404)
         return web.json(shown)

@@ -22,7 +22,7 @@ follower's lag; `reached` lets a read wait for a version the caller knows was wr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.directory.handles import handle_key
@@ -92,9 +92,14 @@ class DirectoryView:
 
     async def reached(self, staff_id: str, version: int, timeout: float) -> bool:
         """Wait (up to `timeout` seconds) until `has_reached`; False if it did not."""
+        return await self.wait_for(lambda: self.has_reached(staff_id, version), timeout)
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait (up to `timeout` seconds) until `condition()` holds, checked after every change;
+        False if it did not."""
         try:
             async with asyncio.timeout(timeout):
-                while not self.has_reached(staff_id, version):
+                while not condition():
                     await self._changed.wait()
         except TimeoutError:
             return False

@@ -135,6 +135,13 @@ async def test_either_worker_answers_for_everyone_and_both_rebuild_from_the_snap
         cmd("add_staff", f"{staff_id}-h", name=f"Http {staff_id}", accounts=(x_account(f"h_{n}"),))
         for n, staff_id in enumerate(ids)
     ]
+    hidden = cmd(
+        "put_staff",
+        "staff-hidden",
+        name="Hidden Person",
+        accounts=(AccountSpec(platform="x", handle="hidden_one", visibility="private", status="active"),),
+    )
+    by_kafka.append(hidden)
     everyone = sorted([c.staff_id for c in (*by_kafka, *by_http)])
     with two_workers(kafka_bootstrap, ns, tmp_path) as workers:
         await send(kafka_bootstrap, ns, *by_kafka)
@@ -152,20 +159,48 @@ async def test_either_worker_answers_for_everyone_and_both_rebuild_from_the_snap
 
                 assert await wait_until(all_there, timeout=15)
                 public = (await http.get(f"{url(worker)}/staff")).json()
-                assert len(public) == len(everyone)
+                assert sorted(m["staff_id"] for m in public) == [i for i in everyone if i != hidden.staff_id]
 
     again = [c.model_copy(update={"request_id": f"again-{c.request_id}"}) for c in by_kafka]
     markers = [cmd("remove_account", staff_id, account_id="acc-none") for staff_id in everyone]
     with two_workers(kafka_bootstrap, ns, tmp_path) as workers:
         async with httpx.AsyncClient() as http:
-            for worker in workers:  # ready means the view has read the snapshot
-                staff = (await http.get(f"{url(worker)}/staff", headers=admin())).json()
+            for worker in workers:
+
+                async def loaded(worker: ServiceProcess = worker) -> httpx.Response | None:
+                    response = await http.get(f"{url(worker)}/staff", headers=admin())
+                    return response if response.status_code != 503 else None  # 503: still reading
+
+                staff = (await wait_until(loaded, timeout=15)).json()  # type: ignore[union-attr]
                 assert sorted(m["staff_id"] for m in staff) == everyone
+            await check_waiting_reads(http, workers[0], hidden.staff_id)
         # The same commands again change nothing: the decider's state is the rebuilt view.
         await send(kafka_bootstrap, ns, *again, *markers)
         assert {e.type for e in (await outcomes(kafka_bootstrap, ns, *markers)).values()} == {REJECTED}
         events = await collect_events(kafka_bootstrap, DIRECTORY_EVENTS, namespace=ns, count=100, timeout=3)
         assert not {e.data["request_id"] for e in events} & {a.request_id for a in again}
+
+
+async def check_waiting_reads(http: httpx.AsyncClient, worker: ServiceProcess, hidden: str) -> None:
+    """`?min_version=` and `?wait=`: what a version not there yet, a hidden person and nobody get."""
+    base = f"{url(worker)}/staff"
+    fast = {"min_version": "1", "wait": "0.2"}
+    assert (await http.get(f"{base}/{hidden}", params=fast, headers=admin())).status_code == 200
+    assert (
+        await http.get(f"{base}/{hidden}", params={**fast, "min_version": "2"}, headers=admin())
+    ).json() == {"error": f"version 2 of {hidden!r} has not reached this worker; try again"}
+    # Without the token a hidden person and nobody answer alike.
+    for staff_id in (hidden, "staff-nobody"):
+        response = await http.get(f"{base}/{staff_id}", params=fast)
+        assert (response.status_code, response.json()) == (404, {"error": f"no staff member {staff_id!r}"})
+    assert (await http.get(f"{base}/staff-nobody", params=fast, headers=admin())).status_code == 503
+    bad = await http.get(f"{base}/{hidden}", params={"min_version": "0"}, headers=admin())
+    assert (bad.status_code, bad.json()) == (
+        400,
+        {"error": "min_version: expected a whole number from 1 up"},
+    )
+    bad = await http.post(f"{base}/commands", params={"wait": "soon"}, content=b"{}", headers=admin())
+    assert (bad.status_code, bad.json()) == (400, {"error": "wait: expected a number from 0 to 30"})
 
 
 async def test_a_handle_sent_for_different_people_at_once_goes_to_exactly_one(
