@@ -3,6 +3,10 @@
 For a service that needs a whole keyed state at hand (the directory's view of everyone, the
 notifier's view of whom an alert is about). The follower decodes each record with the topic's
 catalogue and hands it, or None for a tombstone, to a sink together with where it came from.
+`barrier()` waits until the sink holds everything the topic held when it was called: what a
+writer taking over from another worker needs before it decides against the sink. With
+`from_end`, the follower reads only what is written after it starts (the directory's wait for a
+command's outcome on its events topic).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class SnapshotFollower:
         *,
         namespace: str,
         caught_up: asyncio.Event | None = None,
+        from_end: bool = False,
     ) -> None:
         self.spec = spec
         self.sink = sink
@@ -44,7 +49,11 @@ class SnapshotFollower:
         self.topic = namespace + spec.name
         self.caught_up = caught_up or asyncio.Event()
         self.skipped = 0
+        self.from_end = from_end
         self._next: dict[int, int] = {}  # partition → first offset not yet applied
+        self._read: dict[int, int] = {}  # partition → the consumer's position after the last batch
+        self._consumer: AIOKafkaConsumer | None = None
+        self._progress = asyncio.Event()  # set (and replaced) after every batch, empty ones too
 
     async def run(self) -> None:
         """Follow forever; on a broker error start over."""
@@ -69,18 +78,51 @@ class SnapshotFollower:
         try:
             partitions = [TopicPartition(self.topic, p) for p in range(self.spec.partitions)]
             consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
+            if self.from_end and not self._next:
+                await consumer.seek_to_end(*partitions)
+            elif self.from_end:  # after a broker error: go on from where it was
+                for tp in partitions:
+                    consumer.seek(tp, self._next.get(tp.partition, 0))
+            else:
+                await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
+            self._consumer = consumer
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
                 for records in batches.values():
                     for record in records:
                         self._apply(record)
+                for tp in partitions:
+                    position = await consumer.position(tp)
+                    self._read[tp.partition] = max(position, self._read.get(tp.partition, 0))
+                    self._next.setdefault(tp.partition, position)
+                self._progress.set()
+                self._progress = asyncio.Event()
                 if not self.caught_up.is_set() and await self._reached(consumer, ends):
                     log.info("%s follower caught up", self.spec.name)
                     self.caught_up.set()
         finally:
+            self._consumer = None
             await consumer.stop()
+
+    async def barrier(self) -> None:
+        """Return once the sink has seen every record the topic held when this was called.
+
+        The end offsets are asked of the broker now; then this waits for the follower to read
+        past them (at most one fetch wait when records are pending, at once when none are)."""
+        await self.caught_up.wait()
+        while True:
+            consumer = self._consumer
+            if consumer is not None:
+                partitions = [TopicPartition(self.topic, p) for p in range(self.spec.partitions)]
+                try:
+                    ends = await consumer.end_offsets(partitions)
+                    break
+                except KafkaError as exc:  # the follower starts over; so does the barrier
+                    log.warning("%s barrier: %s; asking again", self.spec.name, type(exc).__name__)
+            await self._progress.wait()
+        while any(self._read.get(tp.partition, 0) < end for tp, end in ends.items()):
+            await self._progress.wait()
 
     async def _reached(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
         for tp, end in ends.items():

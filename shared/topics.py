@@ -186,8 +186,11 @@ DIRECTORY_COMMANDS = TopicSpec(
         " directory only. Short retention: it holds personal data that erasure cannot tombstone."
     ),
     payloads=(StaffCommand,),
+    # One partition: one worker at a time decides every command, so a handle is never given to
+    # two people (docs/adr/0013-directory-one-decider.md).
+    partitions=1,
     retention_ms=1 * DAY_MS,
-    key_description="the person's staff id, so one person's requests are decided in order",
+    key_description="the person's staff id; one partition, so every request is decided in order",
     producers=("cli", "directory"),
     consumers=("directory",),
     classification="personal",
@@ -204,7 +207,7 @@ DIRECTORY_EVENTS = TopicSpec(
     retention_ms=365 * DAY_MS,
     key_description="the person's staff id, so one person's changes stay in order",
     producers=("directory",),
-    consumers=("notifier", "cli"),
+    consumers=("directory", "notifier", "cli"),
     classification="personal",
 )
 DIRECTORY_SNAPSHOT = TopicSpec(

@@ -1,21 +1,26 @@
-"""The directory service, wired: commands in → decide → events, snapshot, table; `GET /staff` out,
+"""The directory service, wired: commands in → decide → events, snapshot; `GET /staff` out,
 `POST /staff/commands` (admin token) in.
 
-State: a faust Table `staff` (staff id → record as JSON) co-partitioned with
-`herald.directory.commands`; it is what a command is decided against, and it is rebuilt from its
-compacted changelog on start (so two workers split the people by partition). `GET /staff` and the
-handle-uniqueness check read a `DirectoryView` of *everyone*, fed by the compacted snapshot topic
-on every worker (see `view.py` for why a view rather than a GlobalTable or `@app.table_route`).
+State: a `DirectoryView` of everyone on every worker, fed by the compacted `herald.directory.staff`
+snapshot and rebuilt from it on start. `herald.directory.commands` has one partition, so one worker
+at a time decides every command, against its view, and no handle can be given to two people
+(docs/adr/0013-directory-one-decider.md). After it is assigned the partition (at start, or taking
+over from a worker that died), it first waits until its view has read the whole snapshot
+(`SnapshotFollower.barrier`): then it knows every decision its predecessor made. The other workers
+serve reads from their own view, and a caller can wait for its own write on any of them: the
+`POST` can wait for the outcome (`?wait=`) and return the version; `GET /staff/{id}?min_version=`
+waits until that worker's view holds it.
 
-Order of effects for a change: the event, then the snapshot, then the table, each acknowledged by
-the broker before the next (the table write is only queued, as faust does). A crash in between
-redelivers the command, which is decided again against the unchanged table: the event may be
-published twice (at-least-once, like every Kafka consumer), but no change is ever lost. The other
-order would lose events: a table already updated makes the redelivered command a no-op.
+Order of effects for a change: the event, then the snapshot, each acknowledged by the broker
+before the next, then the command's offset is committed. A crash in between redelivers the
+command, which is decided again against the view: after the event only, the event may be
+published twice (at-least-once, like every Kafka consumer) but no change is lost; after the
+snapshot too, the decider's barrier reads the change back and the command changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -23,12 +28,13 @@ import faust
 from pydantic import ValidationError
 
 from services.directory.access import Unauthorized, access_level
-from services.directory.decide import decide, rejected
+from services.directory.decide import decide
+from services.directory.outcomes import Outcomes, outcome_body
 from services.directory.snapshot import write_snapshot
 from services.directory.view import DirectoryView, public_record
 from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, utcnow
-from shared.events import StaffCommand, StaffMember
+from shared.events import StaffCommand
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
 from shared.topics import DIRECTORY_COMMANDS, DIRECTORY_EVENTS, DIRECTORY_SNAPSHOT
@@ -43,35 +49,60 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers=bootstrap)
     view = DirectoryView()
     follower = SnapshotFollower(DIRECTORY_SNAPSHOT, view, bootstrap, namespace=settings.topic_namespace)
-    table = runtime.app.Table(
-        "staff",
-        default=None,
-        partitions=DIRECTORY_COMMANDS.partitions,
-        key_type=str,
-        help="staff id → StaffMember (JSON); the directory as decided, co-partitioned with commands.",
+    outcomes = Outcomes()
+    answers = SnapshotFollower(
+        DIRECTORY_EVENTS, outcomes, bootstrap, namespace=settings.topic_namespace, from_end=True
     )
-    runtime.heartbeat_detail["people"] = "0"
+    decider = _Decider(runtime, view, follower)
+    runtime.heartbeat_detail.update(people="0", deciding="no")
 
     @runtime.app.task
     async def follow_snapshot() -> None:
         await follower.run()
 
+    @runtime.app.task
+    async def follow_outcomes() -> None:
+        await answers.run()
+
+    runtime.app.on_partitions_assigned.connect(decider.on_assignment)
+    runtime.app.on_partitions_revoked.connect(decider.on_revoke)
+
     @runtime.consumer(DIRECTORY_COMMANDS)
     async def handle_command(envelope: CloudEvent, command: StaffCommand) -> None:
-        # Uniqueness needs the whole directory: wait until the view has read the snapshot.
-        await follower.caught_up.wait()
-        now = utcnow()
-        record_key = _current_key()
-        if record_key is not None and record_key != command.staff_id:
-            # The table lives in the record's partition: a mis-keyed command would file the
-            # account where later, correctly keyed commands cannot find it.
-            reason = f"record key {record_key!r} does not match staff_id {command.staff_id!r}"
-            refusal = rejected(command, reason, now, field="staff_id")
-            await runtime.publish(DIRECTORY_EVENTS, command.staff_id, refusal)
-            return
-        held = table.get(command.staff_id)
-        current = StaffMember.model_validate(held) if held else None
-        decision = decide(current, command, now=now, handle_owners=view.handle_owners)
+        await decider.handle(command)
+
+    _install_staff_pages(runtime, view, follower, outcomes, answers)
+    return runtime
+
+
+class _Decider:
+    """Decides each command against the view, once the view holds everything decided before."""
+
+    def __init__(self, runtime: ServiceRuntime, view: DirectoryView, follower: SnapshotFollower) -> None:
+        self.runtime = runtime
+        self.view = view
+        self.follower = follower
+        self.commands_topic = runtime.settings.topic_namespace + DIRECTORY_COMMANDS.name
+        self.behind = True  # until the view has read the snapshot since the last assignment
+
+    async def on_assignment(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
+        """A (re)assignment: another worker may have decided commands meanwhile."""
+        self.behind = True
+        deciding = any(tp.topic == self.commands_topic for tp in assigned)
+        self.runtime.heartbeat_detail["deciding"] = "yes" if deciding else "no"
+
+    async def on_revoke(self, *args: Any, **kwargs: Any) -> None:
+        """Partitions go before they are handed out again: from here until the next assignment
+        this worker decides nothing (so at most one worker says `deciding: yes`)."""
+        self.behind = True
+        self.runtime.heartbeat_detail["deciding"] = "no"
+
+    async def handle(self, command: StaffCommand) -> None:
+        if self.behind:
+            await self.follower.barrier()
+            self.behind = False
+        view, runtime = self.view, self.runtime
+        decision = decide(view.get(command.staff_id), command, now=utcnow(), handle_owners=view.handle_owners)
         if decision.event is None:
             log.info("%s %s: no change (request %s)", command.action, command.staff_id, command.request_id)
             return
@@ -83,25 +114,46 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
             return
         written = await write_snapshot(runtime, command.staff_id, decision.member)
         view.apply(command.staff_id, decision.member, partition=written.partition, offset=written.offset)
-        if decision.member is None:
-            if command.staff_id in table:
-                del table[command.staff_id]  # a tombstone on the changelog: erased there too
-        else:
-            table[command.staff_id] = decision.member.model_dump(mode="json")
         runtime.heartbeat_detail["people"] = str(len(view))
         log.info("%s %s (request %s)", decision.event.event_type, command.staff_id, command.request_id)
 
-    _install_staff_pages(runtime, view, follower)
-    return runtime
+
+#: The longest a request may wait for an outcome (`?wait=`) or a version (`?min_version=`).
+MAX_WAIT_SECONDS = 30.0
+#: How long `GET /staff/{id}?min_version=` waits without `?wait=`.
+DEFAULT_READ_WAIT_SECONDS = 10.0
 
 
-def _current_key() -> str | None:
-    event = faust.current_event()
-    key = event.message.key if event is not None else None
-    return key.decode(errors="replace") if isinstance(key, bytes) else None
+class BadQuery(ValueError):
+    """A query parameter that is not what it should be; the message names it."""
 
 
-def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower: SnapshotFollower) -> None:
+def _query_number(
+    request: Any, name: str, *, kind: type[float] | type[int], low: float, high: float | None = None
+) -> Any:
+    """The query parameter `name` as a `kind` within [low, high], None when absent, else
+    `BadQuery` naming it and what it should be."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    wanted = "a whole number" if kind is int else "a number"
+    rule = f"{name}: expected {wanted} from {low:g}" + (f" to {high:g}" if high is not None else " up")
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise BadQuery(rule) from None
+    if value != value or value < low or (high is not None and value > high):  # NaN, out of range
+        raise BadQuery(rule)
+    return value
+
+
+def _install_staff_pages(
+    runtime: ServiceRuntime,
+    view: DirectoryView,
+    follower: SnapshotFollower,
+    outcomes: Outcomes,
+    answers: SnapshotFollower,
+) -> None:
     admin_token = runtime.settings.admin_token
 
     def check(web: Any, request: Any) -> tuple[bool, Any]:
@@ -130,8 +182,12 @@ def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower:
 
     @runtime.app.page("/staff/commands")
     class StaffCommands(faust.web.View):
-        """POST a `StaffCommand` as JSON (admin token only); 202 with its request id. The outcome
-        is on herald.directory.events, like every other source's."""
+        """POST a `StaffCommand` as JSON (admin token only). Without `?wait=`: 202 with its
+        request id; the outcome is on herald.directory.events, like every other source's. With
+        `?wait=SECONDS` (up to 30): 200 with the outcome (`changed`/`erased` and the version, or
+        `rejected` with the field and the reason) once it is decided, by whichever worker decides;
+        still 202 if no outcome came in time, as for a command that changes nothing (an import's
+        row as it is held), which has no outcome to wait for."""
 
         async def post(self, request: Any) -> Any:
             # Commands are queued, not decided here: they need no loaded view.
@@ -141,23 +197,62 @@ def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower:
             if not admin:
                 return self.json({"error": "directory commands need the admin token"}, status=401)
             try:
+                wait = _query_number(request, "wait", kind=float, low=0, high=MAX_WAIT_SECONDS)
                 command = StaffCommand.model_validate_json(await request.read())
+            except BadQuery as exc:
+                return self.json({"error": str(exc)}, status=400)
             except ValidationError as exc:
                 problem = exc.errors()[0]
                 field = ".".join(str(part) for part in problem["loc"]) or "body"
                 return self.json({"error": f"{field}: {problem['msg']}"}, status=400)
-            await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
-            return self.json({"request_id": command.request_id}, status=202)
+            queued = {"request_id": command.request_id}
+            if not wait:
+                await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
+                return self.json(queued, status=202)
+            await answers.caught_up.wait()  # positioned at the end: the outcome cannot pass unseen
+            with outcomes.expect(command.request_id) as outcome:
+                await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
+                try:
+                    decided = await asyncio.wait_for(asyncio.shield(outcome), wait)
+                except TimeoutError:
+                    return self.json(queued, status=202)
+            return self.json(outcome_body(decided), status=200)
 
     @runtime.app.page("/staff/{staff_id}")
     async def staff_one(web: Any, request: Any, staff_id: str) -> Any:
         """One person; 404 without the token when nothing of them may be shown (a private account
-        or an e-mail does not disclose that they exist)."""
+        or an e-mail does not disclose that they exist).
+
+        `?min_version=N` first waits (`?wait=` seconds, default 10, at most 30) until this
+        worker's view holds version N of them
+        or their erasure: the version a `POST ?wait=` returned, so a read after one's own write
+        sees it on any worker; 503 if it did not come. Without the token the wait is for a record
+        that may be shown, and a person with nothing to show is a 404 after the same wait as
+        nobody, so neither the answer nor its timing tells a hidden person from nobody."""
         admin, error = check(web, request)
         if error is not None:
             return error
+        try:
+            min_version = _query_number(request, "min_version", kind=int, low=1)
+            wait = _query_number(request, "wait", kind=float, low=0, high=MAX_WAIT_SECONDS)
+        except BadQuery as exc:
+            return web.json({"error": str(exc)}, status=400)
+
+        def there() -> bool:
+            if not view.has_reached(staff_id, min_version or 1):
+                return False
+            member = view.get(staff_id)
+            return admin or (member is not None and public_record(member) is not None)
+
+        timeout = DEFAULT_READ_WAIT_SECONDS if wait is None else wait
+        late = min_version is not None and not await view.wait_for(there, timeout)
         member = view.get(staff_id)
         shown = (member.model_dump(mode="json") if admin else public_record(member)) if member else None
+        if late and (admin or shown is not None):
+            return web.json(
+                {"error": f"version {min_version} of {staff_id!r} has not reached this worker; try again"},
+                status=503,
+            )
         if shown is None:
             return web.json({"error": f"no staff member {staff_id!r}"}, status=404)
         return web.json(shown)

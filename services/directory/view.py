@@ -1,30 +1,28 @@
-"""The whole directory in memory, for `GET /staff` and the handle-uniqueness check.
+"""The whole directory in memory, on every worker: what commands are decided against (handle
+uniqueness included) and what `GET /staff` answers from.
 
-Why a view, and not the faust Table alone: the Table is partitioned like `herald.directory.commands`
-(4 partitions), so with several workers each one holds only its partitions' people — fine for
-deciding a command about one staff id, not for listing everyone or asking "who holds @suety?".
-The options were:
-
-- a faust `GlobalTable`: every worker reads every changelog partition. faust's global tables have a
-  history of workers silently missing updates (robinhood/faust#716 and #541, still open;
-  faust-streaming/faust#212, standby events lost after recovery), and they would duplicate what the
-  compacted snapshot topic already carries;
-- `@app.table_route`: forwards a request to the worker owning *one key*; a list of all accounts would
-  still need a scatter-gather over every worker;
-- this view: every worker follows the compacted `herald.directory.staff` snapshot (all its
-  partitions, no consumer group) into a dict. Any worker answers `GET /staff` for everyone, and one
-  worker works trivially.
+Why a view of the compacted `herald.directory.staff` snapshot (all its partitions, no consumer
+group) and not a faust table: a partitioned Table holds only the worker's partitions' people, and
+a faust `GlobalTable` has a history of workers silently missing updates (robinhood/faust#716 and
+#541, still open; faust-streaming/faust#212, standby events lost after recovery) and would
+duplicate what the snapshot already carries. `@app.table_route` forwards a request to the worker
+owning *one key*; a list of everyone would still need a scatter-gather over every worker. With the
+view, any worker answers for everyone, and one worker works trivially.
 
 Each entry remembers the snapshot offset it came from, so the worker that made a change can apply it
 at once (read-your-writes) and the follower, reading the same record later, neither repeats it nor
-brings back an older value. Across workers the view is eventually consistent: two workers could each
-accept the same new handle for different people within the follower's lag (a few hundred ms). That
-race is accepted for the skeleton and would be closed by keying a handle-claim topic by handle.
+brings back an older value. The view is also what commands are decided against: one worker at a
+time decides every command (`herald.directory.commands` has one partition), and before its first
+decision after an assignment it waits until the view has read the whole snapshot
+(`SnapshotFollower.barrier`), so it sees every handle its predecessor gave out
+(docs/adr/0013-directory-one-decider.md). On the other workers the view trails the decider by the
+follower's lag; `reached` lets a read wait for a version the caller knows was written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.directory.handles import handle_key
@@ -62,6 +60,7 @@ class DirectoryView:
         self._members: dict[str, StaffMember] = {}
         self._positions: dict[str, tuple[int, int]] = {}
         self._owners: dict[tuple[str, str], str] = {}
+        self._changed = asyncio.Event()  # set (and replaced) by every apply that changed something
 
     def apply(self, staff_id: str, member: StaffMember | None, *, partition: int, offset: int) -> bool:
         """Record the snapshot record at (partition, offset); None is a tombstone (erased).
@@ -80,6 +79,30 @@ class DirectoryView:
             self._members[staff_id] = member
             for account in member.accounts:
                 self._owners[handle_key(account.platform, account.handle)] = staff_id
+        self._changed.set()
+        self._changed = asyncio.Event()
+        return True
+
+    def has_reached(self, staff_id: str, version: int) -> bool:
+        """The view holds `staff_id` at `version` or later, or has seen them erased."""
+        member = self._members.get(staff_id)
+        if member is None:
+            return staff_id in self._positions  # a tombstone was applied: erased
+        return member.version >= version
+
+    async def reached(self, staff_id: str, version: int, timeout: float) -> bool:
+        """Wait (up to `timeout` seconds) until `has_reached`; False if it did not."""
+        return await self.wait_for(lambda: self.has_reached(staff_id, version), timeout)
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait (up to `timeout` seconds) until `condition()` holds, checked after every change;
+        False if it did not."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not condition():
+                    await self._changed.wait()
+        except TimeoutError:
+            return False
         return True
 
     def get(self, staff_id: str) -> StaffMember | None:

@@ -1,6 +1,6 @@
 """The directory service as real subprocesses against the real broker: the example staff list
 imported twice, every public endpoint and public topic checked for private handles and e-mails,
-erase, commands over HTTP and their refusals, two workers and a restart."""
+erase, commands over HTTP and their refusals (two workers: test_directory_workers.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from herald.staff_file import plan_import, read_staff_file
 from shared.envelope import CloudEvent, decode
@@ -120,21 +119,6 @@ async def members(bootstrap: str, namespace: str) -> list[StaffMember]:
     return [decode(value, DIRECTORY_SNAPSHOT.accepts)[1] for value in table.values() if value is not None]  # type: ignore[misc]
 
 
-async def changelog_topic(bootstrap: str, namespace: str) -> str:
-    admin_client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin_client.start()
-    try:
-        names = [
-            t
-            for t in await admin_client.list_topics()
-            if t.startswith(namespace) and t.endswith("-staff-changelog")
-        ]
-    finally:
-        await admin_client.close()
-    assert len(names) == 1, names
-    return names[0]
-
-
 async def public_pages(
     http: httpx.AsyncClient, staff_ids: list[str], headers: dict[str, str] | None = None
 ) -> str:
@@ -209,13 +193,13 @@ async def test_the_example_list_twice_privacy_and_erase(
             pages = (await public_pages(http, ids, headers)).lower()
             assert "piptucker" not in pages and "pip tucker" not in pages and "pip.tucker" not in pages
 
-    # The compacted topics, read as tables, hold nothing of Pip; the year-long events hold nothing
-    # personal of anyone.
-    # The table's changelog is partitioned like the commands it is co-partitioned with.
-    for topic in (ns + DIRECTORY_SNAPSHOT.name, await changelog_topic(kafka_bootstrap, ns)):
-        table = latest(await everything(kafka_bootstrap, topic, DIRECTORY_COMMANDS.partitions))
-        assert table[pip.encode()] is None, topic
-        assert not any(b"piptucker" in (value or b"") for value in table.values()), topic
+    # The compacted snapshot (the directory's only state), read as a table, holds nothing of Pip;
+    # the year-long events hold nothing personal of anyone.
+    table = latest(
+        await everything(kafka_bootstrap, ns + DIRECTORY_SNAPSHOT.name, DIRECTORY_SNAPSHOT.partitions)
+    )
+    assert table[pip.encode()] is None
+    assert not any(b"piptucker" in (value or b"") for value in table.values())
     events_text = b"\n".join(
         r.value
         for r in await everything(kafka_bootstrap, ns + DIRECTORY_EVENTS.name, DIRECTORY_EVENTS.partitions)
@@ -287,59 +271,3 @@ async def test_commands_over_http_and_their_refusals(
         # Two people of one name stay two; one person on two platforms is one record.
         assert [(m["staff_id"], m["name"]) for m in staff] == [("staff-a", "Sam Lee"), ("staff-b", "Sam Lee")]  # type: ignore[index]
         assert [a["handle"] for a in staff[0]["accounts"]] == ["samlee", "@sam@social.example"]  # type: ignore[index]
-
-
-async def test_two_workers_answer_for_everyone_and_a_restart_rebuilds_the_state(
-    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path
-) -> None:
-    ns = herald_topics
-    ports = [free_port(), free_port()]
-    workers = [
-        ServiceProcess("directory", worker_env(kafka_bootstrap, ns, state_dir / str(i), port), port, tmp_path)
-        for i, port in enumerate(ports)
-    ]
-    people = [
-        cmd(
-            "put_staff",
-            f"staff-{n}",
-            name=f"Person {n}",
-            accounts=(AccountSpec(platform="x", handle=f"person_{n}", status="active"),),
-        )
-        for n in range(6)
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        await send(kafka_bootstrap, ns, *people)
-        await outcomes(kafka_bootstrap, ns, *people)
-        for port in ports:  # each worker decides its partitions' people; either answers for all
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-
-                async def everyone() -> bool:
-                    response = await http.get("/staff")
-                    return response.status_code == 200 and len(response.json()) == len(people)
-
-                await wait_until(everyone, timeout=15)
-    finally:
-        for worker in workers:
-            worker.stop()
-
-    again = [p.model_copy(update={"request_id": f"again-{p.staff_id}"}) for p in people]
-    markers = [cmd("deactivate", p.staff_id) for p in people]
-    restarted = workers[0].start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[0]}", timeout=5) as http:
-
-            async def loaded() -> httpx.Response | None:
-                response = await http.get("/staff", headers=admin())
-                return response if response.status_code != 503 else None
-
-            staff = await wait_until(loaded, timeout=15)
-            assert isinstance(staff, httpx.Response) and len(staff.json()) == len(people)
-        # The table is rebuilt from its changelog: the same commands again change nothing.
-        await send(kafka_bootstrap, ns, *again, *markers)
-        await outcomes(kafka_bootstrap, ns, *markers)
-        events = await collect_events(kafka_bootstrap, DIRECTORY_EVENTS, namespace=ns, count=100, timeout=3)
-        assert not {e.data["request_id"] for e in events} & {a.request_id for a in again}
-    finally:
-        restarted.stop()

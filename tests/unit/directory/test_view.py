@@ -1,3 +1,4 @@
+import asyncio
 from datetime import UTC, datetime
 
 from services.directory.view import DirectoryView, public_record
@@ -59,3 +60,20 @@ def test_tombstone_erases_the_person_and_frees_their_handles() -> None:
     assert len(view.handle_owners) == 2
     view.apply("anna", None, partition=0, offset=1)
     assert view.get("anna") is None and len(view) == 0 and dict(view.handle_owners) == {}
+
+
+async def test_a_read_can_wait_for_a_version_or_an_erasure() -> None:
+    view = DirectoryView()
+    view.apply("sue", SUE, partition=0, offset=0)
+    assert view.has_reached("sue", 1) and not view.has_reached("sue", 2) and not view.has_reached("pip", 1)
+    waiting = asyncio.ensure_future(view.reached("sue", 2, timeout=5))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    view.apply("pip", PIP, partition=0, offset=1)  # another person's change: still waiting
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    view.apply("sue", SUE.model_copy(update={"version": 2}), partition=0, offset=2)
+    assert await waiting
+    view.apply("pip", None, partition=0, offset=3)  # erased: a wait for them ends too
+    assert await view.reached("pip", 7, timeout=5)
+    assert not await view.reached("anna", 1, timeout=0.05)  # never written: the wait gives up

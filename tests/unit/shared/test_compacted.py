@@ -1,7 +1,9 @@
 """What the snapshot follower hands its sink: each record once, in order, tombstones as None, and
 nothing it cannot read (no broker needed: records as aiokafka delivers them)."""
 
-from aiokafka import ConsumerRecord
+import asyncio
+
+from aiokafka import ConsumerRecord, TopicPartition
 
 from shared.compacted import SnapshotFollower
 from shared.envelope import EventPayload, wrap
@@ -42,3 +44,21 @@ def test_unreadable_and_keyless_records_are_skipped_and_counted() -> None:
     follower._apply(record(1, None, member("Sue")))
     follower._apply(record(2, b"s-1", member("Sue")))
     assert follower.skipped == 2 and sink.applied == [("s-1", "Sue", 2)]
+
+
+async def test_a_barrier_waits_until_the_follower_has_read_past_the_ends_it_asked_for() -> None:
+    class Consumer:  # what the barrier asks of the follower's running consumer
+        async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+            return {tp: 5 if tp.partition == 2 else 0 for tp in partitions}
+
+    follower = SnapshotFollower(DIRECTORY_SNAPSHOT, Sink(), "127.0.0.1:1", namespace="t.")
+    follower.caught_up.set()
+    follower._consumer = Consumer()  # type: ignore[assignment]
+    barrier = asyncio.ensure_future(follower.barrier())
+    for position in (3, 5):
+        await asyncio.sleep(0)
+        assert not barrier.done()  # partition 2 is read up to `position` only
+        follower._read[2] = position
+        follower._progress.set()
+        follower._progress = asyncio.Event()
+    await asyncio.wait_for(barrier, 5)
