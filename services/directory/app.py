@@ -23,6 +23,7 @@ import faust
 from pydantic import ValidationError
 
 from services.directory.access import Unauthorized, access_level
+from services.directory.checks.wiring import install_rounds
 from services.directory.decide import decide, rejected
 from services.directory.snapshot import write_snapshot
 from services.directory.view import DirectoryView, public_record
@@ -92,6 +93,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
         log.info("%s %s (request %s)", decision.event.event_type, command.staff_id, command.request_id)
 
     _install_staff_pages(runtime, view, follower)
+    install_rounds(runtime, view, follower)
     return runtime
 
 

@@ -1,0 +1,48 @@
+"""The directory's rounds, installed on its faust app: platform checks (when
+HERALD_DIRECTORY_CHECKS names platforms) and the X List (when HERALD_DIRECTORY_X_LIST_ID is set).
+Both run only in the worker that owns partition 0 of herald.directory.commands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.directory.checks.runner import CheckRunner, checkers_from, leads, run_rounds
+from services.directory.view import DirectoryView
+from shared.compacted import SnapshotFollower
+from shared.envelope import utcnow
+from shared.events import StaffCommand
+from shared.runtime import ServiceRuntime
+from shared.topics import DIRECTORY_COMMANDS
+
+
+def install_rounds(runtime: ServiceRuntime, view: DirectoryView, follower: SnapshotFollower) -> None:
+    settings = runtime.settings.directory
+    commands_topic = runtime.settings.topic_namespace + DIRECTORY_COMMANDS.name
+
+    def leading() -> bool:
+        return leads(runtime.app, commands_topic)
+
+    checkers = checkers_from(runtime.settings)
+    if checkers:
+
+        async def send(command: StaffCommand) -> None:
+            await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
+
+        runner = CheckRunner(
+            checkers,
+            members=view.members,
+            send=send,
+            recheck_after=timedelta(days=settings.directory_recheck_days),
+            per_round=settings.directory_checks_per_round,
+            clock=utcnow,
+        )
+        runtime.heartbeat_detail["checked_platforms"] = ",".join(checkers)
+
+        @runtime.app.task
+        async def platform_checks() -> None:
+            await run_rounds(
+                runner.round,
+                ready=follower.caught_up,
+                leading=leading,
+                interval=settings.directory_check_interval_seconds,
+            )
