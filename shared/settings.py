@@ -306,6 +306,22 @@ class DirectorySettings(_Section):
             raise ValueError(f"{unknown[0]!r} cannot be checked; choose from {', '.join(CHECKED_PLATFORMS)}")
         return list(dict.fromkeys(value))
 
+    @field_validator("directory_x_api_base_url")
+    @classmethod
+    def _https_only(cls, value: str) -> str:
+        if not value.startswith("https://") or len(value) <= len("https://"):
+            raise ValueError("the X API is reached over TLS: https://host[:port]")
+        return value
+
+    @model_validator(mode="after")
+    def _x_needs_credentials(self) -> DirectorySettings:
+        if ("x" in self.directory_checks or self.directory_x_list_id) and self.x_credentials is None:
+            raise ValueError(
+                "X checks and the X List need HERALD_DIRECTORY_X_API_KEY, _API_SECRET, _ACCESS_TOKEN "
+                "and _ACCESS_TOKEN_SECRET"
+            )
+        return self
+
     @property
     def x_credentials(self) -> tuple[SecretStr, SecretStr, SecretStr, SecretStr] | None:
         found = (
