@@ -5,6 +5,7 @@ a change budget small enough to make it queue."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,62 @@ async def test_changes_over_the_budget_are_queued_not_failed(tmp_path: Path) -> 
     assert report.not_found == ["ghost_x"] and report.refused == []
     assert waits == [900.0, 900.0, 900.0]
     assert fake.directory.member_names(LIST_ID) == PUBLIC_ACTIVE | {"leaver"}
+
+
+def rounds(log: Path) -> list[tuple[datetime, datetime]]:
+    """(start, end) of every X List round a worker's log shows."""
+    found: list[tuple[datetime, datetime]] = []
+    start: datetime | None = None
+    for line in log.read_text(errors="replace").splitlines():
+        if "X List" not in line or not line.startswith("["):
+            continue
+        at = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
+        if "round starts" in line:
+            start = at
+        elif ("round ends" in line or "round stops" in line) and start is not None:
+            found.append((start, at))
+            start = None
+    if start is not None:
+        found.append((start, datetime.max))
+    return found
+
+
+async def test_two_workers_never_sync_at_the_same_time(
+    tmp_path: Path, kafka_bootstrap: str, herald_topics: str, state_dir: Path
+) -> None:
+    ns, ports = herald_topics, [free_port(), free_port()]
+    with FakeXApi(tmp_path) as fake:
+        seed(fake)
+        people = directory_commands()
+        workers = [
+            ServiceProcess(
+                "directory",
+                {
+                    **worker_env(kafka_bootstrap, ns, state_dir / str(i), port),
+                    **x_env(fake),
+                    "HERALD_DIRECTORY_X_LIST_ID": LIST_ID,
+                    "HERALD_DIRECTORY_X_LIST_SYNC_INTERVAL_SECONDS": "0.5",
+                },
+                port,
+                tmp_path,
+            )
+            for i, port in enumerate(ports)
+        ]
+        for worker in workers:
+            worker.start()
+        try:
+            await send(kafka_bootstrap, ns, *people)
+            await outcomes(kafka_bootstrap, ns, *people)
+            wanted = PUBLIC_ACTIVE | {"leaver"}
+            await wait_until(lambda: fake.directory.member_names(LIST_ID) == wanted, timeout=60)
+            # Rounds go on after the List is right; give both workers time to have run some.
+            await wait_until(lambda: sum(len(rounds(w.log_path)) for w in workers) >= 10, timeout=30)
+        finally:
+            for worker in workers:
+                worker.stop()
+    first, second = (rounds(w.log_path) for w in workers)
+    assert first or second
+    for a_start, a_end in first:
+        for b_start, b_end in second:
+            assert a_end < b_start or b_end < a_start, "two workers synced the List at once"
+    assert fake.directory.member_names(LIST_ID) == wanted

@@ -104,8 +104,9 @@ class CheckRunner:
         self.paused: dict[str, float] = {}  # platform → epoch seconds it may be asked again
         self.counts: dict[str, int] = {}
 
-    async def round(self) -> int:
-        """Check what is due now; the number of results sent."""
+    async def round(self, leading: Callable[[], bool] = lambda: True) -> int:
+        """Check what is due now; the number of results sent. Stops early if this worker no
+        longer `leading` (another took partition 0 over)."""
         now, wall = self._clock(), self._wall()
         self.pending = {a: t for a, t in self.pending.items() if wall - t < PENDING_SECONDS}
         self.paused = {p: t for p, t in self.paused.items() if t > wall}
@@ -119,6 +120,8 @@ class CheckRunner:
             limit=self._per_round,
             skip=self.pending,
         ):
+            if not leading():
+                break
             platform = item.account.platform
             if platform in self.paused:
                 continue

@@ -43,7 +43,7 @@ def install_rounds(runtime: ServiceRuntime, view: DirectoryView, follower: Snaps
         @runtime.app.task
         async def platform_checks() -> None:
             await run_rounds(
-                runner.round,
+                lambda: runner.round(leading),
                 ready=follower.caught_up,
                 leading=leading,
                 interval=settings.directory_check_interval_seconds,
@@ -63,7 +63,7 @@ def install_rounds(runtime: ServiceRuntime, view: DirectoryView, follower: Snaps
         )
 
         async def sync_list() -> None:
-            await x_list.sync(view.members())
+            await x_list.sync(view.members(), leading)
 
         @runtime.app.task
         async def x_list_sync() -> None:

@@ -121,15 +121,24 @@ class XListSync:
             self._client = x_client(self._credentials, self._base_url, self._ca_bundle, timeout=self._timeout)
         return self._client
 
-    async def sync(self, members: Iterable[StaffMember]) -> SyncReport | None:
-        """One round; None when X could not be reached (nothing is assumed about the List then)."""
+    async def sync(
+        self, members: Iterable[StaffMember], leading: Callable[[], bool] = lambda: True
+    ) -> SyncReport | None:
+        """One round; None when X could not be reached (nothing is assumed about the List then).
+        `leading` is asked before each change: a worker that lost partition 0 meanwhile stops, so
+        the new owner's round never runs beside this one's."""
         report = SyncReport()
+        log.info("X List %s: round starts", self.list_id)
         try:
             todo = plan(desired(members), await self.members())
             for user_id, username in todo.remove:
+                if not leading():
+                    return self._stopped(report)
                 if await self._change(report, self.client().remove_list_member, user_id, username):
                     report.removed.append(username)
             for username in todo.add:
+                if not leading():
+                    return self._stopped(report)
                 user_id = await self._user_id(report, username)
                 if user_id is None:
                     report.not_found.append(username)
@@ -139,7 +148,7 @@ class XListSync:
             log.warning("X List %s: round ended: %s", self.list_id, type(exc).__name__)
             return None
         log.info(
-            "X List %s: %d added, %d removed, %d not on X, %d refused, %.1fs waited for limits",
+            "X List %s: round ends: %d added, %d removed, %d not on X, %d refused, %.1fs waited for limits",
             self.list_id,
             len(report.added),
             len(report.removed),
@@ -147,6 +156,10 @@ class XListSync:
             len(report.refused),
             report.waited_seconds,
         )
+        return report
+
+    def _stopped(self, report: SyncReport) -> SyncReport:
+        log.info("X List %s: round stops: this worker no longer leads", self.list_id)
         return report
 
     async def members(self) -> dict[str, str]:
