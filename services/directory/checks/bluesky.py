@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -51,7 +52,7 @@ class BlueskyChecker:
         if did.startswith("did:plc:"):
             url = f"{self._plc_url}/{did}"
         elif did.startswith("did:web:"):
-            url = f"https://{did.removeprefix('did:web:')}/.well-known/did.json"
+            url = did_web_url(did)
             await check_url(url, allow_private=self._allow_private)
         else:
             return None
@@ -60,6 +61,14 @@ class BlueskyChecker:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+
+def did_web_url(did: str) -> str:
+    """Where a did:web document is (W3C did:web): the domain (a port as %3A), then `:`-separated
+    path segments, else `/.well-known`; always `did.json`."""
+    domain, *path = did.removeprefix("did:web:").split(":")
+    base = "https://" + unquote(domain)
+    return f"{base}/{'/'.join(unquote(p) for p in path)}/did.json" if path else f"{base}/.well-known/did.json"
 
 
 def _error(response: httpx.Response) -> str:

@@ -106,3 +106,11 @@ def test_due_takes_the_never_and_longest_unchecked_first_and_leaves_the_rest() -
         d.account.account_id
         for d in due([here], NOW, platforms=["x"], recheck_after=timedelta(days=30), limit=1)
     ] == ["never"]
+
+
+def test_where_a_did_web_document_is() -> None:
+    from services.directory.checks.bluesky import did_web_url
+
+    assert did_web_url("did:web:example.org") == "https://example.org/.well-known/did.json"
+    assert did_web_url("did:web:example.org%3A8443") == "https://example.org:8443/.well-known/did.json"
+    assert did_web_url("did:web:example.org:staff:ann") == "https://example.org/staff/ann/did.json"
