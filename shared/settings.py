@@ -39,6 +39,8 @@ ENV_PREFIX = "HERALD_"
 CONFIG_FILE_ENV = "HERALD_CONFIG_FILE"
 #: A feed_ingest worker's connections in all (its fetcher's pool); no host may have more.
 FEED_CONNECTION_LIMIT = 200
+#: Platforms the directory can check accounts against.
+CHECKED_PLATFORMS = ("x", "mastodon", "bluesky")
 SERVICE_PORTS = {"feed_ingest": 8001, "publisher": 8002, "notifier": 8003, "directory": 8004}
 
 
@@ -226,7 +228,109 @@ class NotifierSettings(_Section):
 
 
 class DirectorySettings(_Section):
-    """The staff directory has no settings of its own yet beyond its port and the admin token."""
+    """The staff directory's checks against the platforms and its X List (ADR 12); all off unless set."""
+
+    directory_checks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Platforms checked: x, mastodon, bluesky (comma-separated); unset: none.",
+    )
+    directory_check_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the checker looks for accounts due a check."
+    )
+    directory_recheck_days: float = Field(
+        default=30.0, gt=0, description="An account is checked again after this."
+    )
+    directory_checks_per_round: int = Field(
+        default=50, ge=1, description="Most accounts checked in one round (the rest wait for the next)."
+    )
+    directory_inactive_after_days: float = Field(
+        default=180.0, gt=0, description="No post for this long: the check finds the account inactive."
+    )
+    directory_review_unchecked_days: float = Field(
+        default=183.0, gt=0, description="`herald staff review` flags accounts not checked for this long."
+    )
+    directory_x_api_base_url: str = Field(
+        default="https://api.twitter.com",
+        description="The X API for checks and the X List (tests: loopback).",
+    )
+    directory_x_api_key: SecretStr | None = Field(
+        default=None, description="The directory's X OAuth 1.0a consumer key (the List's owner)."
+    )
+    directory_x_api_secret: SecretStr | None = Field(default=None, description="Its consumer secret.")
+    directory_x_access_token: SecretStr | None = Field(default=None, description="Its user access token.")
+    directory_x_access_token_secret: SecretStr | None = Field(default=None, description="Its access secret.")
+    directory_x_ca_bundle: Path | None = Field(default=None, description="Extra CA file to trust for it.")
+    directory_mastodon_base_url: str | None = Field(
+        default=None, description="Mastodon server asked for every lookup; unset: each handle's own server."
+    )
+    directory_bluesky_base_url: str = Field(
+        default="https://public.api.bsky.app", description="Bluesky service that resolves handles."
+    )
+    directory_plc_url: str = Field(
+        default="https://plc.directory", description="PLC directory serving did:plc documents."
+    )
+    directory_x_list_id: str | None = Field(
+        default=None, description="X List kept in step with the public active X accounts; unset: none."
+    )
+    directory_x_list_sync_interval_seconds: float = Field(
+        default=900.0, gt=0, description="How often the X List is reconciled."
+    )
+    directory_x_list_changes_per_window: int = Field(
+        default=300, ge=1, description="Most List member changes per window (X allows 300 per 15 min)."
+    )
+    directory_x_list_window_seconds: float = Field(default=900.0, gt=0, description="That window.")
+
+    _unset_when_empty = field_validator(
+        "directory_x_api_key",
+        "directory_x_api_secret",
+        "directory_x_access_token",
+        "directory_x_access_token_secret",
+        "directory_x_ca_bundle",
+        "directory_mastodon_base_url",
+        "directory_x_list_id",
+        mode="before",
+    )(_empty_is_unset)
+
+    @field_validator("directory_checks", mode="before")
+    @classmethod
+    def _split_platforms(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("directory_checks")
+    @classmethod
+    def _known_platforms(cls, value: list[str]) -> list[str]:
+        unknown = [p for p in value if p not in CHECKED_PLATFORMS]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} cannot be checked; choose from {', '.join(CHECKED_PLATFORMS)}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("directory_x_api_base_url")
+    @classmethod
+    def _https_only(cls, value: str) -> str:
+        if not value.startswith("https://") or len(value) <= len("https://"):
+            raise ValueError("the X API is reached over TLS: https://host[:port]")
+        return value
+
+    @model_validator(mode="after")
+    def _x_needs_credentials(self) -> DirectorySettings:
+        if ("x" in self.directory_checks or self.directory_x_list_id) and self.x_credentials is None:
+            raise ValueError(
+                "X checks and the X List need HERALD_DIRECTORY_X_API_KEY, _API_SECRET, _ACCESS_TOKEN "
+                "and _ACCESS_TOKEN_SECRET"
+            )
+        return self
+
+    @property
+    def x_credentials(self) -> tuple[SecretStr, SecretStr, SecretStr, SecretStr] | None:
+        found = (
+            self.directory_x_api_key,
+            self.directory_x_api_secret,
+            self.directory_x_access_token,
+            self.directory_x_access_token_secret,
+        )
+        return found if all(found) else None  # type: ignore[return-value]
 
 
 #: The sections, by the attribute that holds each on `HeraldSettings`.

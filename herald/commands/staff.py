@@ -7,9 +7,12 @@ StaffErased or StaffAccountChangeRejected event, which `--wait` (the default) wa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import getpass
+import json
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -22,6 +25,7 @@ from herald import context
 from herald.errors import UserError
 from herald.staff_file import plan_import, read_staff_file
 from herald.topic_reader import read_to_end
+from services.directory.checks.review import review
 from services.directory.decide import decide
 from shared.envelope import EventDecodeError, decode, utcnow
 from shared.events import StaffCommand, StaffMember
@@ -388,5 +392,51 @@ def list_staff(as_json: bool = typer.Option(False, "--json")) -> None:
         )
         table.add_row(
             member.staff_id, str(member.version), member.name, member.role, member.email or "", accounts
+        )
+    console.print(table)
+
+
+@app.command("review")
+def review_staff(
+    unchecked_days: float = typer.Option(
+        None,
+        "--unchecked-days",
+        min=1,
+        help="Flag accounts not checked for this long (default: the setting).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object a line."),
+) -> None:
+    """Accounts to review: unchecked for six months, or found missing, inactive or elsewhere
+    (handles included: the admin's view)."""
+    config = context.settings()
+    days = unchecked_days or config.directory.directory_review_unchecked_days
+    bootstrap, _ = context.bootstrap(config, start=False)
+    members = asyncio.run(_read_directory(bootstrap, config.topic_namespace))
+    rows = review(members.values(), utcnow(), unchecked_after=timedelta(days=days))
+    if as_json:
+        for row in rows:
+            print(json.dumps(dataclasses.asdict(row), default=str))
+        return
+    table = Table(
+        "reason",
+        "name",
+        "staff id",
+        "account",
+        "platform",
+        "handle",
+        "last checked",
+        "newest post",
+        title=f"{len(rows)} account(s) to review (unchecked for {days:g} days, or found wrong)",
+    )
+    for row in rows:
+        table.add_row(
+            row.reason,
+            row.name,
+            row.staff_id,
+            row.account_id,
+            row.platform,
+            row.handle + (" (private)" if row.visibility == "private" else ""),
+            f"{row.last_checked_at:%Y-%m-%d}" if row.last_checked_at else "never",
+            f"{row.last_post_at:%Y-%m-%d}" if row.last_post_at else "—",
         )
     console.print(table)

@@ -28,6 +28,7 @@ import faust
 from pydantic import ValidationError
 
 from services.directory.access import Unauthorized, access_level
+from services.directory.checks.wiring import install_rounds
 from services.directory.decide import decide
 from services.directory.outcomes import Outcomes, outcome_body
 from services.directory.snapshot import write_snapshot
@@ -72,6 +73,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
         await decider.handle(command)
 
     _install_staff_pages(runtime, view, follower, outcomes, answers)
+    install_rounds(runtime, view, follower)
     return runtime
 
 

@@ -13,6 +13,9 @@ Rules:
 - A handle follows its platform's rules (`handles.py`) and is held by one person per platform.
 - `deactivate` makes one account (or, without `account_id`, every account) inactive; `leave` marks
   the person left and archives every account; `erase` removes the record (`StaffErased`).
+- `record_check` (from the platform checks, `checks/`) sets an account's `last_checked_at`,
+  `check_outcome` and `last_post_at`; a result older than the one recorded changes nothing; it
+  leaves `changed_at` (a person's last edit) alone.
 - An applied change bumps the version; a command that changes nothing emits nothing.
 """
 
@@ -34,7 +37,16 @@ DirectoryEvent = StaffChanged | StaffErased | StaffAccountChangeRejected
 HandleOwners = Mapping[tuple[str, str], str]
 
 STAFF_FIELDS = ("name", "role", "department", "email", "forum_member")
-ACCOUNT_FIELDS = ("handle", "url", "visibility", "status", "verified")
+ACCOUNT_FIELDS = (
+    "handle",
+    "url",
+    "visibility",
+    "status",
+    "verified",
+    "last_checked_at",
+    "check_outcome",
+    "last_post_at",
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ def facts(member: StaffMember) -> StaffFacts:
                 visibility=a.visibility,
                 status=a.status,
                 verified=a.verified,
+                check_outcome=a.check_outcome,
             )
             for a in member.accounts
         ),
@@ -192,6 +205,8 @@ def _account_action(current: StaffMember, command: StaffCommand, now: datetime) 
     action = command.action
     if action == "remove_account":
         return tuple(a for a in current.accounts if a.account_id != command.account_id)
+    if action == "record_check":
+        return tuple(_record_check(a, command, now) for a in current.accounts)
     changes: dict[str, Any] = {}
     if action == "deactivate":
         changes["status"] = "inactive"
@@ -216,6 +231,27 @@ def _account_action(current: StaffMember, command: StaffCommand, now: datetime) 
             account = _account_update(account, changes, now)
         accounts.append(account)
     return tuple(accounts)
+
+
+def _record_check(account: SocialAccount, command: StaffCommand, now: datetime) -> SocialAccount:
+    """The check result on its account (others unchanged); a result older than the recorded one
+    is dropped (two checks' commands can arrive out of order after a rebalance)."""
+    if account.account_id != command.account_id:
+        return account
+    if command.check_outcome is None:
+        raise _Refused("check_outcome", "record_check needs what the check found")
+    checked_at = command.checked_at or now
+    if checked_at > now:
+        raise _Refused("checked_at", "a check cannot be recorded for a time still to come")
+    if account.last_checked_at is not None and checked_at < account.last_checked_at:
+        return account
+    return account.model_copy(
+        update={
+            "last_checked_at": checked_at,
+            "check_outcome": command.check_outcome,
+            "last_post_at": command.last_post_at,
+        }
+    )
 
 
 def _set_fields(member: StaffMember, command: StaffCommand) -> StaffMember:

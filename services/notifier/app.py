@@ -24,6 +24,7 @@ import faust
 from services.notifier import decide
 from services.notifier.config import NotifierConfigError
 from services.notifier.delivery import Lane
+from services.notifier.directory_words import is_routine
 from services.notifier.ledger import DeliveryEntry, DeliveryLedger
 from services.notifier.render import render
 from services.notifier.staff import Known, StaffView
@@ -110,6 +111,8 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     @runtime.consumer(DIRECTORY_EVENTS, accepts=(StaffChanged, StaffErased, StaffAccountChangeRejected))
     async def on_directory_event(envelope: CloudEvent, payload: EventPayload) -> None:
         known = None
+        if isinstance(payload, StaffChanged) and is_routine(payload):
+            return
         if isinstance(payload, StaffChanged):
             known = await staff.known_at(payload.staff_id, payload.version)
             if known is None:

@@ -40,6 +40,19 @@ def staff_changed(e: StaffChanged, internal: bool, known: Known | None) -> Words
     return headline, lines
 
 
+def is_routine(e: StaffChanged) -> bool:
+    """A platform check that found what the last one did, or found a first-checked account well:
+    recorded, not worth the forum's time. A check whose outcome changed otherwise (an account gone
+    missing, gone quiet, back again) is alerted like any change."""
+    if e.action != "record_check":
+        return False
+    before = {a.account_id: a.check_outcome for a in (e.before.accounts if e.before else ())}
+    return all(
+        before.get(a.account_id) in (a.check_outcome, None if a.check_outcome == "exists" else "")
+        for a in e.after.accounts
+    )
+
+
 def staff_erased(e: StaffErased, internal: bool) -> Words:
     return f"Directory: staff id {e.staff_id} erased", [
         f"Everything the directory held about staff id {e.staff_id} was erased (by {e.requested_by}).",

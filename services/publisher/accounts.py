@@ -56,9 +56,9 @@ from services.publisher.channels import (
 )
 from services.publisher.channels.facebook import DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION
 from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES
-from services.publisher.channels.x import X_DEFAULT_BASE_URL
 from shared.secret_ref import SecretRef
 from shared.settings import HeraldSettings
+from shared.x_api import X_DEFAULT_BASE_URL
 
 DEFAULT_ACCOUNT = "corporate"
 

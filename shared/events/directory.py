@@ -41,6 +41,9 @@ PLATFORM_NAMES = {
 Visibility = Literal["public", "private"]
 AccountStatus = Literal["under_review", "active", "inactive", "archived"]
 StaffStatus = Literal["active", "left"]
+#: What a check against the platform found (docs/adr/0012-directory-platform-checks.md).
+CheckOutcome = Literal["exists", "missing", "protected", "inactive", "mismatch"]
+CHECK_OUTCOMES: tuple[str, ...] = CheckOutcome.__args__  # type: ignore[attr-defined]
 StaffAction = Literal[
     "add_staff",
     "update_staff",
@@ -53,6 +56,7 @@ StaffAction = Literal[
     "deactivate",
     "leave",
     "erase",
+    "record_check",
 ]
 STAFF_ACTIONS: tuple[str, ...] = StaffAction.__args__  # type: ignore[attr-defined]
 
@@ -72,6 +76,10 @@ class SocialAccount(BaseModel):
     added_at: datetime = Field(description="When it entered the directory, UTC.")
     changed_at: datetime = Field(description="Last change, UTC.")
     last_checked_at: datetime | None = Field(default=None, description="Last platform check, UTC.")
+    check_outcome: CheckOutcome | None = Field(default=None, description="What the last check found.")
+    last_post_at: datetime | None = Field(
+        default=None, description="The newest post the last check saw, UTC (None: none or unknown)."
+    )
 
 
 class StaffMember(EventPayload):
@@ -127,6 +135,9 @@ class StaffCommand(EventPayload):
     visibility: Visibility | None = Field(default=None, description="add_account, set_visibility.")
     status: AccountStatus | None = Field(default=None, description="add_account, change_account.")
     verified: bool | None = Field(default=None, description="add_account, change_account.")
+    check_outcome: CheckOutcome | None = Field(default=None, description="record_check: what was found.")
+    checked_at: datetime | None = Field(default=None, description="record_check: when, UTC.")
+    last_post_at: datetime | None = Field(default=None, description="record_check: the newest post seen.")
     requested_by: str = Field(default="cli", description="Who asked (user or tool), for the audit trail.")
 
     def subject(self) -> str:
@@ -143,6 +154,9 @@ class AccountFacts(BaseModel):
     visibility: Visibility = Field(description="public or private.")
     status: AccountStatus = Field(description="Where the account is in its life.")
     verified: bool = Field(description="Someone checked it is the person's.")
+    check_outcome: CheckOutcome | None = Field(
+        default=None, description="What the last platform check found (None: never checked)."
+    )
 
 
 class StaffFacts(BaseModel):

@@ -9,6 +9,11 @@ the AppView would: `$type`, `createdAt`, ≤ 300 graphemes, every facet's byte r
 UTF-8 text and a link facet's bytes equal to its URI, the external card's shape and its thumb
 blob having been uploaded. Answers carry `ratelimit-limit/-remaining/-reset/-policy`.
 `script("429", "500", "expired")` makes the next createRecord calls fail that way.
+
+For the directory's checks it is also the AppView and a PLC directory: `add_identity(handle, …)`
+makes `com.atproto.identity.resolveHandle` answer a DID (others: 400 "Unable to resolve handle")
+and `GET /<did>` serve its DID document, whose `alsoKnownAs` names `at://<handle>` unless told
+otherwise; `script_identity("429")` has its own queue.
 """
 
 from __future__ import annotations
@@ -87,10 +92,35 @@ class FakeBluesky(LoopbackServer):
         self.rate_limit_reset_in = 3
         self._scripted: list[str] = []
         self._counter = itertools.count()
+        self.identities: dict[str, str] = {}  # handle → did
+        self.did_documents: dict[str, dict[str, Any]] = {}
+        self._scripted_identity: list[str] = []
 
     def script(self, *answers: str) -> None:
         with self.lock:
             self._scripted.extend(answers)
+
+    def add_identity(self, handle: str, *, also_known_as: str | None = None, document: bool = True) -> str:
+        did = f"did:plc:{hashlib.sha256(handle.encode()).hexdigest()[:24]}"
+        self.identities[handle] = did
+        if document:
+            self.did_documents[did] = {
+                "@context": ["https://www.w3.org/ns/did/v1"],
+                "id": did,
+                "alsoKnownAs": [also_known_as or f"at://{handle}"],
+                "service": [
+                    {
+                        "id": "#atproto_pds",
+                        "type": "AtprotoPersonalDataServer",
+                        "serviceEndpoint": self.base_url,
+                    }
+                ],
+            }
+        return did
+
+    def script_identity(self, *answers: str) -> None:
+        with self.lock:
+            self._scripted_identity.extend(answers)
 
     def posts(self) -> list[dict[str, Any]]:
         return [record["value"] for record in self.records]
@@ -101,6 +131,8 @@ class FakeBluesky(LoopbackServer):
         app.router.add_post("/xrpc/com.atproto.repo.uploadBlob", self._upload_blob)
         app.router.add_post("/xrpc/com.atproto.repo.createRecord", self._create_record)
         app.router.add_get("/xrpc/com.atproto.repo.listRecords", self._list_records)
+        app.router.add_get("/xrpc/com.atproto.identity.resolveHandle", self._resolve_handle)
+        app.router.add_get("/{did:did:plc:[a-z0-9]+}", self._did_document)
 
     # --- helpers ----------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
@@ -247,6 +279,22 @@ class FakeBluesky(LoopbackServer):
                 if thumb.get("$type") != "blob" or link not in self.blobs:
                     return "Record/embed/external/thumb is not an uploaded blob"
         return None
+
+    async def _resolve_handle(self, request: web.Request) -> web.Response:
+        with self.lock:
+            scripted = self._scripted_identity.pop(0) if self._scripted_identity else None
+        if scripted == "429":
+            return self._json({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, 429)
+        did = self.identities.get(request.query.get("handle", "").lower())
+        if did is None:
+            return self._json({"error": "InvalidRequest", "message": "Unable to resolve handle"}, 400)
+        return self._json({"did": did})
+
+    async def _did_document(self, request: web.Request) -> web.Response:
+        document = self.did_documents.get(request.match_info["did"])
+        if document is None:
+            return web.json_response({"message": "DID not registered"}, status=404)
+        return web.json_response(document)
 
     async def _list_records(self, request: web.Request) -> web.Response:
         problem = self._auth(request)

@@ -9,6 +9,10 @@ same key from the same account answers the status it already made, nothing new i
 (ISO 8601). `script("429", "500", "422", "401")` makes the next status calls fail that way;
 `script("hang")` holds the next status call until `release()` (then it is handled as usual), and
 `hide_statuses` makes the account's status list answer empty.
+
+For the directory's checks: `GET /api/v1/accounts/lookup?acct=user@host` (public, no token) answers
+the accounts added with `add_account(acct, …)` (`locked`, `last_status_at`, `moved`, `suspended`),
+404 for others; `script_lookups("429", "500")` has its own queue.
 """
 
 from __future__ import annotations
@@ -49,10 +53,32 @@ class FakeMastodon(LoopbackServer):
         self._release = asyncio.Event()  # bound to the server's loop on first wait
         self.in_flight = 0
         self.hide_statuses = False
+        self.lookup_accounts: dict[str, dict[str, Any]] = {}  # casefolded acct → account
+        self.lookups: list[str] = []
+        self._scripted_lookups: list[str] = []
 
     def script(self, *answers: str) -> None:
         with self.lock:
             self._scripted.extend(answers)
+
+    def add_account(
+        self, acct: str, *, locked: bool = False, last_status_at: str | None = None, **more: Any
+    ) -> None:
+        """An account the lookup finds; `acct` is `user@host`, `last_status_at` a date (YYYY-MM-DD)."""
+        user = acct.partition("@")[0]
+        self.lookup_accounts[acct.casefold()] = {
+            "id": str(next(self._ids)),
+            "username": user,
+            "acct": acct,
+            "url": f"{self.base_url}/@{user}",
+            "locked": locked,
+            "last_status_at": last_status_at,
+            **more,
+        }
+
+    def script_lookups(self, *answers: str) -> None:
+        with self.lock:
+            self._scripted_lookups.extend(answers)
 
     def texts(self) -> list[str]:
         return [status["text"] for status in self.statuses]
@@ -70,6 +96,7 @@ class FakeMastodon(LoopbackServer):
         app.router.add_post("/api/v2/media", self._post_media)
         app.router.add_get("/api/v1/media/{id}", self._get_media)
         app.router.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
+        app.router.add_get("/api/v1/accounts/lookup", self._lookup)
         app.router.add_get("/api/v1/accounts/{id}/statuses", self._account_statuses)
 
     # --- helpers ----------------------------------------------------------------------------
@@ -211,6 +238,20 @@ class FakeMastodon(LoopbackServer):
     @staticmethod
     def _attachment(attachment: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in attachment.items() if k not in ("bytes", "polls_left")}
+
+    async def _lookup(self, request: web.Request) -> web.Response:
+        acct = request.query.get("acct", "").removeprefix("@")
+        self.lookups.append(acct)
+        with self.lock:
+            scripted = self._scripted_lookups.pop(0) if self._scripted_lookups else None
+        if scripted == "429":
+            return self._json({"error": "Too many requests"}, 429)
+        if scripted == "500":
+            return self._json({"error": "We're sorry, but something went wrong on our end."}, 500)
+        account = self.lookup_accounts.get(acct.casefold())
+        if account is None:
+            return self._json({"error": "Record not found"}, 404)
+        return self._json(account)
 
     async def _verify_credentials(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

@@ -12,6 +12,8 @@ Also served, for image attachments and the "was it posted?" lookup: `POST /2/med
 (multipart `media`, OAuth-checked; `.media` keeps what arrived; `fail_uploads(n)` answers 400),
 `GET /2/users/me` and `GET /2/users/:id/tweets` (newest first, with `entities.urls` expanded as X
 does). Every answer carries `x-rate-limit-*` headers (`rate_limit_remaining` counts down per post).
+The directory's routes (user lookup, its users' timelines, an X List's members) are
+`fake.directory` (`tests/fakes/x_directory.py`), with their own scripted answers.
 Switches for recovery tests: `hide_timeline()` (the timeline lookup finds nothing, as if X had not
 shown the post yet) and `fail_every_call("500")` (every create-tweet call answers so, until `None`).
 """
@@ -35,6 +37,7 @@ from aiohttp import web
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
+from tests.fakes.x_directory import XDirectoryRoutes
 from tests.support.ports import free_port
 
 CREDENTIALS = {
@@ -96,6 +99,7 @@ class FakeXApi:
         self._release: asyncio.Event | None = None
         self._ids = itertools.count(1_800_000_000_000_000_000)
         self._lock = threading.Lock()
+        self.directory = XDirectoryRoutes(self._check_oauth, self._answer)
         self._ca = trustme.CA()
         self._ca.cert_pem.write_to_path(str(self.ca_path))
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -175,6 +179,7 @@ class FakeXApi:
         app.router.add_post("/2/media/upload", self._upload_media)
         app.router.add_get("/2/users/me", self._users_me)
         app.router.add_get("/2/users/{user_id}/tweets", self._user_tweets)
+        self.directory.install(app)
         server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._ca.issue_cert("api.twitter.com", "127.0.0.1", "localhost").configure_cert(server_ssl)
         self._runner = web.AppRunner(app)
@@ -269,6 +274,8 @@ class FakeXApi:
         oauth, problem = self._check_oauth(request)
         if problem:
             return self._answer(None, oauth, 401, {"title": "Unauthorized", "detail": problem, "status": 401})
+        if (user := self.directory.by_id(request.match_info["user_id"])) is not None:
+            return await self.directory.user_tweets(request, oauth, user)
         if request.match_info["user_id"] != USER_ID:
             return self._answer(None, oauth, 404, {"title": "Not Found Error", "detail": "no such user"})
         with self._lock:

@@ -30,7 +30,7 @@ from services.publisher.channels.facebook import FacebookPageChannel
 from services.publisher.channels.mastodon import MastodonChannel
 from services.publisher.channels.outbox import OutboxChannel
 from services.publisher.channels.webhook import WebhookChannel
-from services.publisher.channels.x import X_API_HOST, X_DEFAULT_BASE_URL, XChannel, x_session
+from services.publisher.channels.x import XChannel
 
 if TYPE_CHECKING:
     from services.publisher.channels.bluesky import BlueskyChannel
@@ -51,8 +51,6 @@ __all__ = [
     "FACEBOOK_LIMITS",
     "MASTODON_LIMITS",
     "WEBHOOK_LIMITS",
-    "X_API_HOST",
-    "X_DEFAULT_BASE_URL",
     "X_LIMITS",
     "BlueskyChannel",
     "Channel",
@@ -69,5 +67,4 @@ __all__ = [
     "TransientPostError",
     "WebhookChannel",
     "XChannel",
-    "x_session",
 ]

@@ -11,24 +11,19 @@
 - `find_recent(link)`: `GET /2/users/me` once for the account's id, then
   `GET /2/users/:id/tweets` with entities; a post whose expanded URL (or text) has the link.
 
-tweepy's AsyncClient hard-codes https://api.twitter.com; `x_session` moves that name to another
-host:port (a test server, a proxy) through the aiohttp resolver, without patching tweepy.
+The client and its session towards any base URL come from `shared.x_api` (shared with the
+directory's checks).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import socket
-import ssl
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import tweepy
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 from oauthlib.oauth1 import Client as OAuth1Client
 from pydantic import SecretStr
 from tweepy.asynchronous import AsyncClient
@@ -47,54 +42,13 @@ from services.publisher.channels.base import (
 )
 from services.publisher.channels.media import DEFAULT_MAX_IMAGE_BYTES, ImageError, fetch_image
 from shared.settings import HeraldSettings
+from shared.x_api import X_DEFAULT_BASE_URL, check_base_url, x_client
 
 log = logging.getLogger(__name__)
 
-#: tweepy 4.17's AsyncClient always calls this host (`AsyncBaseClient.request`).
-X_API_HOST = "api.twitter.com"
-X_DEFAULT_BASE_URL = f"https://{X_API_HOST}"
 MEDIA_UPLOAD_PATH = "/2/media/upload"
 #: How many of the account's latest posts `find_recent` looks through (X allows 5-100).
 RECENT_POSTS = 50
-
-
-class _PinnedResolver(AbstractResolver):
-    """Resolves api.twitter.com:443 to another host:port (a test server, a proxy); other names as usual.
-
-    TLS still verifies the certificate for api.twitter.com (the URL's host)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._host = host
-        self._port = port
-        self._inner = ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if host == X_API_HOST and port in (0, 443):
-            results = await self._inner.resolve(self._host, self._port, family)
-            return [{**result, "hostname": host} for result in results]  # type: ignore[typeddict-item]
-        return await self._inner.resolve(host, port, family)
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def x_session(base_url: str, ca_bundle: Path | None, *, timeout: float = 30.0) -> aiohttp.ClientSession:
-    """The aiohttp session for tweepy: trusts `ca_bundle` besides the system CAs and, for a base URL
-    other than the real API, sends api.twitter.com's traffic to that URL's host and port.
-    Must be called inside the running event loop."""
-    parts = urlsplit(base_url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise ValueError(f"X API base URL must be https://host[:port], got {base_url!r}")
-    ssl_context = ssl.create_default_context()
-    if ca_bundle is not None:
-        ssl_context.load_verify_locations(cafile=str(ca_bundle))
-    resolver = None
-    if (parts.hostname, parts.port or 443) != (X_API_HOST, 443):
-        resolver = _PinnedResolver(parts.hostname, parts.port or 443)
-    connector = aiohttp.TCPConnector(ssl=ssl_context, resolver=resolver)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout))
 
 
 def rate_limit_from(headers: Any) -> RateLimit | None:
@@ -146,9 +100,7 @@ class XChannel:
         self._timeout = timeout
         self._client: AsyncClient | None = None
         self._user_id: str | None = None
-        parts = urlsplit(self._base_url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError(f"X API base URL must be https://host[:port], got {self._base_url!r}")
+        check_base_url(self._base_url)
 
     @property
     def base_url(self) -> str:
@@ -162,16 +114,7 @@ class XChannel:
         # Built on first use: an aiohttp session belongs to the running loop, and nothing may
         # connect (or even need a loop) while the service is only being built.
         if self._client is None:
-            key, secret, token, token_secret = self._secrets()
-            client = AsyncClient(
-                consumer_key=key,
-                consumer_secret=secret,
-                access_token=token,
-                access_token_secret=token_secret,
-                return_type=aiohttp.ClientResponse,
-            )
-            client.session = x_session(self._base_url, self._ca_bundle, timeout=self._timeout)
-            self._client = client
+            self._client = x_client(self._credentials, self._base_url, self._ca_bundle, timeout=self._timeout)
         return self._client
 
     async def post(self, outgoing: OutgoingPost) -> PostResult:

@@ -310,3 +310,58 @@ def test_account_commands_need_their_fields(action: str, fields: dict[str, str],
     member = sue()
     fields = {k: only_account(member) if v == "ACCOUNT" else v for k, v in fields.items()}
     assert refusal(decide(member, command(action, **fields), now=NOW))[0] == field
+
+
+# --- record_check -------------------------------------------------------------------------------
+
+
+def test_record_check_sets_the_result_on_that_account_only() -> None:
+    member = sue()
+    x_id = only_account(member)
+    posted = NOW - timedelta(days=200)
+    decision = decide(
+        member,
+        command(
+            "record_check", account_id=x_id, check_outcome="inactive", checked_at=NOW, last_post_at=posted
+        ),
+        now=LATER,
+    )
+    event = applied(decision)
+    assert decision.member is not None
+    checked = next(a for a in decision.member.accounts if a.account_id == x_id)
+    other = next(a for a in decision.member.accounts if a.account_id != x_id)
+    assert (checked.last_checked_at, checked.check_outcome, checked.last_post_at) == (NOW, "inactive", posted)
+    assert checked.changed_at == NOW  # a check is not an edit
+    assert other.last_checked_at is None and other.check_outcome is None
+    assert set(event.changed) == {
+        f"accounts.{x_id}.last_checked_at",
+        f"accounts.{x_id}.check_outcome",
+        f"accounts.{x_id}.last_post_at",
+    }
+    assert next(a for a in event.after.accounts if a.account_id == x_id).check_outcome == "inactive"
+    assert "suety" not in event.model_dump_json()  # the public event names no handle
+
+
+def test_an_older_check_result_changes_nothing() -> None:
+    member = sue()
+    x_id = only_account(member)
+    newer = decide(
+        member, command("record_check", account_id=x_id, check_outcome="exists", checked_at=LATER), now=LATER
+    ).member
+    older = decide(
+        newer, command("record_check", account_id=x_id, check_outcome="missing", checked_at=NOW), now=LATER
+    )
+    assert older.event is None and older.member == newer
+
+
+def test_record_check_refusals() -> None:
+    member = sue()
+    x_id = only_account(member)
+    assert refusal(decide(member, command("record_check", account_id=x_id), now=NOW))[0] == "check_outcome"
+    assert (
+        refusal(decide(member, command("record_check", check_outcome="exists"), now=NOW))[0] == "account_id"
+    )
+    future = command("record_check", account_id=x_id, check_outcome="exists", checked_at=LATER)
+    assert refusal(decide(member, future, now=NOW))[0] == "checked_at"
+    unknown = command("record_check", account_id="acc-nope", check_outcome="exists")
+    assert refusal(decide(member, unknown, now=NOW))[0] == "account_id"

@@ -168,3 +168,28 @@ async def test_a_fact_waits_for_its_record_until_a_deadline() -> None:
     assert await directory.view.known_at("nobody", 1, timeout=0.05) is None  # gave up at the deadline
     directory.run("erase", "pip")
     assert await directory.view.known_at("pip", 1, timeout=30) is None  # erased: no wait at all
+
+
+def test_a_check_that_finds_what_the_last_one_did_is_routine_a_changed_outcome_is_not() -> None:
+    from datetime import timedelta
+
+    from services.notifier.directory_words import is_routine
+
+    directory = Directory()
+    sue_x = AccountSpec(platform="x", handle="suety")
+    added = directory.run("add_staff", "s-1", name="Sue", accounts=(sue_x,))
+    assert isinstance(added, StaffChanged) and not is_routine(added)
+    account_id = added.after.accounts[0].account_id
+
+    def check(outcome: str, hours_ago: int) -> StaffChanged:
+        at = NOW - timedelta(hours=hours_ago)
+        event = directory.run(
+            "record_check", "s-1", account_id=account_id, check_outcome=outcome, checked_at=at
+        )
+        assert isinstance(event, StaffChanged)
+        return event
+
+    assert is_routine(check("exists", 4))  # never checked → well
+    assert is_routine(check("exists", 3))
+    assert not is_routine(check("missing", 2))
+    assert not is_routine(check("exists", 1))  # back again: worth saying
