@@ -1,8 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd), collecting what it receives, for notifier tests.
 
 `FakeSMTP().start()` listens on a free 127.0.0.1 port (`.port`); with `tls_context` it offers
-STARTTLS and requires it, and with
-`login=(user, password)` it requires AUTH; `.messages` holds the parsed
+STARTTLS and requires it; with `implicit_tls` it speaks TLS from the first byte (port 465's
+"SMTPS"); with `login=(user, password)` it requires AUTH; `.messages` holds the parsed
 messages (`email.message.EmailMessage`) in arrival order, `.envelopes` the SMTP envelopes
 (mail_from, rcpt_tos); `stop()` ends it. aiosmtpd's Controller runs the server in its own thread,
 so it works from sync and async tests alike.
@@ -51,6 +51,7 @@ class FakeSMTP:
         port: int | None = None,
         *,
         tls_context: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
         login: tuple[str, str] | None = None,
     ) -> None:
         self.host = host
@@ -63,7 +64,11 @@ class FakeSMTP:
         options: dict[str, object] = {}
         if tls_context is not None:
             options.update(tls_context=tls_context, require_starttls=True)
+        if implicit_tls is not None:
+            options.update(ssl_context=implicit_tls)
         if login is not None:
+            # aiosmtpd's auth_require_tls looks for STARTTLS only; under implicit TLS the whole
+            # session is encrypted already, so AUTH is offered from the start.
             options.update(authenticator=self._authenticate, auth_require_tls=tls_context is not None)
         self._controller = Controller(_Collector(self), hostname=host, port=self.port, **options)
 

@@ -182,13 +182,19 @@ async def test_failures_are_classified_and_retry_after_is_read(receiver: FakeWeb
     assert caught.value.failure == "transient"
 
 
-async def test_email_over_starttls_with_login(tmp_path: Path) -> None:
+def server_tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context with a certificate for 127.0.0.1 from a test CA, and that CA's file."""
     ca = trustme.CA()
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_tls)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    with FakeSMTP(tls_context=server_tls, login=("herald", "mail-pass")) as smtp:
+    return context, ca_file
+
+
+async def test_email_over_starttls_with_login(tmp_path: Path) -> None:
+    server_tls_context, ca_file = server_tls(tmp_path)
+    with FakeSMTP(tls_context=server_tls_context, login=("herald", "mail-pass")) as smtp:
         adapter = EmailAdapter(
             "mail",
             host="127.0.0.1",
@@ -219,3 +225,35 @@ async def test_email_over_starttls_with_login(tmp_path: Path) -> None:
         with pytest.raises(DeliveryError):  # the server's certificate is not trusted: nothing sent
             await untrusting.send(ALERT, "alert-3")
         assert len(smtp.messages) == 1
+
+
+async def test_email_over_implicit_tls_with_login(tmp_path: Path) -> None:
+    """`security: tls` (port 465 style): TLS from the first byte, the certificate checked against
+    the configured CA, then AUTH; a plain-text client gets nothing through."""
+    context, ca_file = server_tls(tmp_path)
+
+    def adapter(port: int, security: str, ca: Path | None) -> EmailAdapter:
+        return EmailAdapter(
+            "mail",
+            host="127.0.0.1",
+            port=port,
+            security=security,
+            username="herald",
+            password=SecretStr("mail-pass"),
+            sender="herald@council.example",
+            to=["forum@council.example"],
+            internal=True,
+            timeout=5,
+            ca_file=str(ca) if ca else None,
+        )
+
+    with FakeSMTP(implicit_tls=context, login=("herald", "mail-pass")) as smtp:
+        await adapter(smtp.port, "tls", ca_file).send(ALERT, "alert-tls")
+        assert smtp.logins == ["herald"]
+        [message] = smtp.messages
+        assert message["Message-ID"] == "<alert-tls@herald.notifier>"
+        with pytest.raises(DeliveryError):  # the certificate is not trusted without the CA
+            await adapter(smtp.port, "tls", None).send(ALERT, "alert-untrusted")
+        with pytest.raises(DeliveryError):  # a client speaking plain SMTP to a TLS port
+            await adapter(smtp.port, "none", None).send(ALERT, "alert-plain")
+        assert len(smtp.messages) == 1 and smtp.logins == ["herald"]
