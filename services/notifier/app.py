@@ -28,6 +28,7 @@ from services.notifier.ledger import DeliveryEntry, DeliveryLedger
 from services.notifier.render import render
 from services.notifier.staff import Known, StaffView
 from services.notifier.targets import configured_targets
+from services.notifier.templating import DEFAULT_TEMPLATES, TEXT
 from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, EventPayload, utcnow
 from shared.events import (
@@ -140,7 +141,8 @@ async def _log_only(
     runtime: ServiceRuntime, envelope: CloudEvent, payload: EventPayload, known: Known | None
 ) -> None:
     alert = render(envelope, payload, internal=False, known=known)  # a log is no internal target
-    log.info("forum alert (log only): %s\n%s", alert.headline, alert.text)
+    text = DEFAULT_TEMPLATES.body(TEXT, alert.kind, alert.facts)
+    log.info("forum alert (log only): %s\n%s", alert.headline, text)
     sent = ForumAlertSent(
         alert_id=decide.alert_id(envelope.id, "log"),
         about_event_id=envelope.id,

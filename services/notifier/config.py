@@ -91,6 +91,11 @@ class TargetConfig(BaseModel):
     internal: bool = False
     wants: Wants = Field(default_factory=Wants)
     retry: RetryConfig | None = None
+    templates: Path | None = Field(
+        default=None,
+        description="A directory of this target's own templates (relative: to the targets file), "
+        "searched before the defaults; checked at start-up.",
+    )
     # webhooks (all chat kinds and the generic one)
     url: SecretRef | None = None
     token: SecretRef | None = None  # generic webhook: bearer; matrix: access token
@@ -152,7 +157,14 @@ def load_config(path: Path) -> NotifierConfig:
         raise NotifierConfigError(f"{where}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise NotifierConfigError(f"{where}: the top level must be a mapping with a targets: list")
-    return _validated(data, where)
+    config = _validated(data, where)
+    targets = [
+        t.model_copy(update={"templates": path.parent / t.templates})
+        if t.templates is not None and not t.templates.is_absolute()
+        else t
+        for t in config.targets
+    ]
+    return config.model_copy(update={"targets": targets})
 
 
 def _validated(data: Any, where: str) -> NotifierConfig:

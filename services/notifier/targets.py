@@ -1,5 +1,6 @@
-"""From the targets file (or the default set) to running adapters; credentials resolved here, once,
-at start-up, so a missing variable is one clear error before anything connects."""
+"""From the targets file (or the default set) to running adapters; credentials resolved and a
+target's own templates checked here, once, at start-up, so a missing variable or a broken template
+is one clear error before anything connects."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from services.notifier.adapters.email import EmailAdapter
 from services.notifier.adapters.matrix import MatrixAdapter
 from services.notifier.adapters.webhook import WebhookAdapter
 from services.notifier.config import (
+    SETTING,
     NotifierConfig,
+    NotifierConfigError,
     RetryConfig,
     TargetConfig,
     TargetKind,
@@ -21,6 +24,8 @@ from services.notifier.config import (
     load_config,
     resolve,
 )
+from services.notifier.examples import examples
+from services.notifier.templating import DEFAULT_TEMPLATES, TemplateProblem, Templates
 from shared.settings import HeraldSettings
 
 DEFAULT_SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -53,8 +58,23 @@ def build_targets(config: NotifierConfig, environ: Mapping[str, str]) -> list[Ta
     return [Target(t, _adapter(t, config.retry_for(t), environ), config.retry_for(t)) for t in config.targets]
 
 
+def templates_for(t: TargetConfig) -> Templates:
+    """The target's templates (its directory over the defaults), every kind rendered once in every
+    format; NotifierConfigError naming the setting, the target and the file when one fails."""
+    if t.templates is None:
+        return DEFAULT_TEMPLATES
+    templates = Templates(t.templates)
+    try:
+        templates.check(examples())
+    except TemplateProblem as exc:
+        problem = " ".join(str(exc).split())
+        raise NotifierConfigError(f"{SETTING}: target {t.name}: templates: {problem}") from None
+    return templates
+
+
 def _adapter(t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str]) -> Adapter:
     timeout = retry.timeout
+    templates = templates_for(t)
     if t.kind is TargetKind.EMAIL:
         assert t.host and t.sender
         return EmailAdapter(
@@ -69,11 +89,14 @@ def _adapter(t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str]) ->
             internal=t.internal,
             timeout=timeout,
             ca_file=str(t.ca_file) if t.ca_file else None,
+            templates=templates,
         )
     if t.kind is TargetKind.MATRIX:
         token = resolve(t.token, t, "token", environ)
         assert t.homeserver and t.room and token
-        return MatrixAdapter(t.name, t.homeserver, t.room, token, internal=t.internal, timeout=timeout)
+        return MatrixAdapter(
+            t.name, t.homeserver, t.room, token, internal=t.internal, timeout=timeout, templates=templates
+        )
     url = resolve(t.url, t, "url", environ)
     assert url is not None
     if t.kind is TargetKind.WEBHOOK:
@@ -84,6 +107,7 @@ def _adapter(t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str]) ->
             timeout=timeout,
             token=resolve(t.token, t, "token", environ),
             signing_secret=resolve(t.signing_secret, t, "signing_secret", environ),
+            templates=templates,
         )
     kind = t.kind.value
     return ChatAdapter(
@@ -94,6 +118,7 @@ def _adapter(t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str]) ->
         timeout=timeout,
         render=RENDERERS[kind],
         query=QUERIES.get(kind),
+        templates=templates,
     )
 
 

@@ -9,6 +9,7 @@ import hmac
 import json
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,19 +21,27 @@ from services.notifier.adapters.chat import QUERIES, RENDERERS, ChatAdapter
 from services.notifier.adapters.email import EmailAdapter
 from services.notifier.adapters.matrix import MatrixAdapter
 from services.notifier.adapters.webhook import WebhookAdapter
-from services.notifier.render import Alert
+from services.notifier.render import render
+from shared.envelope import wrap
+from shared.events import PostPublished
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import FakeWebhook
 from tests.support.ports import free_port
 
 HOSTILE = "<!channel> @everyone <script>alert(1)</script> **bold** & <users/all>"
-ALERT = Alert(
-    headline=f"Posted to X (corporate): {HOSTILE}",
-    text=f"Posted:\n{HOSTILE}\nhttps://x.com/dcc/status/1\n",
-    event_type="herald.post.published.v1",
-    event_id="evt-1",
-    occurred_at="2026-03-01T09:00:00+00:00",
+_POST = PostPublished(
+    item_id="item-1",
+    channel="x",
+    account="corporate",
+    post_id="1",
+    post_url="https://x.com/dcc/status/1",
+    text=f"Posted:\n{HOSTILE}",
+    title=HOSTILE,
+    link="https://council.example/news/1",
+    dry_run=False,
+    published_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
 )
+ALERT = render(wrap(_POST, source="/herald/test"), _POST, internal=False)
 
 
 @pytest.fixture
@@ -106,7 +115,7 @@ async def test_each_chat_platform_receives_its_documented_shape(
     [request] = receiver.requests
     body = request.body
     assert request.method == "POST" and request.path == "/hook"
-    assert "evt-1" not in request.raw.decode()  # the alert's texts, not the event
+    assert ALERT.event_id not in request.raw.decode()  # the alert's texts, not the event
     if kind == "slack":
         assert [b["type"] for b in body["blocks"]] == ["header", "section", "context"]
         assert "&lt;!channel&gt;" in body["blocks"][1]["text"]["text"]

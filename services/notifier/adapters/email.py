@@ -16,25 +16,31 @@ import aiosmtplib
 from pydantic import SecretStr
 
 from services.notifier.adapters import DeliveryError
-from services.notifier.adapters.text import html_escape, html_paragraphs
 from services.notifier.render import Alert
+from services.notifier.templating import DEFAULT_TEMPLATES, HTML, TEXT, Templates
 
 MESSAGE_ID_DOMAIN = "herald.notifier"
 
 
-def render_email(alert: Alert, alert_id: str, *, sender: str, to: list[str]) -> EmailMessage:
+def render_email(
+    alert: Alert, alert_id: str, *, sender: str, to: list[str], templates: Templates = DEFAULT_TEMPLATES
+) -> EmailMessage:
+    """The plain-text part from the `text` templates, the HTML part from the autoescaped `html`
+    ones; the headline is the subject."""
+    headline = templates.headline(alert.kind, alert.facts, possible_repeat=alert.possible_repeat)
     msg = EmailMessage()
-    msg["Subject"] = alert.headline  # one line already; EmailMessage refuses header injection
+    msg["Subject"] = headline  # one line already; EmailMessage refuses header injection
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = f"<{alert_id}@{MESSAGE_ID_DOMAIN}>"
     msg["X-Herald-Event-Id"] = alert.event_id
     msg["X-Herald-Event-Type"] = alert.event_type
-    msg.set_content(alert.text)
+    msg.set_content(templates.body(TEXT, alert.kind, alert.facts) + "\n")
     msg.add_alternative(
         "<!DOCTYPE html>\n<html><body>"
-        f"<p><strong>{html_escape(alert.headline)}</strong></p>\n<p>{html_paragraphs(alert.text)}</p>"
+        f"<p><strong>{templates.escape(HTML, headline)}</strong></p>\n"
+        f"<p>{templates.body(HTML, alert.kind, alert.facts)}</p>"
         "</body></html>\n",
         subtype="html",
     )
@@ -59,8 +65,10 @@ class EmailAdapter:
         internal: bool,
         timeout: float,
         ca_file: str | None = None,
+        templates: Templates = DEFAULT_TEMPLATES,
     ) -> None:
         self.name = name
+        self.templates = templates
         self.ca_file = ca_file
         self.internal = internal
         self.host, self.port, self.security = host, port, security
@@ -70,7 +78,7 @@ class EmailAdapter:
         self.where = f"SMTP {host}:{port}"
 
     async def send(self, alert: Alert, alert_id: str) -> None:
-        message = render_email(alert, alert_id, sender=self.sender, to=self.to)
+        message = render_email(alert, alert_id, sender=self.sender, to=self.to, templates=self.templates)
         try:
             await aiosmtplib.send(
                 message,
