@@ -21,6 +21,8 @@ from shared.secret_ref import SecretRef
 from shared.settings import HeraldSettings
 
 SETTING = "HERALD_NOTIFIER_CONFIG"
+#: `to: forum_members`: the directory's staff marked as forum members (their work e-mails).
+FORUM_MEMBERS = "forum_members"
 
 Severity = Literal["info", "warning", "error"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
@@ -111,7 +113,11 @@ class TargetConfig(BaseModel):
     username: str | None = None
     password: SecretRef | None = None
     sender: str | None = Field(default=None, alias="from")
-    to: list[str] = Field(default_factory=list)
+    to: list[str] | Literal["forum_members"] = Field(
+        default_factory=list,
+        description="Addresses (e.g. the forum's list), or `forum_members`: the staff the directory "
+        "marks as forum members, as they are when each alert is sent (internal targets only).",
+    )
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> TargetConfig:
@@ -121,6 +127,8 @@ class TargetConfig(BaseModel):
             raise ValueError("matrix target needs homeserver, room and token")
         if self.kind is TargetKind.EMAIL and not (self.host and self.sender and self.to):
             raise ValueError("email target needs host, from and to")
+        if self.to == FORUM_MEMBERS and not self.internal:
+            raise ValueError("to: forum_members sends to staff addresses: only an internal target may")
         if self.kind is not TargetKind.WEBHOOK and self.signing_secret is not None:
             raise ValueError("signing_secret is for the generic webhook only")
         return self

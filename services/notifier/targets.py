@@ -5,7 +5,7 @@ is one clear error before anything connects."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from services.notifier.adapters import Adapter
@@ -14,6 +14,7 @@ from services.notifier.adapters.email import EmailAdapter
 from services.notifier.adapters.matrix import MatrixAdapter
 from services.notifier.adapters.webhook import WebhookAdapter
 from services.notifier.config import (
+    FORUM_MEMBERS,
     SETTING,
     NotifierConfig,
     NotifierConfigError,
@@ -42,8 +43,14 @@ class Target:
         return self.config.name
 
 
-def configured_targets(settings: HeraldSettings, environ: Mapping[str, str] | None = None) -> list[Target]:
-    """The targets of HERALD_NOTIFIER_CONFIG, or without it the HERALD_SMTP_*/HERALD_FORUM_* set."""
+def configured_targets(
+    settings: HeraldSettings,
+    environ: Mapping[str, str] | None = None,
+    *,
+    forum_members: Callable[[], list[str]] = lambda: [],
+) -> list[Target]:
+    """The targets of HERALD_NOTIFIER_CONFIG, or without it the HERALD_SMTP_*/HERALD_FORUM_* set;
+    `forum_members` gives the addresses of an e-mail target's `to: forum_members`."""
     environ = dict(os.environ if environ is None else environ)
     path = settings.notifier.notifier_config
     if path is not None:
@@ -51,11 +58,19 @@ def configured_targets(settings: HeraldSettings, environ: Mapping[str, str] | No
     else:
         config = from_settings(settings)
         environ.update(_flat_secrets(settings))
-    return build_targets(config, environ)
+    return build_targets(config, environ, forum_members=forum_members)
 
 
-def build_targets(config: NotifierConfig, environ: Mapping[str, str]) -> list[Target]:
-    return [Target(t, _adapter(t, config.retry_for(t), environ), config.retry_for(t)) for t in config.targets]
+def build_targets(
+    config: NotifierConfig,
+    environ: Mapping[str, str],
+    *,
+    forum_members: Callable[[], list[str]] = lambda: [],
+) -> list[Target]:
+    return [
+        Target(t, _adapter(t, config.retry_for(t), environ, forum_members), config.retry_for(t))
+        for t in config.targets
+    ]
 
 
 def templates_for(t: TargetConfig) -> Templates:
@@ -72,7 +87,9 @@ def templates_for(t: TargetConfig) -> Templates:
     return templates
 
 
-def _adapter(t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str]) -> Adapter:
+def _adapter(
+    t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str], forum_members: Callable[[], list[str]]
+) -> Adapter:
     timeout = retry.timeout
     templates = templates_for(t)
     if t.kind is TargetKind.EMAIL:
@@ -85,7 +102,7 @@ def _adapter(t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str]) ->
             username=t.username,
             password=resolve(t.password, t, "password", environ),
             sender=t.sender,
-            to=t.to,
+            to=forum_members if t.to == FORUM_MEMBERS else list(t.to),
             internal=t.internal,
             timeout=timeout,
             ca_file=str(t.ca_file) if t.ca_file else None,

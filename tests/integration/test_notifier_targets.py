@@ -266,3 +266,27 @@ async def test_email_over_implicit_tls_with_login(tmp_path: Path) -> None:
         with pytest.raises(DeliveryError):  # a client speaking plain SMTP to a TLS port
             await adapter(smtp.port, "none", None).send(ALERT, "alert-plain")
         assert len(smtp.messages) == 1 and smtp.logins == ["herald"]
+
+
+async def test_email_to_the_forum_members_asks_for_them_at_each_send() -> None:
+    members: list[str] = []
+    with FakeSMTP() as smtp:
+        adapter = EmailAdapter(
+            "forum",
+            host="127.0.0.1",
+            port=smtp.port,
+            security="none",
+            username=None,
+            password=None,
+            sender="herald@council.example",
+            to=lambda: members,
+            internal=True,
+            timeout=5,
+        )
+        with pytest.raises(DeliveryError) as caught:  # nobody known yet: it waits, nothing is sent
+            await adapter.send(ALERT, "alert-1")
+        assert caught.value.failure == "transient" and not smtp.messages
+        members += ["a@staff.council.example", "b@staff.council.example"]
+        await adapter.send(ALERT, "alert-1")
+        assert smtp.envelopes[0].rcpt_tos == members
+        assert "staff.council.example" not in str(smtp.messages[0]["To"])

@@ -1,4 +1,5 @@
-"""E-mail over SMTP (aiosmtplib): STARTTLS or TLS, optional login, multipart plain text + HTML.
+"""E-mail over SMTP (aiosmtplib): STARTTLS or TLS, optional login, multipart plain text + HTML, to
+a list address or to the forum members as the directory has them when the alert is sent.
 
 The Message-ID is made from the alert id, so every retry of one alert is the same message:
 `idempotent` in the sense docs/adr/0009 gives it (SMTP itself cannot deduplicate; receivers, list
@@ -9,6 +10,7 @@ ambiguous.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -20,6 +22,9 @@ from services.notifier.render import Alert
 from services.notifier.templating import DEFAULT_TEMPLATES, HTML, TEXT, Templates
 
 MESSAGE_ID_DOMAIN = "herald.notifier"
+#: The To header of a message to the forum members: a group with no addresses (RFC 5322), so no
+#: member's reply-all writes to everyone; the members are the envelope's recipients.
+FORUM_MEMBERS_HEADER = "Social Media Forum members:;"
 
 
 def render_email(
@@ -31,7 +36,7 @@ def render_email(
     msg = EmailMessage()
     msg["Subject"] = headline  # one line already; EmailMessage refuses header injection
     msg["From"] = sender
-    msg["To"] = ", ".join(to)
+    msg["To"] = ", ".join(to) if to else FORUM_MEMBERS_HEADER
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = f"<{alert_id}@{MESSAGE_ID_DOMAIN}>"
     msg["X-Herald-Event-Id"] = alert.event_id
@@ -61,27 +66,36 @@ class EmailAdapter:
         username: str | None,
         password: SecretStr | None,
         sender: str,
-        to: list[str],
+        to: list[str] | Callable[[], list[str]],
         internal: bool,
         timeout: float,
         ca_file: str | None = None,
         templates: Templates = DEFAULT_TEMPLATES,
     ) -> None:
+        """`to`: the addresses, or a function giving them at each send (the forum members)."""
         self.name = name
         self.templates = templates
         self.ca_file = ca_file
         self.internal = internal
         self.host, self.port, self.security = host, port, security
         self.username, self._password = username, password
-        self.sender, self.to = sender, list(to)
+        self.sender = sender
+        self.to: list[str] | Callable[[], list[str]] = to if callable(to) else list(to)
         self.timeout = timeout
         self.where = f"SMTP {host}:{port}"
 
     async def send(self, alert: Alert, alert_id: str) -> None:
-        message = render_email(alert, alert_id, sender=self.sender, to=self.to, templates=self.templates)
+        if callable(self.to):
+            recipients, shown = self.to(), []
+            if not recipients:  # the view has not read the snapshot yet, or nobody is a member
+                raise DeliveryError(f"{self.where}: no forum member's address known yet", "transient")
+        else:
+            recipients = shown = self.to
+        message = render_email(alert, alert_id, sender=self.sender, to=shown, templates=self.templates)
         try:
             await aiosmtplib.send(
                 message,
+                recipients=recipients,
                 hostname=self.host,
                 port=self.port,
                 username=self.username,

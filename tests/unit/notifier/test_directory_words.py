@@ -174,3 +174,25 @@ async def test_a_fact_waits_for_its_record_until_a_deadline() -> None:
     assert await directory.view.known_at("nobody", 1, timeout=0.05) is None  # gave up at the deadline
     directory.run("erase", "pip")
     assert await directory.view.known_at("pip", 1, timeout=30) is None  # erased: no wait at all
+
+
+def test_the_forum_members_are_the_active_members_with_an_address_once_caught_up() -> None:
+    caught_up = asyncio.Event()
+    view = StaffView(caught_up)
+    people = [
+        ("s1", "sue@staff.example", True, "active"),
+        ("s2", "pip@staff.example", True, "active"),
+        ("s3", "left@staff.example", True, "left"),
+        ("s4", "not@staff.example", False, "active"),
+        ("s5", None, True, "active"),
+    ]
+    for n, (staff_id, email, member, status) in enumerate(people):
+        record = StaffMember(
+            staff_id=staff_id, version=1, name=staff_id, email=email, forum_member=member, status=status
+        )
+        view.apply(staff_id, record, partition=0, offset=n)
+    assert view.forum_members() == []  # the snapshot not read yet: not a short list
+    caught_up.set()
+    assert view.forum_members() == ["pip@staff.example", "sue@staff.example"]
+    view.apply("s2", None, partition=0, offset=9)  # erased
+    assert view.forum_members() == ["sue@staff.example"]
