@@ -2,16 +2,18 @@
 
 `FakeSMTP().start()` listens on a free 127.0.0.1 port (`.port`); with `tls_context` it offers
 STARTTLS and requires it; with `implicit_tls` it speaks TLS from the first byte (port 465's
-"SMTPS"); with `login=(user, password)` it requires AUTH; `.messages` holds the parsed
-messages (`email.message.EmailMessage`) in arrival order, `.envelopes` the SMTP envelopes
-(mail_from, rcpt_tos); `stop()` ends it. aiosmtpd's Controller runs the server in its own thread,
-so it works from sync and async tests alike.
+"SMTPS"); with `login=(user, password)` it requires AUTH; `.messages` holds the parsed messages
+(`email.message.EmailMessage`) in arrival order, `.envelopes` the SMTP envelopes (mail_from,
+rcpt_tos), `.arrivals` when each came (epoch seconds, for benchmarks); `stop()` ends it.
+aiosmtpd's Controller runs the server in its own thread, so it works from sync and async tests
+alike.
 """
 
 from __future__ import annotations
 
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -34,10 +36,12 @@ class _Collector:
         self.fake = fake
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        arrived = time.time()
         content = envelope.original_content or envelope.content  # type: ignore[attr-defined]
         message = BytesParser(policy=policy.default).parsebytes(content)
         with self.fake._lock:
             self.fake.messages.append(message)  # type: ignore[arg-type]
+            self.fake.arrivals.append(arrived)
             self.fake.envelopes.append(
                 ReceivedEnvelope(envelope.mail_from, list(envelope.rcpt_tos))  # type: ignore[attr-defined]
             )
@@ -58,6 +62,7 @@ class FakeSMTP:
         self.port = port or free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[ReceivedEnvelope] = []
+        self.arrivals: list[float] = []
         self.logins: list[str] = []
         self._lock = threading.Lock()
         self._login = login
