@@ -10,9 +10,10 @@ What it does (a couple of minutes for the defaults on 2 cores):
    targets file naming the three (the e-mail one internal, multipart text + HTML);
 4. `--rounds` rounds (default 3), each a *burst*: `--alerts` PostPublished (default 300, each with
    its own title token) sent at once to herald.posts; figures per round: deliveries/s and alerts/s
-   (an alert counts once all three targets have it) from the first send to the last receipt, and
-   the latency of every delivery from its source event's `time` (set when the event is made, just
-   before the send) to the receiver's receipt — queueing behind the burst included;
+   (an alert counts once all three targets have it) from the first send to the last receipt, the
+   latency of every delivery from its source event's `time` (set when the event is made, just
+   before the send) to the receiver's receipt — queueing behind the burst included — and the
+   notifier process's CPU time (user + system, /proc) per alert;
 5. *paced*: `--paced` more alerts (default 60) sent one by one at `--rate` alerts/s (default 10):
    the latency of an idle notifier;
 6. checks that every target got every alert exactly once; prints each round, their median, the
@@ -107,6 +108,12 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
@@ -183,15 +190,24 @@ async def run_bench(bootstrap: str, args: argparse.Namespace, workdir: Path) -> 
         started = time.monotonic()
         service = ServiceProcess("notifier", env, port, workdir).start(timeout=120)
         print(f"notifier ready in {time.monotonic() - started:.1f}s", flush=True)
+        assert service.process is not None
+        pid = service.process.pid
         rounds: list[dict[str, Any]] = []
         async with EventProducer(bootstrap, source="/herald/bench", namespace=namespace) as producer:
             for n in range(args.rounds):
                 tokens = [f"bench-r{n}-{i}" for i in range(args.alerts)]
+                cpu0 = cpu_seconds(pid)
                 t0 = time.time()
                 envelopes = await asyncio.gather(*(producer.send(POSTS, t, post(t)) for t in tokens))
                 sent = dict(zip(tokens, envelopes, strict=True))
                 seen = await wait_for(web, smtp, set(tokens), timeout=max(120.0, args.alerts / 2))
-                rounds.append(figures(sent, seen, t0))
+                cpu = cpu_seconds(pid) - cpu0
+                rounds.append(
+                    {
+                        **figures(sent, seen, t0),
+                        "notifier_cpu_ms_per_alert": round(cpu * 1000 / len(tokens), 1),
+                    }
+                )
                 print(f"round {n + 1}: {json.dumps(rounds[-1])}", flush=True)
             paced_tokens = [f"bench-paced-{i}" for i in range(args.paced)]
             print(f"paced: {args.paced} alerts at {args.rate:g}/s…", flush=True)
@@ -236,6 +252,7 @@ def show(result: dict[str, Any]) -> None:
         ("latency p50 (event time → receipt), ms", "latency_ms_p50"),
         ("latency p99, ms", "latency_ms_p99"),
         ("latency max, ms", "latency_ms_max"),
+        ("notifier CPU per alert (3 deliveries), ms", "notifier_cpu_ms_per_alert"),
     ]
     n = result["median"]["alerts"]
     table = Table(title=f"notifier → slack + webhook + SMTP on loopback ({n} alerts per burst)")
@@ -246,7 +263,7 @@ def show(result: dict[str, Any]) -> None:
     table.add_column(f"paced @ {result['paced']['rate']:g}/s", justify="right")
     for label, key in rows:
         cells = [str(r[key]) for r in result["rounds"]]
-        table.add_row(label, *cells, str(result["median"][key]), str(result["paced"][key]))
+        table.add_row(label, *cells, str(result["median"][key]), str(result["paced"].get(key, "")))
     console().print(table)
     load = ", ".join(str(x) for x in result["load_average"])
     print(f"cores {result['cpus']}, load average {load}; delivered twice {result['delivered_twice']}")

@@ -152,6 +152,9 @@ class Templates:
         searched = [str(directory)] if directory is not None else []
         loader = jinja2.FileSystemLoader([*searched, str(PACKAGE_TEMPLATES)])
         self._envs = {name: _environment(fmt, loader) for name, fmt in FORMATS.items()}
+        # which file answers (format, names): Jinja caches templates it found, not the misses,
+        # and a lookup of `<format>/<kind>.j2` that falls back to `kinds/` would stat every time
+        self._chosen: dict[tuple[str, tuple[str, ...]], jinja2.Template] = {}
 
     def headline(self, kind: str, facts: dict[str, Any], *, possible_repeat: bool = False) -> str:
         """The plain one-line headline, marked when an earlier try may have arrived (the mark is
@@ -189,13 +192,14 @@ class Templates:
                 self.body(fmt, kind, facts)
 
     def _render(self, fmt: str, names: list[str], facts: dict[str, Any]) -> str:
-        env = self._envs[fmt]
+        key = (fmt, tuple(names))
         try:
-            template = env.select_template(names)
+            template = self._chosen.get(key) or self._envs[fmt].select_template(names)
         except jinja2.TemplateNotFound:
             raise TemplateProblem(f"no template {' or '.join(names)}") from None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateProblem(f"{exc.filename or exc.name}: line {exc.lineno}: {exc.message}") from None
+        self._chosen[key] = template
         try:
             return template.render(facts)
         except jinja2.TemplateError as exc:
@@ -211,6 +215,7 @@ def _environment(fmt: Format, loader: jinja2.BaseLoader) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # checked at start-up; a file changed later applies at the next start
     )
     env.filters.update(
         esc=fmt.esc,
