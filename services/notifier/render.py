@@ -12,7 +12,7 @@ outbox for X.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from services.notifier import directory_words
@@ -64,7 +64,8 @@ class Alert:
     possible_repeat: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """A flat copy; the facts are shared (never changed in place once made)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Alert:
