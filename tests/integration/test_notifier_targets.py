@@ -21,7 +21,9 @@ from services.notifier.adapters.chat import QUERIES, RENDERERS, ChatAdapter
 from services.notifier.adapters.email import EmailAdapter
 from services.notifier.adapters.matrix import MatrixAdapter
 from services.notifier.adapters.webhook import WebhookAdapter
+from services.notifier.config import load_config
 from services.notifier.render import render
+from services.notifier.targets import build_targets
 from shared.envelope import wrap
 from shared.events import PostPublished
 from tests.fakes.smtp import FakeSMTP
@@ -290,3 +292,35 @@ async def test_email_to_the_forum_members_asks_for_them_at_each_send() -> None:
         await adapter.send(ALERT, "alert-1")
         assert smtp.envelopes[0].rcpt_tos == members
         assert "staff.council.example" not in str(smtp.messages[0]["To"])
+
+
+async def test_a_targets_own_templates_reach_the_wire(tmp_path: Path, receiver: FakeWebhook) -> None:
+    """A targets file naming a template directory: the e-mail's subject, plain and HTML parts and
+    the Slack message carry its words, the hostile title still escaped in each."""
+    (tmp_path / "mine" / "kinds").mkdir(parents=True)
+    (tmp_path / "mine" / "headlines").mkdir()
+    (tmp_path / "mine" / "kinds" / "post_published.j2").write_text(
+        "{{ 'Out now'|bold }} on {{ channel }}: {{ title }}\nRead it: {{ link|link(title) }}\n"
+    )
+    (tmp_path / "mine" / "headlines" / "post_published.j2").write_text("New on {{ channel }}: {{ title }}\n")
+    with FakeSMTP() as smtp:
+        path = tmp_path / "notifier.yaml"
+        mail = f"{{name: mail, kind: email, internal: true, host: 127.0.0.1, port: {smtp.port}"
+        path.write_text(
+            "targets:\n"
+            f"  - {mail}, from: h@council.example, to: [f@council.example], templates: mine}}\n"
+            "  - {name: chat, kind: slack, url: {env: CHAT_URL}, templates: mine}\n"
+        )
+        targets = {t.name: t.adapter for t in build_targets(load_config(path), {"CHAT_URL": receiver.url})}
+        await targets["mail"].send(ALERT, "alert-1")
+        await targets["chat"].send(ALERT, "alert-1")
+        [message] = smtp.messages
+    assert message["Subject"] == f"New on X: {HOSTILE}"
+    assert message.get_body(("plain",)).get_content().splitlines()[0] == f"Out now on X: {HOSTILE}"
+    html = message.get_body(("html",)).get_content()
+    assert "<strong>Out now</strong> on X: &lt;!channel&gt;" in html and "<script>" not in html
+    assert '<a href="https://council.example/news/1">&lt;!channel&gt;' in html
+    [request] = receiver.requests
+    blocks = request.body["blocks"]
+    assert blocks[0]["text"]["text"] == f"New on X: {HOSTILE}"  # plain_text: shown as text
+    assert blocks[1]["text"]["text"].startswith("*Out now* on X: &lt;!channel&gt; @\u200beveryone")

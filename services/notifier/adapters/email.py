@@ -45,7 +45,7 @@ def render_email(
     msg.add_alternative(
         "<!DOCTYPE html>\n<html><body>"
         f"<p><strong>{templates.escape(HTML, headline)}</strong></p>\n"
-        f"<p>{templates.body(HTML, alert.kind, alert.facts)}</p>"
+        f"<div>{templates.body(HTML, alert.kind, alert.facts)}</div>"
         "</body></html>\n",
         subtype="html",
     )
