@@ -2,7 +2,8 @@
 entry per wanted (alert, target) → each target's lane delivers → ForumAlertSent per delivery.
 
 Directory facts carry no names: a view of the compacted `herald.directory.staff`, followed on every
-worker, gives the words (`staff.py` says how long a fact waits for its record).
+worker, gives the words (`staff.py` says how long a fact waits for its record) and the forum
+members' addresses for an e-mail target with `to: forum_members`.
 
 The consumer only decides and records: for every target that wants the event it renders the alert
 as that target may see it (internal or not), and records a `pending` entry keyed by the alert id
@@ -29,6 +30,7 @@ from services.notifier.ledger import DeliveryEntry, DeliveryLedger
 from services.notifier.render import render
 from services.notifier.staff import Known, StaffView
 from services.notifier.targets import configured_targets
+from services.notifier.templating import DEFAULT_TEMPLATES, TEXT
 from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, EventPayload, utcnow
 from shared.events import (
@@ -51,16 +53,16 @@ SERVICE = "notifier"
 def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     """Build the notifier's faust app (nothing connects until the worker runs). A bad targets
     file ends the process with one line naming HERALD_NOTIFIER_CONFIG, before anything starts."""
+    caught_up = asyncio.Event()
+    staff = StaffView(caught_up)
     try:
-        targets = configured_targets(settings)
+        targets = configured_targets(settings, forum_members=staff.forum_members)
     except NotifierConfigError as exc:
         sys.exit(f"herald notifier: {exc}")
     runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers=bootstrap)
     ledger = DeliveryLedger(runtime.app, partitions=POSTS.partitions)
     lanes = {target.name: Lane(runtime, ledger, target) for target in targets}
     runtime.heartbeat_detail["targets"] = ",".join(lanes) or "log"
-    caught_up = asyncio.Event()
-    staff = StaffView(caught_up)
     follower = SnapshotFollower(
         DIRECTORY_SNAPSHOT, staff, bootstrap, namespace=settings.topic_namespace, caught_up=caught_up
     )
@@ -143,7 +145,8 @@ async def _log_only(
     runtime: ServiceRuntime, envelope: CloudEvent, payload: EventPayload, known: Known | None
 ) -> None:
     alert = render(envelope, payload, internal=False, known=known)  # a log is no internal target
-    log.info("forum alert (log only): %s\n%s", alert.headline, alert.text)
+    text = DEFAULT_TEMPLATES.body(TEXT, alert.kind, alert.facts)
+    log.info("forum alert (log only): %s\n%s", alert.headline, text)
     sent = ForumAlertSent(
         alert_id=decide.alert_id(envelope.id, "log"),
         about_event_id=envelope.id,

@@ -21,6 +21,8 @@ from shared.secret_ref import SecretRef
 from shared.settings import HeraldSettings
 
 SETTING = "HERALD_NOTIFIER_CONFIG"
+#: `to: forum_members`: the directory's staff marked as forum members (their work e-mails).
+FORUM_MEMBERS = "forum_members"
 
 Severity = Literal["info", "warning", "error"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
@@ -91,6 +93,11 @@ class TargetConfig(BaseModel):
     internal: bool = False
     wants: Wants = Field(default_factory=Wants)
     retry: RetryConfig | None = None
+    templates: Path | None = Field(
+        default=None,
+        description="A directory of this target's own templates (relative: to the targets file), "
+        "searched before the defaults; checked at start-up.",
+    )
     # webhooks (all chat kinds and the generic one)
     url: SecretRef | None = None
     token: SecretRef | None = None  # generic webhook: bearer; matrix: access token
@@ -106,7 +113,11 @@ class TargetConfig(BaseModel):
     username: str | None = None
     password: SecretRef | None = None
     sender: str | None = Field(default=None, alias="from")
-    to: list[str] = Field(default_factory=list)
+    to: list[str] | Literal["forum_members"] = Field(
+        default_factory=list,
+        description="Addresses (e.g. the forum's list), or `forum_members`: the staff the directory "
+        "marks as forum members, as they are when each alert is sent (internal targets only).",
+    )
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> TargetConfig:
@@ -116,6 +127,8 @@ class TargetConfig(BaseModel):
             raise ValueError("matrix target needs homeserver, room and token")
         if self.kind is TargetKind.EMAIL and not (self.host and self.sender and self.to):
             raise ValueError("email target needs host, from and to")
+        if self.to == FORUM_MEMBERS and not self.internal:
+            raise ValueError("to: forum_members sends to staff addresses: only an internal target may")
         if self.kind is not TargetKind.WEBHOOK and self.signing_secret is not None:
             raise ValueError("signing_secret is for the generic webhook only")
         return self
@@ -152,7 +165,14 @@ def load_config(path: Path) -> NotifierConfig:
         raise NotifierConfigError(f"{where}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise NotifierConfigError(f"{where}: the top level must be a mapping with a targets: list")
-    return _validated(data, where)
+    config = _validated(data, where)
+    targets = [
+        t.model_copy(update={"templates": path.parent / t.templates})
+        if t.templates is not None and not t.templates.is_absolute()
+        else t
+        for t in config.targets
+    ]
+    return config.model_copy(update={"targets": targets})
 
 
 def _validated(data: Any, where: str) -> NotifierConfig:

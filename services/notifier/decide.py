@@ -25,7 +25,6 @@ from shared.backoff import equal_jitter
 ALERT_NAMESPACE = uuid.UUID("6f6e1b8e-3d0c-5b8a-9a59-3c1d4e2f0a17")
 #: The longest `Retry-After` honoured as given; longer is capped (the give-up age still applies).
 MAX_RETRY_AFTER = 3600.0
-REPEAT_MARK = "[possible repeat] "
 
 
 def alert_id(source_event_id: str, target: str, kind: str = "event") -> str:
@@ -91,4 +90,4 @@ def as_sent(alert: Alert, entry: DeliveryEntry) -> Alert:
     """What to send for an entry: marked as a possible repeat when an earlier try may have arrived."""
     if not entry.maybe_sent:
         return alert
-    return Alert(**{**alert.to_json(), "headline": REPEAT_MARK + alert.headline})
+    return Alert(**{**alert.to_json(), "possible_repeat": True})

@@ -1,21 +1,23 @@
-"""What a target reads for each event: a one-line headline and a plain-text body. Pure.
+"""What a target may know of each event: the alert's template kind and its facts. Pure.
 
 Rendered twice when needed: for `internal` targets (inside the council) private accounts' handles
 are shown, marked "(private)"; for the others a private account is "a private account" and every
-e-mail address is withheld (the directory's words are `directory_words`'). No rendering carries the
-event's `data` as such: only these texts and the event's identity leave the notifier. Each target's
-format (`services/notifier/adapters/`) escapes the texts for its markup. Dry-run posts say so in the
-headline, so nobody mistakes the outbox for X.
+e-mail address in the facts is withheld (the directory's words are `directory_words`'). No alert
+carries the event's `data` as such: only these facts and the event's identity leave the notifier.
+The words are templates' (`templating.py`, `templates/`), each target's adapter rendering them in
+its platform's markup at send time. Dry-run posts say so in the headline, so nobody mistakes the
+outbox for X.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from services.notifier import directory_words
 from services.notifier.staff import Known
+from services.notifier.templating import DEFAULT_TEMPLATES, Templates
 from shared.envelope import CloudEvent, EventPayload
 from shared.events import (
     FeedMoved,
@@ -29,8 +31,6 @@ from shared.events import (
     StaffChanged,
     StaffErased,
 )
-
-HEADLINE_MAX = 200
 
 CHANNEL_NAMES = {"x": "X", "outbox": "the outbox", "mastodon": "Mastodon", "bluesky": "Bluesky"}
 
@@ -48,22 +48,29 @@ def withhold_addresses(text: str) -> str:
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert as one target sees it, whatever carries it (stored in the delivery ledger)."""
+    """One alert as one target sees it, whatever carries it (stored in the delivery ledger): its
+    template `kind` and the `facts` the templates word (already withheld for outside targets), the
+    default headline (for logs and herald.forum.alerts) and the identity of its event."""
 
     headline: str
-    text: str
+    kind: str
+    facts: dict[str, Any]
     event_type: str
     event_id: str
     severity: str = "info"
     channel: str | None = None
     feed_id: str | None = None
     occurred_at: str = ""
+    possible_repeat: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """A flat copy; the facts are shared (never changed in place once made)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Alert:
+        if "kind" not in data:  # recorded before templates: the words it was stored with
+            data = {**data, "kind": "plain", "facts": {"headline": data["headline"], "text": data["text"]}}
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
@@ -72,27 +79,28 @@ class UnsupportedEvent(ValueError):
 
 
 def render(
-    envelope: CloudEvent, payload: EventPayload, *, internal: bool, known: Known | None = None
+    envelope: CloudEvent,
+    payload: EventPayload,
+    *,
+    internal: bool,
+    known: Known | None = None,
+    templates: Templates = DEFAULT_TEMPLATES,
 ) -> Alert:
     """The alert for one event, as an internal target or an outside one may see it; a
     `StaffChanged` is worded from `known`, the person's record at its version, when there is one."""
     if isinstance(payload, StaffChanged):
-        headline, lines = directory_words.staff_changed(payload, internal, known)
+        kind, facts = "staff_changed", _directory(directory_words.staff_changed(payload, internal, known))
     else:
-        renderer = _RENDERERS.get(type(payload))
-        if renderer is None:
+        facts_of = _FACTS.get(type(payload))
+        if facts_of is None:
             raise UnsupportedEvent(f"no alert for {envelope.type}")
-        headline, lines = renderer(payload, internal)
-    text = "\n".join(lines).rstrip() + "\n"
-    headline = _one_line(headline)
+        kind, facts = facts_of(payload, internal)
     if not internal:
-        headline, text = (
-            withhold_addresses(headline),
-            withhold_addresses(text),
-        )
+        facts = _withheld(facts)
     return Alert(
-        headline=headline,
-        text=text,
+        headline=templates.headline(kind, facts),
+        kind=kind,
+        facts=facts,
         event_type=envelope.type,
         event_id=envelope.id,
         severity=_SEVERITY[type(payload)](payload) if type(payload) in _SEVERITY else "info",
@@ -102,83 +110,95 @@ def render(
     )
 
 
-def _post_published(p: PostPublished, internal: bool) -> tuple[str, list[str]]:
-    where = f"{_channel(p.channel)} ({p.account})"
-    dry = " (dry run — outbox)" if p.dry_run else ""
-    lines = [f"Posted to {where}{dry}:", "", p.text, ""]
-    if p.dry_run:
-        lines.append("This was a dry run: no social channel was called; the post is in the outbox.")
-    if p.post_url:
-        lines.append(f"Post: {p.post_url}")
-    if p.link:
-        lines.append(f"Item: {p.link}")
-    lines += [f"Item id: {p.item_id}", f"Post id: {p.post_id}", f"Published at: {p.published_at.isoformat()}"]
-    return f"Posted to {where}{dry}: {_title(p.title, p.item_id)}", lines
+Facts = tuple[str, dict[str, Any]]
 
 
-def _post_failed(p: PostFailed, internal: bool) -> tuple[str, list[str]]:
-    retry = (
-        "Herald will try again by itself." if p.retryable else "Herald will NOT try again: someone must act."
-    )
-    lines = [
-        f"Posting to {_channel(p.channel)} ({p.account}) failed after {p.attempts} attempt(s).",
-        f"Reason: {p.reason} ({p.error_code})",
-        retry,
-        "",
-    ]
-    if p.link:
-        lines.append(f"Item: {p.link}")
-    lines += [f"Item id: {p.item_id}", f"Failed at: {p.failed_at.isoformat()}"]
-    return f"Post FAILED on {_channel(p.channel)}: {_title(p.title, p.item_id)} — {p.reason}", lines
+def _post(p: PostPublished | PostFailed | PostHeld | PostApproved | PostDropped) -> dict[str, Any]:
+    """What every post alert says: where, and which item (its title one line, else its id)."""
+    facts: dict[str, Any] = {"channel": _channel(p.channel), "item_id": p.item_id}
+    if hasattr(p, "account"):
+        facts["account"] = p.account
+    if hasattr(p, "title"):
+        facts["title"] = " ".join(p.title.split()) or p.item_id
+        facts["link"] = p.link
+    return facts
 
 
-def _held(p: PostHeld, internal: bool) -> tuple[str, list[str]]:
-    when = (
-        f"It goes out by itself at {p.release_at.isoformat()}."
-        if p.release_at
-        else "It waits for a person: `herald posts approve` or `herald posts drop`."
-    )
-    lines = [f"A post to {_channel(p.channel)} ({p.account}) is held: {p.reason}", when, "", p.text, ""]
-    if p.link:
-        lines.append(f"Item: {p.link}")
-    lines += [f"Item id: {p.item_id}", f"Rule: {p.rule}"]
-    return f"Post HELD for {_channel(p.channel)} ({p.rule}): {_title(p.title, p.item_id)}", lines
+def _post_published(p: PostPublished, internal: bool) -> Facts:
+    return "post_published", {
+        **_post(p),
+        "dry_run": p.dry_run,
+        "text": p.text,
+        "post_url": p.post_url,
+        "post_id": p.post_id,
+        "published_at": p.published_at.isoformat(),
+    }
 
 
-def _approved(p: PostApproved, internal: bool) -> tuple[str, list[str]]:
-    edited = " with edited text" if p.edited else ""
-    lines = [f"{p.approved_by} approved the held post{edited}; it goes out now:", "", p.text, ""]
-    return f"Post approved for {_channel(p.channel)} by {p.approved_by}: {p.item_id}", [
-        *lines,
-        f"Item id: {p.item_id}",
-    ]
+def _post_failed(p: PostFailed, internal: bool) -> Facts:
+    return "post_failed", {
+        **_post(p),
+        "attempts": p.attempts,
+        "reason": p.reason,
+        "error_code": p.error_code,
+        "retryable": p.retryable,
+        "failed_at": p.failed_at.isoformat(),
+    }
 
 
-def _dropped(p: PostDropped, internal: bool) -> tuple[str, list[str]]:
-    why = f" ({p.reason})" if p.reason else ""
-    return f"Post dropped for {_channel(p.channel)} by {p.dropped_by}: {p.item_id}{why}", [
-        f"{p.dropped_by} dropped the held post{why}; it will not go out.",
-        f"Item id: {p.item_id}",
-    ]
+def _held(p: PostHeld, internal: bool) -> Facts:
+    release_at = p.release_at.isoformat() if p.release_at else None
+    return "post_held", {
+        **_post(p),
+        "reason": p.reason,
+        "release_at": release_at,
+        "text": p.text,
+        "rule": p.rule,
+    }
 
 
-def _feed_status(e: FeedStatusChanged, internal: bool) -> tuple[str, list[str]]:
+def _approved(p: PostApproved, internal: bool) -> Facts:
+    return "post_approved", {**_post(p), "approved_by": p.approved_by, "edited": p.edited, "text": p.text}
+
+
+def _dropped(p: PostDropped, internal: bool) -> Facts:
+    return "post_dropped", {**_post(p), "dropped_by": p.dropped_by, "reason": p.reason}
+
+
+def _feed_status(e: FeedStatusChanged, internal: bool) -> Facts:
     if e.status == "broken":
-        return f"Feed BROKEN: {e.url} — {e.last_error or 'failing'}", [
-            f"The feed {e.url} has been failing since {e.since.isoformat()}.",
-            f"Latest error: {e.last_error or '—'}",
-            "Herald keeps trying; nothing from this feed is posted until it recovers.",
-            f"Feed id: {e.feed_id}",
-        ]
-    return f"Feed recovered: {e.url}", [f"The feed {e.url} works again.", f"Feed id: {e.feed_id}"]
+        return "feed_broken", {
+            "url": e.url,
+            "since": e.since.isoformat(),
+            "last_error": e.last_error,
+            "feed_id": e.feed_id,
+        }
+    return "feed_recovered", {"url": e.url, "feed_id": e.feed_id}
 
 
-def _feed_moved(e: FeedMoved, internal: bool) -> tuple[str, list[str]]:
-    return f"Feed moved: {e.old_url} → {e.new_url}", [
-        f"The feed answered HTTP {e.http_status}: it now lives at {e.new_url}.",
-        "Herald follows it there; update any links you keep to the old address.",
-        f"Feed id: {e.feed_id}",
-    ]
+def _feed_moved(e: FeedMoved, internal: bool) -> Facts:
+    return "feed_moved", {
+        "old_url": e.old_url,
+        "new_url": e.new_url,
+        "http_status": e.http_status,
+        "feed_id": e.feed_id,
+    }
+
+
+def _directory(words: directory_words.Words) -> dict[str, Any]:
+    headline, lines = words
+    return {"headline": headline, "lines": lines}
+
+
+def _withheld(value: Any) -> Any:
+    """Every text in the facts with its e-mail addresses withheld (for an outside target)."""
+    if isinstance(value, str):
+        return withhold_addresses(value)
+    if isinstance(value, list):
+        return [_withheld(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _withheld(item) for key, item in value.items()}
+    return value
 
 
 _SEVERITY: dict[type, Any] = {
@@ -189,7 +209,7 @@ _SEVERITY: dict[type, Any] = {
     FeedMoved: lambda p: "warning",
 }
 
-_RENDERERS: dict[type, Any] = {
+_FACTS: dict[type, Any] = {
     PostPublished: _post_published,
     PostFailed: _post_failed,
     PostHeld: _held,
@@ -197,19 +217,13 @@ _RENDERERS: dict[type, Any] = {
     PostDropped: _dropped,
     FeedStatusChanged: _feed_status,
     FeedMoved: _feed_moved,
-    StaffErased: directory_words.staff_erased,
-    StaffAccountChangeRejected: directory_words.rejected,
+    StaffErased: lambda e, internal: ("staff_erased", _directory(directory_words.staff_erased(e, internal))),
+    StaffAccountChangeRejected: lambda e, internal: (
+        "staff_rejected",
+        _directory(directory_words.rejected(e, internal)),
+    ),
 }
 
 
 def _channel(channel: str) -> str:
     return CHANNEL_NAMES.get(channel, channel)
-
-
-def _title(title: str, fallback: str) -> str:
-    return _one_line(title) or fallback
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= HEADLINE_MAX else flat[: HEADLINE_MAX - 1] + "…"

@@ -1,4 +1,5 @@
-"""The notifier's read-only view of `herald.directory.staff`: whom a directory alert is about.
+"""The notifier's read-only view of `herald.directory.staff`: whom a directory alert is about, and
+who the forum members are (an e-mail target's `to: forum_members`).
 
 The directory's facts carry no names or handles, so the words come from the snapshot. The directory
 publishes the fact first and the snapshot record just after, so a fact can arrive before its record:
@@ -51,6 +52,15 @@ class StaffView:
             self._erased.add(staff_id)
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def forum_members(self) -> list[str]:
+        """The work e-mails of the staff marked as forum members who have not left, sorted; empty
+        until the view has read the snapshot (an e-mail to them then waits rather than goes short)."""
+        if not self.caught_up.is_set():
+            return []
+        return sorted(
+            m.email for m in self._members.values() if m.forum_member and m.status != "left" and m.email
+        )
 
     def known(self, staff_id: str, version: int) -> Known | None:
         member = self._members.get(staff_id)

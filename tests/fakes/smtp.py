@@ -1,17 +1,19 @@
 """A real SMTP server on loopback (aiosmtpd), collecting what it receives, for notifier tests.
 
 `FakeSMTP().start()` listens on a free 127.0.0.1 port (`.port`); with `tls_context` it offers
-STARTTLS and requires it, and with
-`login=(user, password)` it requires AUTH; `.messages` holds the parsed
-messages (`email.message.EmailMessage`) in arrival order, `.envelopes` the SMTP envelopes
-(mail_from, rcpt_tos); `stop()` ends it. aiosmtpd's Controller runs the server in its own thread,
-so it works from sync and async tests alike.
+STARTTLS and requires it; with `implicit_tls` it speaks TLS from the first byte (port 465's
+"SMTPS"); with `login=(user, password)` it requires AUTH; `.messages` holds the parsed messages
+(`email.message.EmailMessage`) in arrival order, `.envelopes` the SMTP envelopes (mail_from,
+rcpt_tos), `.arrivals` when each came (epoch seconds, for benchmarks); `stop()` ends it.
+aiosmtpd's Controller runs the server in its own thread, so it works from sync and async tests
+alike.
 """
 
 from __future__ import annotations
 
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -34,10 +36,12 @@ class _Collector:
         self.fake = fake
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        arrived = time.time()
         content = envelope.original_content or envelope.content  # type: ignore[attr-defined]
         message = BytesParser(policy=policy.default).parsebytes(content)
         with self.fake._lock:
             self.fake.messages.append(message)  # type: ignore[arg-type]
+            self.fake.arrivals.append(arrived)
             self.fake.envelopes.append(
                 ReceivedEnvelope(envelope.mail_from, list(envelope.rcpt_tos))  # type: ignore[attr-defined]
             )
@@ -51,19 +55,25 @@ class FakeSMTP:
         port: int | None = None,
         *,
         tls_context: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
         login: tuple[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[ReceivedEnvelope] = []
+        self.arrivals: list[float] = []
         self.logins: list[str] = []
         self._lock = threading.Lock()
         self._login = login
         options: dict[str, object] = {}
         if tls_context is not None:
             options.update(tls_context=tls_context, require_starttls=True)
+        if implicit_tls is not None:
+            options.update(ssl_context=implicit_tls)
         if login is not None:
+            # aiosmtpd's auth_require_tls looks for STARTTLS only; under implicit TLS the whole
+            # session is encrypted already, so AUTH is offered from the start.
             options.update(authenticator=self._authenticate, auth_require_tls=tls_context is not None)
         self._controller = Controller(_Collector(self), hostname=host, port=self.port, **options)
 

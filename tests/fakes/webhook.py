@@ -2,7 +2,8 @@
 
 `FakeWebhook().start()` serves `POST /hook` on a free 127.0.0.1 port (`.url`); with `any_path=True`
 it answers every method on every path (Matrix's `PUT …/send/…/{txnId}`). Every request is kept
-in `.requests` as `ReceivedRequest(path, headers, body, method, query, raw)`. `fail_next(n, status)`
+in `.requests` as `ReceivedRequest(path, headers, body, method, query, raw, at)` (`at`: when it
+arrived, epoch seconds, for benchmarks). `fail_next(n, status)`
 makes the next `n` requests answer `status` (to exercise retries); `status` answers all the others.
 The server runs its own event loop in a thread, so `start()`/`stop()` are plain calls usable from
 sync and async tests; a stopped receiver can be started again on the same port (an outage).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,7 @@ class ReceivedRequest:
     method: str = "POST"
     query: dict[str, str] | None = None
     raw: bytes = b""
+    at: float = 0.0
 
 
 class FakeWebhook:
@@ -69,6 +72,7 @@ class FakeWebhook:
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        arrived = time.time()
         if self.delay:
             await asyncio.sleep(self.delay)
         try:
@@ -77,7 +81,7 @@ class FakeWebhook:
             body = raw.decode(errors="replace")
         with self._lock:
             received = ReceivedRequest(
-                request.path, dict(request.headers), body, request.method, dict(request.query), raw
+                request.path, dict(request.headers), body, request.method, dict(request.query), raw, arrived
             )
             self.requests.append(received)
             status = self._failures.pop(0) if self._failures else self.status

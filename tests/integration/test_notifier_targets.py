@@ -9,6 +9,7 @@ import hmac
 import json
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,19 +21,29 @@ from services.notifier.adapters.chat import QUERIES, RENDERERS, ChatAdapter
 from services.notifier.adapters.email import EmailAdapter
 from services.notifier.adapters.matrix import MatrixAdapter
 from services.notifier.adapters.webhook import WebhookAdapter
-from services.notifier.render import Alert
+from services.notifier.config import load_config
+from services.notifier.render import render
+from services.notifier.targets import build_targets
+from shared.envelope import wrap
+from shared.events import PostPublished
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import FakeWebhook
 from tests.support.ports import free_port
 
 HOSTILE = "<!channel> @everyone <script>alert(1)</script> **bold** & <users/all>"
-ALERT = Alert(
-    headline=f"Posted to X (corporate): {HOSTILE}",
-    text=f"Posted:\n{HOSTILE}\nhttps://x.com/dcc/status/1\n",
-    event_type="herald.post.published.v1",
-    event_id="evt-1",
-    occurred_at="2026-03-01T09:00:00+00:00",
+_POST = PostPublished(
+    item_id="item-1",
+    channel="x",
+    account="corporate",
+    post_id="1",
+    post_url="https://x.com/dcc/status/1",
+    text=f"Posted:\n{HOSTILE}",
+    title=HOSTILE,
+    link="https://council.example/news/1",
+    dry_run=False,
+    published_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
 )
+ALERT = render(wrap(_POST, source="/herald/test"), _POST, internal=False)
 
 
 @pytest.fixture
@@ -106,7 +117,7 @@ async def test_each_chat_platform_receives_its_documented_shape(
     [request] = receiver.requests
     body = request.body
     assert request.method == "POST" and request.path == "/hook"
-    assert "evt-1" not in request.raw.decode()  # the alert's texts, not the event
+    assert ALERT.event_id not in request.raw.decode()  # the alert's texts, not the event
     if kind == "slack":
         assert [b["type"] for b in body["blocks"]] == ["header", "section", "context"]
         assert "&lt;!channel&gt;" in body["blocks"][1]["text"]["text"]
@@ -182,13 +193,19 @@ async def test_failures_are_classified_and_retry_after_is_read(receiver: FakeWeb
     assert caught.value.failure == "transient"
 
 
-async def test_email_over_starttls_with_login(tmp_path: Path) -> None:
+def server_tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context with a certificate for 127.0.0.1 from a test CA, and that CA's file."""
     ca = trustme.CA()
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_tls)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    with FakeSMTP(tls_context=server_tls, login=("herald", "mail-pass")) as smtp:
+    return context, ca_file
+
+
+async def test_email_over_starttls_with_login(tmp_path: Path) -> None:
+    server_tls_context, ca_file = server_tls(tmp_path)
+    with FakeSMTP(tls_context=server_tls_context, login=("herald", "mail-pass")) as smtp:
         adapter = EmailAdapter(
             "mail",
             host="127.0.0.1",
@@ -219,3 +236,91 @@ async def test_email_over_starttls_with_login(tmp_path: Path) -> None:
         with pytest.raises(DeliveryError):  # the server's certificate is not trusted: nothing sent
             await untrusting.send(ALERT, "alert-3")
         assert len(smtp.messages) == 1
+
+
+async def test_email_over_implicit_tls_with_login(tmp_path: Path) -> None:
+    """`security: tls` (port 465 style): TLS from the first byte, the certificate checked against
+    the configured CA, then AUTH; a plain-text client gets nothing through."""
+    context, ca_file = server_tls(tmp_path)
+
+    def adapter(port: int, security: str, ca: Path | None) -> EmailAdapter:
+        return EmailAdapter(
+            "mail",
+            host="127.0.0.1",
+            port=port,
+            security=security,
+            username="herald",
+            password=SecretStr("mail-pass"),
+            sender="herald@council.example",
+            to=["forum@council.example"],
+            internal=True,
+            timeout=5,
+            ca_file=str(ca) if ca else None,
+        )
+
+    with FakeSMTP(implicit_tls=context, login=("herald", "mail-pass")) as smtp:
+        await adapter(smtp.port, "tls", ca_file).send(ALERT, "alert-tls")
+        assert smtp.logins == ["herald"]
+        [message] = smtp.messages
+        assert message["Message-ID"] == "<alert-tls@herald.notifier>"
+        with pytest.raises(DeliveryError):  # the certificate is not trusted without the CA
+            await adapter(smtp.port, "tls", None).send(ALERT, "alert-untrusted")
+        with pytest.raises(DeliveryError):  # a client speaking plain SMTP to a TLS port
+            await adapter(smtp.port, "none", None).send(ALERT, "alert-plain")
+        assert len(smtp.messages) == 1 and smtp.logins == ["herald"]
+
+
+async def test_email_to_the_forum_members_asks_for_them_at_each_send() -> None:
+    members: list[str] = []
+    with FakeSMTP() as smtp:
+        adapter = EmailAdapter(
+            "forum",
+            host="127.0.0.1",
+            port=smtp.port,
+            security="none",
+            username=None,
+            password=None,
+            sender="herald@council.example",
+            to=lambda: members,
+            internal=True,
+            timeout=5,
+        )
+        with pytest.raises(DeliveryError) as caught:  # nobody known yet: it waits, nothing is sent
+            await adapter.send(ALERT, "alert-1")
+        assert caught.value.failure == "transient" and not smtp.messages
+        members += ["a@staff.council.example", "b@staff.council.example"]
+        await adapter.send(ALERT, "alert-1")
+        assert smtp.envelopes[0].rcpt_tos == members
+        assert "staff.council.example" not in str(smtp.messages[0]["To"])
+
+
+async def test_a_targets_own_templates_reach_the_wire(tmp_path: Path, receiver: FakeWebhook) -> None:
+    """A targets file naming a template directory: the e-mail's subject, plain and HTML parts and
+    the Slack message carry its words, the hostile title still escaped in each."""
+    (tmp_path / "mine" / "kinds").mkdir(parents=True)
+    (tmp_path / "mine" / "headlines").mkdir()
+    (tmp_path / "mine" / "kinds" / "post_published.j2").write_text(
+        "{{ 'Out now'|bold }} on {{ channel }}: {{ title }}\nRead it: {{ link|link(title) }}\n"
+    )
+    (tmp_path / "mine" / "headlines" / "post_published.j2").write_text("New on {{ channel }}: {{ title }}\n")
+    with FakeSMTP() as smtp:
+        path = tmp_path / "notifier.yaml"
+        mail = f"{{name: mail, kind: email, internal: true, host: 127.0.0.1, port: {smtp.port}"
+        path.write_text(
+            "targets:\n"
+            f"  - {mail}, from: h@council.example, to: [f@council.example], templates: mine}}\n"
+            "  - {name: chat, kind: slack, url: {env: CHAT_URL}, templates: mine}\n"
+        )
+        targets = {t.name: t.adapter for t in build_targets(load_config(path), {"CHAT_URL": receiver.url})}
+        await targets["mail"].send(ALERT, "alert-1")
+        await targets["chat"].send(ALERT, "alert-1")
+        [message] = smtp.messages
+    assert message["Subject"] == f"New on X: {HOSTILE}"
+    assert message.get_body(("plain",)).get_content().splitlines()[0] == f"Out now on X: {HOSTILE}"
+    html = message.get_body(("html",)).get_content()
+    assert "<strong>Out now</strong> on X: &lt;!channel&gt;" in html and "<script>" not in html
+    assert '<a href="https://council.example/news/1">&lt;!channel&gt;' in html
+    [request] = receiver.requests
+    blocks = request.body["blocks"]
+    assert blocks[0]["text"]["text"] == f"New on X: {HOSTILE}"  # plain_text: shown as text
+    assert blocks[1]["text"]["text"].startswith("*Out now* on X: &lt;!channel&gt; @\u200beveryone")

@@ -1,7 +1,8 @@
 """Chat webhooks: Slack (Block Kit), Mattermost, Google Chat, Microsoft Teams (a Workflows webhook
 with an Adaptive Card) and Discord (embeds, `?wait=true`). None offers an idempotency key on an
-incoming webhook, so none is `idempotent` (docs/adr/0009). Each `render_*` is pure: the alert
-escaped for the platform's markup and cut to its documented limits.
+incoming webhook, so none is `idempotent` (docs/adr/0009). Each `render_*` is pure: the alert's
+templates rendered in the platform's markup (`templating.py` escapes every value) and cut to its
+documented limits.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from typing import Any
 from pydantic import SecretStr
 
 from services.notifier.adapters.http import HttpSender, host_label
-from services.notifier.adapters.text import ZWSP, markdown_escape, no_mentions, slack_escape, truncate
+from services.notifier.adapters.text import cut_markup, split_markup, truncate
 from services.notifier.render import Alert
+from services.notifier.templating import (
+    DEFAULT_TEMPLATES,
+    GOOGLE_CHAT,
+    MARKDOWN,
+    SLACK,
+    TEAMS,
+    Templates,
+)
 
 SLACK_MAX_BLOCKS = 50
 SLACK_SECTION_TEXT = 3000
@@ -27,39 +36,49 @@ DISCORD_DESCRIPTION = 4096
 DISCORD_FOOTER = 2048
 DISCORD_TOTAL = 6000
 
+Render = Callable[[Alert, Templates], dict[str, Any]]
 
-def render_slack(alert: Alert) -> dict[str, Any]:
+
+def _headline(alert: Alert, templates: Templates) -> str:
+    return templates.headline(alert.kind, alert.facts, possible_repeat=alert.possible_repeat)
+
+
+def render_slack(alert: Alert, templates: Templates = DEFAULT_TEMPLATES) -> dict[str, Any]:
     """A header block (plain text: nothing in it is markup), the body in mrkdwn sections of at
     most 3,000 characters, a context line; at most 50 blocks."""
+    headline = _headline(alert, templates)
     blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": truncate(alert.headline, SLACK_HEADER_TEXT)},
-        }
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(headline, SLACK_HEADER_TEXT)}}
     ]
-    sections = _chunks(alert.text.rstrip("\n"), SLACK_SECTION_TEXT, slack_escape)[: SLACK_MAX_BLOCKS - 2]
+    body = templates.body(SLACK, alert.kind, alert.facts)
+    sections = split_markup(body, SLACK_SECTION_TEXT)[: SLACK_MAX_BLOCKS - 2]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in sections]
-    context = slack_escape(f"{alert.severity} · {alert.event_type}")
+    context = templates.escape(SLACK, f"{alert.severity} · {alert.event_type}")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": truncate(slack_escape(alert.headline), SLACK_SECTION_TEXT), "blocks": blocks}
+    fallback = cut_markup(templates.escape(SLACK, headline), SLACK_SECTION_TEXT)
+    return {"text": fallback, "blocks": blocks}
 
 
-def render_mattermost(alert: Alert) -> dict[str, Any]:
+def render_mattermost(alert: Alert, templates: Templates = DEFAULT_TEMPLATES) -> dict[str, Any]:
     """Markdown text, escaped, with @-mentions broken; at most 16,383 characters."""
-    text = f"**{_md(alert.headline)}**\n\n{_md(alert.text)}"
-    return {"text": truncate(text, MATTERMOST_TEXT)}
+    headline = templates.escape(MARKDOWN, _headline(alert, templates))
+    text = f"**{headline}**\n\n{templates.body(MARKDOWN, alert.kind, alert.facts)}"
+    return {"text": cut_markup(text, MATTERMOST_TEXT)}
 
 
-def render_google_chat(alert: Alert) -> dict[str, Any]:
-    """A text message; `<` (mentions, links) and the formatting marks are broken by a zero-width
-    space, so titles stay text; at most 4,096 characters."""
-    text = f"*{_google_chat(alert.headline)}*\n{_google_chat(alert.text)}"
-    return {"text": truncate(text, GOOGLE_CHAT_TEXT)}
+def render_google_chat(alert: Alert, templates: Templates = DEFAULT_TEMPLATES) -> dict[str, Any]:
+    """A text message; `<` (mentions, links) and the formatting marks of every value are broken by
+    a zero-width space, so titles stay text; at most 4,096 characters."""
+    headline = templates.escape(GOOGLE_CHAT, _headline(alert, templates))
+    text = f"*{headline}*\n{templates.body(GOOGLE_CHAT, alert.kind, alert.facts)}"
+    return {"text": cut_markup(text, GOOGLE_CHAT_TEXT)}
 
 
-def render_teams(alert: Alert) -> dict[str, Any]:
-    """A message with one Adaptive Card (1.4): the headline bold, the body; at most ~28 KB."""
-    body = _md(alert.text)
+def render_teams(alert: Alert, templates: Templates = DEFAULT_TEMPLATES) -> dict[str, Any]:
+    """A message with one Adaptive Card (1.4): the headline bold, the body (its paragraphs blank-line
+    separated, as TextBlock's Markdown wants); at most ~28 KB."""
+    headline = cut_markup(templates.escape(TEAMS, _headline(alert, templates)), 1000)
+    body = templates.body(TEAMS, alert.kind, alert.facts).replace("\n", "\n\n")
     while True:
         card = {
             "type": "message",
@@ -74,7 +93,7 @@ def render_teams(alert: Alert) -> dict[str, Any]:
                         "body": [
                             {
                                 "type": "TextBlock",
-                                "text": truncate(_md(alert.headline), 1000),
+                                "text": headline,
                                 "weight": "Bolder",
                                 "size": "Medium",
                                 "wrap": True,
@@ -88,15 +107,16 @@ def render_teams(alert: Alert) -> dict[str, Any]:
         size = len(json.dumps(card).encode())
         if size <= TEAMS_MAX_BYTES:
             return card
-        body = truncate(body, max(1, len(body) - (size - TEAMS_MAX_BYTES) - 16))
+        body = cut_markup(body, max(1, len(body) - (size - TEAMS_MAX_BYTES) - 16))
 
 
-def render_discord(alert: Alert) -> dict[str, Any]:
+def render_discord(alert: Alert, templates: Templates = DEFAULT_TEMPLATES) -> dict[str, Any]:
     """One embed (title ≤ 256, description ≤ 4,096, ≤ 6,000 characters in all); no mentions."""
-    title = truncate(_md(alert.headline), DISCORD_TITLE)
+    title = cut_markup(templates.escape(MARKDOWN, _headline(alert, templates)), DISCORD_TITLE)
     footer = truncate(alert.event_type, DISCORD_FOOTER)
     room = DISCORD_TOTAL - len(title) - len(footer)
-    description = truncate(_md(alert.text), min(DISCORD_DESCRIPTION, room))
+    body = templates.body(MARKDOWN, alert.kind, alert.facts)
+    description = cut_markup(body, min(DISCORD_DESCRIPTION, room))
     embed: dict[str, Any] = {"title": title, "description": description, "footer": {"text": footer}}
     if alert.occurred_at:
         embed["timestamp"] = alert.occurred_at
@@ -116,14 +136,16 @@ class ChatAdapter:
         *,
         internal: bool,
         timeout: float,
-        render: Callable[[Alert], dict[str, Any]],
+        render: Render,
         query: dict[str, str] | None = None,
+        templates: Templates = DEFAULT_TEMPLATES,
     ) -> None:
         self.name = name
         self.kind = kind
         self.internal = internal
         self._url = url
         self._render = render
+        self._templates = templates
         self._query = query or {}
         self._http = HttpSender(f"{kind} {host_label(url.get_secret_value())}", timeout)
 
@@ -131,7 +153,7 @@ class ChatAdapter:
         await self._http.call(
             "POST",
             self._url.get_secret_value(),
-            json=self._render(alert),
+            json=self._render(alert, self._templates),
             params=self._query or None,
             headers={"User-Agent": "herald-notifier"},
         )
@@ -140,7 +162,7 @@ class ChatAdapter:
         await self._http.close()
 
 
-RENDERERS: dict[str, Callable[[Alert], dict[str, Any]]] = {
+RENDERERS: dict[str, Render] = {
     "slack": render_slack,
     "mattermost": render_mattermost,
     "google_chat": render_google_chat,
@@ -149,28 +171,3 @@ RENDERERS: dict[str, Callable[[Alert], dict[str, Any]]] = {
 }
 #: Discord answers 204 with no body unless asked to wait for the message to exist.
 QUERIES: dict[str, dict[str, str]] = {"discord": {"wait": "true"}}
-
-
-def _md(text: str) -> str:
-    return no_mentions(markdown_escape(text))
-
-
-def _google_chat(text: str) -> str:
-    return "".join(c + ZWSP if c in "<*_~`" else c for c in text)
-
-
-def _chunks(text: str, limit: int, escape: Callable[[str], str]) -> list[str]:
-    """`text` escaped, in pieces of at most `limit` characters, never splitting an escape."""
-    pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    for char in text:
-        escaped = escape(char)
-        if size + len(escaped) > limit:
-            pieces.append("".join(current))
-            current, size = [], 0
-        current.append(escaped)
-        size += len(escaped)
-    if current or not pieces:
-        pieces.append("".join(current) or " ")
-    return pieces

@@ -1,7 +1,7 @@
 """Matrix: the client-server API's `PUT /_matrix/client/v3/rooms/{room}/send/m.room.message/{txnId}`
 with the alert id as the transaction id, so a repeated call is the same event (the homeserver
 deduplicates per access token and txnId): `idempotent`. An `m.notice` (bots' messages), plain body
-plus escaped HTML, the event at most 65,536 bytes."""
+plus autoescaped HTML from the templates, the event at most 65,536 bytes."""
 
 from __future__ import annotations
 
@@ -12,28 +12,36 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from services.notifier.adapters.http import HttpSender, host_label
-from services.notifier.adapters.text import html_escape, html_paragraphs, truncate_bytes
+from services.notifier.adapters.text import cut_markup_bytes
 from services.notifier.render import Alert
+from services.notifier.templating import DEFAULT_TEMPLATES, HTML, TEXT, Templates, no_broadcasts
 
 MATRIX_EVENT_BYTES = 65536
 #: Room for what the homeserver adds around the content (ids, keys, signatures, unsigned).
 MATRIX_ENVELOPE_BYTES = 2048
 
 
-def render_matrix(alert: Alert) -> dict[str, Any]:
+def render_matrix(alert: Alert, templates: Templates = DEFAULT_TEMPLATES) -> dict[str, Any]:
+    """`body` from the `text` templates (`@room` and the like broken: clients notify on it),
+    `formatted_body` from the autoescaped `html` ones; both cut to fit."""
+    headline = templates.headline(alert.kind, alert.facts, possible_repeat=alert.possible_repeat)
     budget = MATRIX_EVENT_BYTES - MATRIX_ENVELOPE_BYTES
-    text = alert.text
+    body = no_broadcasts(f"{headline}\n\n{templates.body(TEXT, alert.kind, alert.facts)}")
+    strong = f"<strong>{templates.escape(HTML, headline)}</strong>"
+    formatted = f"{strong}<br>\n{templates.body(HTML, alert.kind, alert.facts)}"
     while True:
         content = {
             "msgtype": "m.notice",
-            "body": f"{alert.headline}\n\n{text}",
+            "body": body,
             "format": "org.matrix.custom.html",
-            "formatted_body": f"<strong>{html_escape(alert.headline)}</strong><br>\n{html_paragraphs(text)}",
+            "formatted_body": formatted,
         }
         size = len(json.dumps(content, ensure_ascii=False).encode())
         if size <= budget:
             return content
-        text = truncate_bytes(text, max(1, len(text.encode()) - (size - budget) // 2 - 16))
+        excess = size - budget + 64
+        body = cut_markup_bytes(body, max(1, len(body.encode()) - excess // 2 - 1))
+        formatted = cut_markup_bytes(formatted, max(1, len(formatted.encode()) - excess // 2 - 1))
 
 
 def matrix_path(room: str, txn_id: str) -> str:
@@ -45,9 +53,18 @@ class MatrixAdapter:
     idempotent = True
 
     def __init__(
-        self, name: str, homeserver: str, room: str, token: SecretStr, *, internal: bool, timeout: float
+        self,
+        name: str,
+        homeserver: str,
+        room: str,
+        token: SecretStr,
+        *,
+        internal: bool,
+        timeout: float,
+        templates: Templates = DEFAULT_TEMPLATES,
     ) -> None:
         self.name = name
+        self.templates = templates
         self.internal = internal
         self._base = homeserver.rstrip("/")
         self._room = room
@@ -58,7 +75,7 @@ class MatrixAdapter:
         await self._http.call(
             "PUT",
             self._base + matrix_path(self._room, alert_id),
-            json=render_matrix(alert),
+            json=render_matrix(alert, self.templates),
             headers={
                 "Authorization": f"Bearer {self._token.get_secret_value()}",
                 "User-Agent": "herald-notifier",

@@ -20,16 +20,18 @@ from pydantic import SecretStr
 
 from services.notifier.adapters.http import HttpSender, host_label
 from services.notifier.render import Alert
+from services.notifier.templating import DEFAULT_TEMPLATES, TEXT, Templates
 
 
-def render_webhook(alert: Alert, alert_id: str) -> bytes:
+def render_webhook(alert: Alert, alert_id: str, templates: Templates = DEFAULT_TEMPLATES) -> bytes:
+    """The alert's plain words (the `text` templates) and identity: the receiver does the markup."""
     body = {
         "alert_id": alert_id,
         "event_id": alert.event_id,
         "event_type": alert.event_type,
         "severity": alert.severity,
-        "headline": alert.headline,
-        "text": alert.text,
+        "headline": templates.headline(alert.kind, alert.facts, possible_repeat=alert.possible_repeat),
+        "text": templates.body(TEXT, alert.kind, alert.facts) + "\n",
         "occurred_at": alert.occurred_at,
     }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -55,8 +57,10 @@ class WebhookAdapter:
         token: SecretStr | None = None,
         signing_secret: SecretStr | None = None,
         clock: Callable[[], float] = time.time,
+        templates: Templates = DEFAULT_TEMPLATES,
     ) -> None:
         self.name = name
+        self.templates = templates
         self.internal = internal
         self._url = url
         self._token = token
@@ -65,7 +69,7 @@ class WebhookAdapter:
         self._http = HttpSender(f"webhook {host_label(url.get_secret_value())}", timeout)
 
     async def send(self, alert: Alert, alert_id: str) -> None:
-        body = render_webhook(alert, alert_id)
+        body = render_webhook(alert, alert_id, self.templates)
         timestamp = str(int(self._clock()))
         headers = {
             "Content-Type": "application/json",

@@ -145,3 +145,18 @@ def test_the_service_refuses_to_start_on_a_bad_file_with_one_line(tmp_path: Path
         "must be {env: VARIABLE_NAME} or {file: /path}, not an inline value"
     )
     assert "Traceback" not in done.stderr and "secret-path" not in done.stderr
+
+
+def test_only_an_internal_email_target_may_write_to_the_forum_members(tmp_path: Path) -> None:
+    path = tmp_path / "notifier.yaml"
+    mail = "{name: forum, kind: email, host: h, from: herald@council.example, to: forum_members"
+    path.write_text(f"targets: [{mail}}}]")
+    with pytest.raises(NotifierConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"HERALD_NOTIFIER_CONFIG={path}: targets.0: to: forum_members sends to staff addresses: "
+        "only an internal target may"
+    )
+    path.write_text(f"targets: [{mail}, internal: true}}]")
+    [target] = build_targets(load_config(path), {}, forum_members=lambda: ["a@council.example"])
+    assert isinstance(target.adapter, EmailAdapter) and target.adapter.to() == ["a@council.example"]

@@ -8,12 +8,14 @@ from services.notifier import decide
 from services.notifier.config import RetryConfig, TargetConfig, Wants
 from services.notifier.ledger import DeliveryEntry, DeliveryState
 from services.notifier.render import Alert
+from services.notifier.templating import DEFAULT_TEMPLATES
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 RETRY = RetryConfig(first_delay=2, max_delay=60, give_up_after=600)
 ALERT = Alert(
     headline="Post FAILED",
-    text="x\n",
+    kind="plain",
+    facts={"headline": "Post FAILED", "text": "x"},
     event_type="herald.post.failed.v1",
     event_id="e1",
     severity="error",
@@ -131,7 +133,9 @@ def test_an_ambiguous_failure_marks_a_possible_repeat_only_without_idempotency()
     assert decide.after_failure(tried, idempotent=False, **kwargs).maybe_sent  # type: ignore[arg-type]
     assert not decide.after_failure(tried, idempotent=True, **kwargs).maybe_sent  # type: ignore[arg-type]
     marked = decide.as_sent(ALERT, decide.after_failure(tried, idempotent=False, **kwargs))  # type: ignore[arg-type]
-    assert marked.headline == "[possible repeat] Post FAILED"
+    assert marked.possible_repeat and marked.headline == ALERT.headline  # the ledger's headline stays
+    words = DEFAULT_TEMPLATES.headline(marked.kind, marked.facts, possible_repeat=marked.possible_repeat)
+    assert words == "[possible repeat] Post FAILED"  # what every target's rendering shows
     assert decide.as_sent(ALERT, tried) == ALERT
 
 

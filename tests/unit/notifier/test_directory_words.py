@@ -7,9 +7,16 @@ from datetime import UTC, datetime
 from services.directory.decide import decide
 from services.notifier.render import Alert, render
 from services.notifier.staff import StaffView
+from services.notifier.templating import DEFAULT_TEMPLATES, TEXT
 from shared.envelope import EventPayload, wrap
 from shared.events import StaffAccountChangeRejected, StaffChanged, StaffCommand, StaffErased, StaffMember
 from shared.events.directory import AccountSpec
+
+
+def text(alert: Alert) -> str:
+    """The alert's body as the plain-text format words it."""
+    return DEFAULT_TEMPLATES.body(TEXT, alert.kind, alert.facts)
+
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 EMAIL = "pip.tucker@staff.devon.example"
@@ -77,8 +84,8 @@ def test_a_public_account_joins_with_its_handle_for_everyone() -> None:
     inside, outside = directory.alerts(event)
     welcome = "Welcome: Sue Tylcoat (Solutions Development Manager) joined the directory with X @suety"
     assert inside.headline == outside.headline == welcome
-    assert "E-mail: sue.tylcoat@staff.devon.example" in inside.text
-    assert "staff.devon.example" not in outside.text + outside.headline
+    assert "E-mail: sue.tylcoat@staff.devon.example" in text(inside)
+    assert "staff.devon.example" not in text(outside) + outside.headline
 
 
 def test_a_private_account_joins_with_its_handle_only_for_internal_targets() -> None:
@@ -88,8 +95,8 @@ def test_a_private_account_joins_with_its_handle_only_for_internal_targets() -> 
     assert outside.headline == (
         "Welcome: Pip Tucker (Head of Strategic Intelligence) joined the directory with a private X account"
     )
-    assert EMAIL in inside.text
-    assert "piptucker" not in outside.headline + outside.text and "@staff" not in outside.text
+    assert EMAIL in text(inside)
+    assert "piptucker" not in outside.headline + text(outside) and "@staff" not in text(outside)
 
 
 def test_a_handle_change_says_was_and_now_privately() -> None:
@@ -102,7 +109,7 @@ def test_a_handle_change_says_was_and_now_privately() -> None:
         inside.headline == "Directory: Pip Tucker's X handle changed @piptucker (private) → @pip_t (private)"
     )
     assert outside.headline == "Directory: Pip Tucker's private X account has a new handle"
-    assert "pip_t" not in outside.text and "piptucker" not in outside.text
+    assert "pip_t" not in text(outside) and "piptucker" not in text(outside)
 
 
 def test_added_and_removed_accounts_and_leaving() -> None:
@@ -123,7 +130,7 @@ def test_without_the_record_the_alert_is_worded_from_the_facts_and_names_nobody(
     event = pip_joins(directory, record=False)  # the snapshot record has not arrived
     for alert in directory.alerts(event):
         assert alert.headline == "Directory: staff id pip: add staff (X)"
-        assert "Pip" not in alert.text and "piptucker" not in alert.text and "@" not in alert.text
+        assert "Pip" not in text(alert) and "piptucker" not in text(alert) and "@" not in text(alert)
 
 
 def test_after_an_erase_no_alert_names_the_person() -> None:
@@ -132,7 +139,7 @@ def test_after_an_erase_no_alert_names_the_person() -> None:
     erased = directory.run("erase", "pip")
     assert isinstance(erased, StaffErased)
     for alert in (*directory.alerts(erased), *directory.alerts(joined)):  # the erase, then a replay
-        assert "Pip" not in alert.headline + alert.text and "piptucker" not in alert.text
+        assert "Pip" not in alert.headline + text(alert) and "piptucker" not in text(alert)
     assert directory.alerts(erased)[0].headline == "Directory: staff id pip erased"
 
 
@@ -148,9 +155,8 @@ def test_a_refusal_names_the_field() -> None:
         request_id="r", staff_id="bob", action="add_account", field="handle", reason="bad", rejected_at=NOW
     )
     inside, _ = Directory().alerts(refusal)
-    assert (
-        inside.headline == "Directory change REJECTED (add_account bob): bad"
-        and "Field: handle" in inside.text
+    assert inside.headline == "Directory change REJECTED (add_account bob): bad" and "Field: handle" in text(
+        inside
     )
     assert inside.severity == "warning"
 
@@ -193,3 +199,25 @@ def test_a_check_that_finds_what_the_last_one_did_is_routine_a_changed_outcome_i
     assert is_routine(check("exists", 3))
     assert not is_routine(check("missing", 2))
     assert not is_routine(check("exists", 1))  # back again: worth saying
+
+
+def test_the_forum_members_are_the_active_members_with_an_address_once_caught_up() -> None:
+    caught_up = asyncio.Event()
+    view = StaffView(caught_up)
+    people = [
+        ("s1", "sue@staff.example", True, "active"),
+        ("s2", "pip@staff.example", True, "active"),
+        ("s3", "left@staff.example", True, "left"),
+        ("s4", "not@staff.example", False, "active"),
+        ("s5", None, True, "active"),
+    ]
+    for n, (staff_id, email, member, status) in enumerate(people):
+        record = StaffMember(
+            staff_id=staff_id, version=1, name=staff_id, email=email, forum_member=member, status=status
+        )
+        view.apply(staff_id, record, partition=0, offset=n)
+    assert view.forum_members() == []  # the snapshot not read yet: not a short list
+    caught_up.set()
+    assert view.forum_members() == ["pip@staff.example", "sue@staff.example"]
+    view.apply("s2", None, partition=0, offset=9)  # erased
+    assert view.forum_members() == ["sue@staff.example"]

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
-
-import pytest
 
 from services.notifier.adapters.chat import (
     render_discord,
@@ -19,7 +19,9 @@ from services.notifier.adapters.chat import (
 from services.notifier.adapters.email import render_email
 from services.notifier.adapters.matrix import matrix_path, render_matrix
 from services.notifier.adapters.webhook import render_webhook, signature
-from services.notifier.render import Alert
+from services.notifier.render import Alert, render
+from shared.envelope import wrap
+from shared.events import PostPublished
 
 HOSTILE = (
     "<!channel> @everyone @here <script>alert(1)</script> **bold** [x](http://evil.example) & <users/all>"
@@ -27,14 +29,20 @@ HOSTILE = (
 
 
 def alert(title: str = HOSTILE, body_lines: int = 3) -> Alert:
-    text = "\n".join(f"line {n}: {title}" for n in range(body_lines)) + "\n"
-    return Alert(
-        headline=f"Posted to X (corporate): {title}"[:200],
-        text=text,
-        event_type="herald.post.published.v1",
-        event_id="e1",
-        occurred_at="2026-03-01T09:00:00+00:00",
+    """A published post whose title and text are `title` (the text `body_lines` lines of it)."""
+    post = PostPublished(
+        item_id="item-1",
+        channel="x",
+        account="corporate",
+        post_id="1790",
+        post_url="https://x.example/1790",
+        text="\n".join(f"line {n}: {title}" for n in range(body_lines)),
+        title=title,
+        link="https://council.example/news/1",
+        dry_run=False,
+        published_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
     )
+    return render(wrap(post, source="/herald/test"), post, internal=False)
 
 
 HUGE = alert("x" * 150, body_lines=2000)  # ~330,000 characters of body
@@ -53,7 +61,10 @@ def test_slack_block_kit_shape_limits_and_escaping() -> None:
         " ".join(b["text"]["text"] for b in render_slack(alert())["blocks"][1:-1])
         + render_slack(alert())["text"]
     )
-    assert "<" not in text and ">" not in text and "&lt;!channel&gt;" in text
+    ours = re.compile(r"<(https://x\.example/1790|https://council\.example/news/1)\|[^<>|]*>")
+    left = re.sub(r"(?m)^> ", "", ours.sub("", text))  # less Herald's own links and quote marks
+    assert "<" not in left and ">" not in left
+    assert "&lt;!channel&gt;" in text and "**bold**" not in text and "@here" not in text
 
 
 def test_discord_embed_limits_and_no_mentions() -> None:
@@ -111,13 +122,9 @@ def test_email_is_multipart_with_a_stable_message_id_and_escaped_html() -> None:
     html = parsed.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert HOSTILE in parsed.get_body(("plain",)).get_content()
-    with pytest.raises(ValueError):  # a header cannot be injected through a headline
-        render_email(
-            Alert(headline="x\nBcc: a@b.example", text="", event_type="t", event_id="e"),
-            "a",
-            sender="h@x.example",
-            to=["f@x.example"],
-        )
+    assert parsed["Subject"] == f"Posted to X (corporate): {HOSTILE}"  # headlines are one line
+    old = Alert.from_json({"headline": "x\nBcc: a@b.example", "text": "", "event_type": "t", "event_id": "e"})
+    assert "Bcc" not in render_email(old, "a", sender="h@x.example", to=["f@x.example"])
 
 
 def test_webhook_body_has_no_event_data_and_a_verifiable_signature() -> None:

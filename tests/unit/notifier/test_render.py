@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.notifier.render import HEADLINE_MAX, Alert, UnsupportedEvent, render
+from services.notifier.render import Alert, UnsupportedEvent, render
+from services.notifier.templating import DEFAULT_TEMPLATES, HEADLINE_MAX, TEXT
 from shared.envelope import EventPayload, wrap
 from shared.events import (
     FeedSubscribed,
@@ -11,6 +12,10 @@ from shared.events import (
 )
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def text(alert: Alert) -> str:
+    return DEFAULT_TEMPLATES.body(TEXT, alert.kind, alert.facts)
 
 
 def alert_for(payload: EventPayload, *, internal: bool = True) -> Alert:
@@ -40,15 +45,15 @@ def published(**overrides: object) -> PostPublished:
 def test_published_post() -> None:
     alert = alert_for(published())
     assert alert.headline == "Posted to X (corporate): Road closures this week"
-    assert "https://x.com/dcc/status/1790" in alert.text
-    assert "https://council.example/news/1" in alert.text
-    assert "Road closures this week https://x.example/1" in alert.text
+    assert "https://x.com/dcc/status/1790" in text(alert)
+    assert "https://council.example/news/1" in text(alert)
+    assert "Road closures this week https://x.example/1" in text(alert)
 
 
 def test_dry_run_post_says_so_in_the_headline() -> None:
     alert = alert_for(published(dry_run=True, post_url=None))
     assert alert.headline == "Posted to X (corporate) (dry run — outbox): Road closures this week"
-    assert "dry run" in alert.text
+    assert "dry run" in text(alert)
 
 
 def test_untitled_post_falls_back_to_the_item_id() -> None:
@@ -76,7 +81,7 @@ def test_failed_post() -> None:
         )
     )
     assert alert.headline == "Post FAILED on X: Road closures — duplicate content"
-    assert "http_403" in alert.text and "will NOT try again" in alert.text
+    assert "http_403" in text(alert) and "will NOT try again" in text(alert)
 
 
 def test_an_outside_target_never_sees_an_email_address() -> None:
@@ -84,26 +89,40 @@ def test_an_outside_target_never_sees_an_email_address() -> None:
         text="Ask sue.tylcoat@devon.gov.uk or press@council.example", title="Mail press@council.example"
     )
     inside, outside = alert_for(post), alert_for(post, internal=False)
-    assert "sue.tylcoat@devon.gov.uk" in inside.text
-    assert (
-        "@devon.gov.uk" not in outside.text and "press@council.example" not in outside.headline + outside.text
-    )
+    assert "sue.tylcoat@devon.gov.uk" in text(inside)
+    assert "@devon.gov.uk" not in text(outside)
+    assert "press@council.example" not in outside.headline + text(outside)
     assert "[address withheld]" in outside.headline
+    assert "press@council.example" not in str(outside.facts)  # withheld in the facts, not only the words
     handle = alert_for(published(text="Follow @dcc@social.example"), internal=False)
-    assert "@dcc@social.example" in handle.text  # a public Mastodon handle is not an address
+    assert "@dcc@social.example" in text(handle)  # a public Mastodon handle is not an address
 
 
 def test_the_alert_carries_no_event_data_and_survives_the_ledger() -> None:
     alert = alert_for(published())
     assert set(alert.to_json()) == {
         "headline",
-        "text",
+        "kind",
+        "facts",
         "event_type",
         "event_id",
         "severity",
         "channel",
         "feed_id",
         "occurred_at",
+        "possible_repeat",
+    }
+    assert set(alert.facts) == {
+        "channel",
+        "account",
+        "item_id",
+        "title",
+        "link",
+        "dry_run",
+        "text",
+        "post_url",
+        "post_id",
+        "published_at",
     }
     assert Alert.from_json(alert.to_json()) == alert
     assert alert.channel == "x" and alert.severity == "info"
@@ -115,3 +134,10 @@ def test_events_it_does_not_know_are_an_error() -> None:
     )
     with pytest.raises(UnsupportedEvent):
         render(wrap(payload, source="/t"), payload, internal=True)
+
+
+def test_an_alert_recorded_before_templates_is_rendered_from_its_stored_words() -> None:
+    old = {"headline": "Posted to X", "text": "Posted:\nRoads\n", "event_type": "t", "event_id": "e"}
+    alert = Alert.from_json(old)
+    assert (alert.kind, DEFAULT_TEMPLATES.headline(alert.kind, alert.facts)) == ("plain", "Posted to X")
+    assert text(alert) == "Posted:\nRoads"
