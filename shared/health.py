@@ -4,9 +4,11 @@ Two questions, two endpoints (as an orchestrator asks them):
 - `/health`, **alive**: the event loop turns (a 1 s ticker is not late by more than
   `HERALD_HEALTH_LOOP_STALL_SECONDS`) and, while its flow is on, the consumer keeps fetching (a
   fetch returned within `HERALD_HEALTH_CONSUMER_STALL_SECONDS`). Failing it means "restart me".
-- `/ready`, **ready**: start-up is over, no rebalance or table recovery is under way, the worker
-  holds partitions, and it is caught up — no more than `HERALD_READY_MAX_LAG` records behind on
-  the topics it reads. Failing it means "don't count on me yet" (a takeover, a backlog).
+- `/ready`, **ready**: start-up is over (the worker has joined its group and been given its
+  share, which may be none: a standby directory worker serves reads and takes over when the
+  decider dies), no rebalance or table recovery is under way, and it is caught up — no more than
+  `HERALD_READY_MAX_LAG` records behind on the topics it reads. Failing it means "don't count on
+  me yet" (a takeover, a backlog).
 
 The deciders are pure: the facts come in a `Sample`, the clock with it.
 """
@@ -70,8 +72,6 @@ def ready(sample: Sample, limits: Limits) -> Verdict:
         reasons.append("rebalancing")
     if sample.in_recovery:
         reasons.append("recovering tables")
-    if sample.started and not sample.assigned:
-        reasons.append("no partitions assigned")
     behind = total_lag(sample.lag)
     if behind > limits.ready_max_lag:
         reasons.append(f"{behind} records behind (more than {limits.ready_max_lag})")

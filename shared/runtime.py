@@ -385,6 +385,7 @@ class ServiceRuntime:
             "status": self.status,
             "version": __version__,
             "consumer_lag": health.total_lag(sample.lag),
+            "partitions": sample.assigned,
             **{name: verdict.to_json() for name, verdict in verdicts.items()},
             **self.heartbeat_detail,
         }
