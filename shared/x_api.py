@@ -85,3 +85,24 @@ def x_client(
     )
     client.session = x_session(base_url, ca_bundle, timeout=timeout)
     return client
+
+
+class LazyXClient:
+    """An `x_client` built on first use, inside the running loop (its aiohttp session belongs to
+    one), and closed with its session."""
+
+    def __init__(
+        self, credentials: XCredentials, base_url: str, ca_bundle: Path | None, *, timeout: float = 30.0
+    ) -> None:
+        self._args = (credentials, base_url, ca_bundle)
+        self._timeout = timeout
+        self._client: AsyncClient | None = None
+
+    def get(self) -> AsyncClient:
+        if self._client is None:
+            self._client = x_client(*self._args, timeout=self._timeout)
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None and self._client.session is not None:
+            await self._client.session.close()

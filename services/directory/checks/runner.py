@@ -78,7 +78,7 @@ def checkers_from(settings: HeraldSettings) -> dict[str, Checker]:
 
 def leads(app: faust.App, commands_topic: str) -> bool:
     """This worker owns partition 0 of the commands topic: the one that runs the directory's rounds."""
-    return any(tp.topic == commands_topic and tp.partition == 0 for tp in app.assignor.assigned_actives())
+    return any(tp.topic == commands_topic and tp.partition == 0 for tp in app.consumer.assignment())
 
 
 class CheckRunner:

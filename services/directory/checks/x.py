@@ -14,7 +14,7 @@ import tweepy
 from tweepy.asynchronous import AsyncClient
 
 from services.directory.checks.rules import CheckResult, by_activity, inconclusive, newest_post, x_user
-from shared.x_api import XCredentials, check_base_url, x_client
+from shared.x_api import LazyXClient, XCredentials, check_base_url
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +35,11 @@ class XChecker:
         timeout: float = 30.0,
     ) -> None:
         check_base_url(base_url)
-        self._credentials = credentials
-        self._base_url = base_url
-        self._ca_bundle = ca_bundle
         self._inactive_after = inactive_after
-        self._timeout = timeout
-        self._client: AsyncClient | None = None
+        self._x = LazyXClient(credentials, base_url, ca_bundle, timeout=timeout)
 
     def client(self) -> AsyncClient:
-        """Built on first use, inside the running loop (an aiohttp session belongs to one)."""
-        if self._client is None:
-            self._client = x_client(self._credentials, self._base_url, self._ca_bundle, timeout=self._timeout)
-        return self._client
+        return self._x.get()
 
     async def check(self, handle: str, now: datetime) -> CheckResult:
         client = self.client()
@@ -76,8 +69,7 @@ class XChecker:
         return by_activity(newest_post(posts), now, self._inactive_after)
 
     async def close(self) -> None:
-        if self._client is not None and self._client.session is not None:
-            await self._client.session.close()
+        await self._x.close()
 
 
 async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import tweepy
 from tweepy.asynchronous import AsyncClient
 
 from shared.events import StaffMember
-from shared.x_api import XCredentials, x_client
+from shared.x_api import LazyXClient, XCredentials
 
 log = logging.getLogger(__name__)
 
@@ -107,19 +107,13 @@ class XListSync:
         timeout: float = 30.0,
     ) -> None:
         self.list_id = list_id
-        self._credentials = credentials
-        self._base_url = base_url
-        self._ca_bundle = ca_bundle
         self.budget = budget
         self._clock = clock
         self._sleep = sleep
-        self._timeout = timeout
-        self._client: AsyncClient | None = None
+        self._x = LazyXClient(credentials, base_url, ca_bundle, timeout=timeout)
 
     def client(self) -> AsyncClient:
-        if self._client is None:
-            self._client = x_client(self._credentials, self._base_url, self._ca_bundle, timeout=self._timeout)
-        return self._client
+        return self._x.get()
 
     async def sync(
         self, members: Iterable[StaffMember], leading: Callable[[], bool] = lambda: True
@@ -219,5 +213,4 @@ class XListSync:
                 return None
 
     async def close(self) -> None:
-        if self._client is not None and self._client.session is not None:
-            await self._client.session.close()
+        await self._x.close()
