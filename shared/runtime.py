@@ -111,8 +111,8 @@ class ServiceRuntime:
         self.last_error: ServiceError | None = None
         self.consumed = Counter(
             "herald_events_consumed",
-            "Records read, by topic and outcome.",
-            ["topic", "outcome"],
+            "Records read, by topic, event type (`(unreadable)` when invalid) and outcome.",
+            ["topic", "type", "outcome"],
             registry=self.metrics,
         )
         self.published = Counter(
@@ -327,20 +327,20 @@ class ServiceRuntime:
         try:
             envelope, payload = decode(event.value, spec.accepts)
         except EventDecodeError as exc:
-            self.consumed.labels(spec.name, "invalid").inc()
+            self.consumed.labels(spec.name, "(unreadable)", "invalid").inc()
             await self.dead_letter(event, exc.reason)
             return
         if not isinstance(payload, wanted):
-            self.consumed.labels(spec.name, "skipped").inc()
+            self.consumed.labels(spec.name, envelope.type, "skipped").inc()
             return
         try:
             await handler(envelope, payload)
         except Exception as exc:
-            self.consumed.labels(spec.name, "failed").inc()
+            self.consumed.labels(spec.name, envelope.type, "failed").inc()
             log.exception("handler failed for %s %s", envelope.type, envelope.id)
             await self.dead_letter(event, f"handler error: {type(exc).__name__}: {exc}")
             return
-        self.consumed.labels(spec.name, "ok").inc()
+        self.consumed.labels(spec.name, envelope.type, "ok").inc()
 
     # --- health, metrics, heartbeats -----------------------------------------------------------
     def _install_pages(self) -> None:

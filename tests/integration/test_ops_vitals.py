@@ -86,11 +86,12 @@ async def test_ready_health_metrics_and_heartbeats_say_what_the_worker_does(
 
             async def counted() -> str | None:
                 text = (await client.get(f"{base}/metrics")).text
-                invalid = {"topic": FEED_ITEMS.name, "outcome": "invalid"}
+                invalid = {"topic": FEED_ITEMS.name, "type": "(unreadable)", "outcome": "invalid"}
                 return text if _metric(text, "herald_events_consumed_total", **invalid) == 1 else None
 
             text = await wait_until(counted, timeout=30)
-            assert _metric(text, "herald_events_consumed_total", topic=FEED_ITEMS.name, outcome="ok") == 5
+            discovered = {"topic": FEED_ITEMS.name, "type": "herald.feed.item.discovered.v1", "outcome": "ok"}
+            assert _metric(text, "herald_events_consumed_total", **discovered) == 5
             published = _metric(
                 text, "herald_events_published_total", topic="herald.posts", type="herald.post.published.v1"
             )
