@@ -1,5 +1,5 @@
-"""The directory service, wired: commands in → decide → events, snapshot, table; `GET /staff` out,
-`POST /staff/commands` (admin token) in.
+"""The directory service, wired: commands in → decide → events, snapshot, table; the HTTP API
+(`http_api.py`: reads, exports, `/verify`, the Atom feed, `POST /staff/commands`, `/openapi.json`).
 
 State: a faust Table `staff` (staff id → record as JSON) co-partitioned with
 `herald.directory.commands`; it is what a command is decided against, and it is rebuilt from its
@@ -17,15 +17,13 @@ order would lose events: a table already updated makes the redelivered command a
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import faust
-from pydantic import ValidationError
 
-from services.directory.access import Unauthorized, access_level
 from services.directory.decide import decide, rejected
+from services.directory.http_api import install_http_api
 from services.directory.snapshot import write_snapshot
-from services.directory.view import DirectoryView, public_record
+from services.directory.view import DirectoryView
 from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, utcnow
 from shared.events import StaffCommand, StaffMember
@@ -91,7 +89,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
         runtime.heartbeat_detail["people"] = str(len(view))
         log.info("%s %s (request %s)", decision.event.event_type, command.staff_id, command.request_id)
 
-    _install_staff_pages(runtime, view, follower)
+    install_http_api(runtime, view, follower)
     return runtime
 
 
@@ -99,65 +97,3 @@ def _current_key() -> str | None:
     event = faust.current_event()
     key = event.message.key if event is not None else None
     return key.decode(errors="replace") if isinstance(key, bytes) else None
-
-
-def _install_staff_pages(runtime: ServiceRuntime, view: DirectoryView, follower: SnapshotFollower) -> None:
-    admin_token = runtime.settings.admin_token
-
-    def check(web: Any, request: Any) -> tuple[bool, Any]:
-        """For a read: (include private?, error response or None)."""
-        if not follower.caught_up.is_set():
-            return False, web.json({"error": "the directory is still loading; try again shortly"}, status=503)
-        return authorise(web, request)
-
-    def authorise(web: Any, request: Any) -> tuple[bool, Any]:
-        """(admin?, error response or None)."""
-        try:
-            level = access_level(request.headers.get("Authorization"), admin_token)
-        except Unauthorized as exc:
-            return False, web.json({"error": exc.reason}, status=401, headers={"WWW-Authenticate": "Bearer"})
-        return level == "admin", None
-
-    @runtime.app.page("/staff")
-    async def staff_list(web: Any, request: Any) -> Any:
-        """Everyone sorted by name: what anyone may see, or (admin token) the full records."""
-        admin, error = check(web, request)
-        if error is not None:
-            return error
-        if admin:
-            return web.json([m.model_dump(mode="json") for m in view.members()])
-        return web.json(view.public())
-
-    @runtime.app.page("/staff/commands")
-    class StaffCommands(faust.web.View):
-        """POST a `StaffCommand` as JSON (admin token only); 202 with its request id. The outcome
-        is on herald.directory.events, like every other source's."""
-
-        async def post(self, request: Any) -> Any:
-            # Commands are queued, not decided here: they need no loaded view.
-            admin, error = authorise(self, request)
-            if error is not None:
-                return error
-            if not admin:
-                return self.json({"error": "directory commands need the admin token"}, status=401)
-            try:
-                command = StaffCommand.model_validate_json(await request.read())
-            except ValidationError as exc:
-                problem = exc.errors()[0]
-                field = ".".join(str(part) for part in problem["loc"]) or "body"
-                return self.json({"error": f"{field}: {problem['msg']}"}, status=400)
-            await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
-            return self.json({"request_id": command.request_id}, status=202)
-
-    @runtime.app.page("/staff/{staff_id}")
-    async def staff_one(web: Any, request: Any, staff_id: str) -> Any:
-        """One person; 404 without the token when nothing of them may be shown (a private account
-        or an e-mail does not disclose that they exist)."""
-        admin, error = check(web, request)
-        if error is not None:
-            return error
-        member = view.get(staff_id)
-        shown = (member.model_dump(mode="json") if admin else public_record(member)) if member else None
-        if shown is None:
-            return web.json({"error": f"no staff member {staff_id!r}"}, status=404)
-        return web.json(shown)

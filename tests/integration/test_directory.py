@@ -4,11 +4,16 @@ erase, commands over HTTP and their refusals, two workers and a restart."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
+import feedparser
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -32,6 +37,18 @@ CHANGED = "herald.directory.staff.changed.v1"
 ERASED = "herald.directory.staff.erased.v1"
 REJECTED = "herald.directory.change.rejected.v1"
 PRIVATE_HANDLES = ("piptucker", "rcarter")
+#: Every page the directory serves to a GET without parameters.
+PAGES = (
+    "/staff",
+    "/staff/export.csv",
+    "/staff/export.json",
+    "/changes.atom",
+    "/openapi.json",
+    "/health",
+    "/metrics",
+)
+#: Searches that would find a private account or an e-mail if the public answers searched them.
+SEARCHES = ("pip", "tucker", "rcarter", "carter", "staff.devon", "@", "x")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
@@ -138,9 +155,23 @@ async def changelog_topic(bootstrap: str, namespace: str) -> str:
 async def public_pages(
     http: httpx.AsyncClient, staff_ids: list[str], headers: dict[str, str] | None = None
 ) -> str:
-    """The text of every page the directory serves to a GET."""
-    paths = ["/staff", "/health", "/metrics", *(f"/staff/{staff_id}" for staff_id in staff_ids)]
-    return "\n".join([(await http.get(path, headers=headers)).text for path in paths])
+    """The text of every page the directory serves to a GET: the lists, searches and filters,
+    each person, the exports, the Atom feed, /verify, the document. (/verify of a private handle
+    echoes the question, so it is checked on its own: it must answer as for an unknown one.)"""
+    paths = [
+        *PAGES,
+        *(f"/staff/{staff_id}" for staff_id in staff_ids),
+        *(f"/staff?q={quote(word)}" for word in SEARCHES),
+        *(f"/staff/export.csv?platform=x&q={quote(word)}" for word in SEARCHES),
+        "/verify?platform=x&handle=suety",
+        f"/verify?url={quote('https://twitter.com/Shaun32')}",
+    ]
+    texts = []
+    for path in paths:
+        response = await http.get(path, headers=headers)
+        assert response.status_code in (200, 404), (path, response.status_code, response.text)
+        texts.append(response.text)
+    return "\n".join(texts)
 
 
 async def test_the_example_list_twice_privacy_and_erase(
@@ -178,11 +209,43 @@ async def test_the_example_list_twice_privacy_and_erase(
             assert handle not in pages.lower()
         assert not EMAIL.search(pages), EMAIL.search(pages)
         assert (await http.get(f"/staff/{by_name['Pip Tucker']}")).status_code == 404
+        assert len((await http.get("/staff", params={"q": "carter"})).json()) == 1  # Shaun, not Richard
+        sue = (await http.get("/verify", params={"url": "https://x.com/SueT"})).json()
+        assert sue["council_account"] is False  # another handle: not ours
+        sue = (await http.get("/verify", params={"platform": "x", "handle": "@suety"})).json()
+        assert sue["council_account"] is True and sue["staff"]["name"] == "Sue Tylcoat"
+        private_answers = {
+            handle: (await http.get("/verify", params={"platform": "x", "handle": handle})).content
+            for handle in PRIVATE_HANDLES
+        }
+        unknown = (await http.get("/verify", params={"platform": "x", "handle": "nobody_here"})).json()
+        assert unknown == {
+            "council_account": False,
+            "platform": "x",
+            "handle": "nobody_here",
+            "url": "https://x.com/nobody_here",
+            "verified": False,
+            "staff": None,
+        }
+        feed = feedparser.parse((await http.get("/changes.atom")).content)
+        assert not feed.bozo and feed.version == "atom10" and len(feed.entries) == 11, feed.bozo_exception
+        assert {"Sue Tylcoat on X: suety", "Shaun Carter on X: Shaun32"} <= {e.title for e in feed.entries}
+        exported = (await http.get("/staff/export.json")).json()
+        assert exported["access"] == "public" and exported["staff"] == public
+        csv_rows = list(csv.DictReader(io.StringIO((await http.get("/staff/export.csv")).text)))
+        assert len(csv_rows) == 11 and "email" not in csv_rows[0]
         with_token = await public_pages(http, ids, admin())
         assert all(handle in with_token for handle in PRIVATE_HANDLES)
         assert (
             "pip.tucker@staff.devon.example" in with_token and "sue.tylcoat@staff.devon.example" in with_token
         )
+        admin_rows = list(
+            csv.DictReader(io.StringIO((await http.get("/staff/export.csv", headers=admin())).text))
+        )
+        assert {"piptucker", "rcarter"} <= {row["handle"] for row in admin_rows}
+        assert "pip.tucker@staff.devon.example" in {row["email"] for row in admin_rows}
+        found = (await http.get("/staff", params={"q": "rcarter"}, headers=admin())).json()
+        assert [m["name"] for m in found] == ["Richard Carter"]
 
     # Public topics (what this stack wrote there: heartbeats, errors) hold no private handle or e-mail.
     read: dict[str, int] = {}
@@ -208,6 +271,14 @@ async def test_the_example_list_twice_privacy_and_erase(
         for headers in (None, admin()):
             pages = (await public_pages(http, ids, headers)).lower()
             assert "piptucker" not in pages and "pip tucker" not in pages and "pip.tucker" not in pages
+        # A private handle was answered exactly as one nobody holds: as now, when nobody does.
+        gone = (await http.get("/verify", params={"platform": "x", "handle": "piptucker"})).content
+        assert private_answers["piptucker"] == gone
+        assert json.loads(private_answers["rcarter"]) == {
+            **unknown,
+            "handle": "rcarter",
+            "url": "https://x.com/rcarter",
+        }
 
     # The compacted topics, read as tables, hold nothing of Pip; the year-long events hold nothing
     # personal of anyone.
@@ -248,7 +319,12 @@ async def test_commands_over_http_and_their_refusals(
 
         assert (await post(librarian, {})).status_code == 401  # no token: refused, nothing sent
         bad = await http.post("/staff/commands", content=b'{"action": "add_staff"}', headers=admin())
-        assert bad.status_code == 400 and bad.json()["error"].startswith("request_id: Field required")
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in bad.json()["errors"]] == ["request_id", "staff_id"]
+        wrong = await http.post(
+            "/staff/commands", content=librarian.model_dump_json(), headers={"Authorization": "Bearer nope"}
+        )
+        assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid admin token"
         for command in (librarian, planner):
             response = await post(command)
             assert response.status_code == 202 and response.json() == {"request_id": command.request_id}

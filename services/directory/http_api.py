@@ -1,0 +1,190 @@
+"""The directory's HTTP API on faust's aiohttp web server: reads for anyone (more with the admin
+token), `POST /staff/commands` with the token, and the OpenAPI 3.1 document describing them
+(`openapi.py`). Handlers only parse, authorise and serialise; what is answered is decided in
+`queries.py` and `atom.py`.
+
+Every error is RFC 9457 problem details: 401 for a wrong or malformed token (never quietly
+public), 422 naming the field or query parameter at fault, 404, 503 while the view loads. Each
+page is a `faust.web.View` with only the methods it serves, so any other method is 405.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from services.directory.access import Unauthorized, access_level
+from services.directory.api_models import Accepted, FieldError, Problem
+from services.directory.atom import CONTENT_TYPE as ATOM_TYPE
+from services.directory.atom import changes_feed
+from services.directory.openapi import PROBLEM, openapi_document
+from services.directory.queries import (
+    QueryError,
+    StaffQuery,
+    admin_results,
+    export_csv,
+    export_json,
+    public_results,
+    verify,
+)
+from services.directory.view import DirectoryView, public_record
+from shared import __version__
+from shared.compacted import SnapshotFollower
+from shared.envelope import utcnow
+from shared.events import StaffCommand
+from shared.runtime import ServiceRuntime
+from shared.topics import DIRECTORY_COMMANDS
+
+
+class Refusal(Exception):
+    """A request answered with problem details instead of a body."""
+
+    def __init__(self, status: int, detail: str, errors: Iterable[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = list(errors)
+
+
+def problem(web: Any, refusal: Refusal) -> Any:
+    body = Problem(
+        title=HTTPStatus(refusal.status).phrase,
+        status=refusal.status,
+        detail=refusal.detail,
+        errors=refusal.errors,
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else None
+    return web.json(
+        body.model_dump(mode="json"), status=refusal.status, content_type=PROBLEM, headers=headers
+    )
+
+
+def install_http_api(runtime: ServiceRuntime, view: DirectoryView, follower: SnapshotFollower) -> None:
+    """Add the directory's pages to the runtime's web server (after /health and /metrics)."""
+    admin_token = runtime.settings.admin_token
+    document = openapi_document(__version__)
+
+    def is_admin(request: Any) -> bool:
+        try:
+            return access_level(request.headers.get("Authorization"), admin_token) == "admin"
+        except Unauthorized as exc:
+            raise Refusal(401, exc.reason) from None
+
+    def reader(request: Any) -> bool:
+        """For a read: admin? (401 for a wrong token, 503 until the view has loaded)."""
+        admin = is_admin(request)
+        if not follower.caught_up.is_set():
+            raise Refusal(503, "the directory is still loading; try again shortly")
+        return admin
+
+    def results(request: Any, admin: bool) -> Any:
+        query = _parse(StaffQuery.parse, request)
+        return admin_results(view.members(), query) if admin else public_results(view.members(), query)
+
+    class Page(faust.web.View):
+        """A GET page: `answer` returns the response or raises `Refusal`."""
+
+        async def get(self, request: Any, **match: Any) -> Any:
+            try:
+                return await self.answer(request, **match)
+            except Refusal as refusal:
+                return problem(self, refusal)
+
+        async def answer(self, request: Any, **match: Any) -> Any:  # pragma: no cover - overridden
+            raise NotImplementedError
+
+    @runtime.app.page("/openapi.json")
+    class OpenAPI(Page):
+        async def answer(self, request: Any) -> Any:
+            return self.json(document)
+
+    @runtime.app.page("/staff")
+    class StaffList(Page):
+        async def answer(self, request: Any) -> Any:
+            admin = reader(request)
+            return self.json([record.model_dump(mode="json") for record in results(request, admin)])
+
+    # Before /staff/{staff_id}: aiohttp matches routes in the order they were added.
+    @runtime.app.page("/staff/export.csv")
+    class ExportCsv(Page):
+        async def answer(self, request: Any) -> Any:
+            admin = reader(request)
+            text = export_csv(results(request, admin), admin=admin)
+            disposition = {"Content-Disposition": 'attachment; filename="staff.csv"'}
+            return self.text(text, content_type="text/csv", headers=disposition)
+
+    @runtime.app.page("/staff/export.json")
+    class ExportJson(Page):
+        async def answer(self, request: Any) -> Any:
+            admin = reader(request)
+            export = export_json(results(request, admin), admin=admin, now=utcnow())
+            disposition = {"Content-Disposition": 'attachment; filename="staff.json"'}
+            return self.json(export.model_dump(mode="json"), headers=disposition)
+
+    @runtime.app.page("/staff/commands")
+    class StaffCommands(faust.web.View):
+        """POST a `StaffCommand` as JSON (admin token only); 202 with its request id. The outcome
+        is on herald.directory.events, like every other source's. Commands are queued, not
+        decided here, so they need no loaded view."""
+
+        async def post(self, request: Any) -> Any:
+            try:
+                if not is_admin(request):
+                    raise Refusal(401, "directory commands need the admin token")
+                command = _command(await request.read())
+            except Refusal as refusal:
+                return problem(self, refusal)
+            await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
+            return self.json(Accepted(request_id=command.request_id).model_dump(), status=202)
+
+    @runtime.app.page("/staff/{staff_id}")
+    class StaffOne(Page):
+        """One person; 404 without the token when nothing of them may be shown (a private account
+        or an e-mail does not disclose that they exist)."""
+
+        async def answer(self, request: Any, staff_id: str) -> Any:
+            admin = reader(request)
+            member = view.get(staff_id)
+            shown = (member.model_dump(mode="json") if admin else public_record(member)) if member else None
+            if shown is None:
+                raise Refusal(404, "no such staff member")
+            return self.json(shown)
+
+    @runtime.app.page("/verify")
+    class Verify(Page):
+        async def answer(self, request: Any) -> Any:
+            reader(request)
+            records = {member.staff_id: member for member in view.members()}
+            answer = _parse(lambda params: verify(params, view.handle_owners, records), request)
+            return self.json(answer.model_dump(mode="json"))
+
+    @runtime.app.page("/changes.atom")
+    class Changes(Page):
+        async def answer(self, request: Any) -> Any:
+            reader(request)
+            feed = changes_feed(view.members(), self_url=str(request.url), now=utcnow())
+            return self.bytes(feed, content_type=ATOM_TYPE)
+
+
+def _parse(parse: Any, request: Any) -> Any:
+    """Run a query parser on the request's parameters; a `QueryError` is a 422 naming it."""
+    try:
+        return parse({name: request.query.get(name) for name in request.query})
+    except QueryError as exc:
+        raise Refusal(422, str(exc), [FieldError(field=exc.field, message=exc.message)]) from None
+
+
+def _command(body: bytes) -> StaffCommand:
+    """The body as a command; a 422 naming every field at fault otherwise."""
+    try:
+        return StaffCommand.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [
+            FieldError(field=".".join(str(part) for part in error["loc"]) or "body", message=error["msg"])
+            for error in exc.errors(include_url=False)
+        ]
+        raise Refusal(422, "; ".join(f"{e.field}: {e.message}" for e in errors), errors) from None
