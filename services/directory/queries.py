@@ -62,8 +62,8 @@ class StaffQuery:
 
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> StaffQuery:
-        platform = params.get("platform") or None
-        status = params.get("status") or None
+        platform = params.get("platform")
+        status = params.get("status")
         if platform is not None and platform not in PLATFORMS:
             raise QueryError("platform", f"unknown platform; one of {', '.join(PLATFORMS)}")
         if status is not None and status not in ACCOUNT_STATUSES:
@@ -129,7 +129,7 @@ def verify(
 
 
 def _question(params: Mapping[str, str]) -> tuple[str, Canonical]:
-    platform, handle, url = params.get("platform") or None, params.get("handle"), params.get("url")
+    platform, handle, url = params.get("platform"), params.get("handle"), params.get("url")
     if platform is not None and platform not in PLATFORMS:
         raise QueryError("platform", f"unknown platform; one of {', '.join(PLATFORMS)}")
     if handle is not None and url is not None:
@@ -143,7 +143,7 @@ def _question(params: Mapping[str, str]) -> tuple[str, Canonical]:
             raise QueryError("handle", exc.reason) from None
     if url is None:
         raise QueryError("handle", "give platform and handle, or a profile url")
-    for candidate in (platform,) if platform else _URL_PLATFORMS:
+    for candidate in (platform,) if platform is not None else _URL_PLATFORMS:
         try:
             return candidate, canonical(candidate, url)
         except InvalidHandle:

@@ -64,6 +64,7 @@ def test_filters_narrow_people_and_their_accounts() -> None:
     [
         ({"platform": "myspace"}, "platform"),
         ({"status": "deleted"}, "status"),
+        ({"platform": ""}, "platform"),
     ],
 )
 def test_a_bad_filter_names_its_parameter(params: dict[str, str], field: str) -> None:
