@@ -15,8 +15,9 @@ from urllib.parse import quote
 
 import feedparser
 import httpx
+import jsonschema
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from herald.staff_file import plan_import, read_staff_file
@@ -32,6 +33,7 @@ from tests.support.processes import ServiceProcess
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "staff.yaml"
+CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract"
 ADMIN_TOKEN = "admin-token-for-tests"
 CHANGED = "herald.directory.staff.changed.v1"
 ERASED = "herald.directory.staff.erased.v1"
@@ -363,6 +365,66 @@ async def test_commands_over_http_and_their_refusals(
         # Two people of one name stay two; one person on two platforms is one record.
         assert [(m["staff_id"], m["name"]) for m in staff] == [("staff-a", "Sam Lee"), ("staff-b", "Sam Lee")]  # type: ignore[index]
         assert [a["handle"] for a in staff[0]["accounts"]] == ["samlee", "@sam@social.example"]  # type: ignore[index]
+
+
+async def test_an_hr_system_sends_a_command_as_the_published_schema_says(
+    directory: str, kafka_bootstrap: str, herald_topics: str
+) -> None:
+    """A record made by hand with a plain aiokafka producer, as another team's HR system would from
+    docs/contract/internal/ and docs/consuming.md, is decided like Herald's own commands."""
+    data = {
+        "request_id": "hr-42",
+        "action": "add_staff",
+        "staff_id": "hr-0042",
+        "name": "Jo Bloggs",
+        "role": "Planner",
+        "email": "jo.bloggs@staff.devon.example",
+        "accounts": [{"platform": "bluesky", "handle": "@jo.example.org", "status": "active"}],
+        "requested_by": "hr:payroll",
+    }
+    record = {
+        "specversion": "1.0",
+        "id": "hr-event-42",
+        "source": "/hr/payroll",
+        "type": "herald.directory.command.v1",
+        "time": "2026-03-01T09:00:00Z",
+        "subject": "hr-0042",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    schemas = (
+        CONTRACT / "schemas" / "envelope.schema.json",
+        CONTRACT / "internal" / "herald.directory.command.v1.schema.json",
+    )
+    envelope, command = (json.loads(path.read_text()) for path in schemas)
+    jsonschema.validate(record, envelope)
+    jsonschema.validate(data, command)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            herald_topics + DIRECTORY_COMMANDS.name,
+            json.dumps(record).encode(),
+            key=b"hr-0042",
+            headers=[("content-type", b"application/cloudevents+json")],
+        )
+    finally:
+        await producer.stop()
+    answer = (await outcomes(kafka_bootstrap, herald_topics, StaffCommand.model_validate(data)))["hr-42"]
+    assert answer.type == CHANGED and answer.data["requested_by"] == "hr:payroll"
+    async with httpx.AsyncClient(base_url=directory, timeout=5) as http:
+
+        async def jo() -> dict | None:  # type: ignore[type-arg]
+            response = await http.get("/verify", params={"url": "https://bsky.app/profile/jo.example.org"})
+            return response.json() if response.json()["council_account"] else None
+
+        found = await wait_until(jo, timeout=10)
+        assert found["staff"] == {
+            "staff_id": "hr-0042",
+            "name": "Jo Bloggs",
+            "role": "Planner",
+            "department": "",
+        }  # type: ignore[index]
 
 
 async def test_two_workers_answer_for_everyone_and_a_restart_rebuilds_the_state(
