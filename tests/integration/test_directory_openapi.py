@@ -76,15 +76,22 @@ def test_the_served_api_keeps_to_its_document(directory_url: str, mode: Generati
     # schemathesis leaves out the document's own route; the unit tests check the document has every route.
     assert operations == documented - {"GET /openapi.json"} and len(operations) == 9
     headers = admin() if token else None
-    seen: set[str] = set()
+    seen: dict[str, set[int]] = {}
 
     @given(case=served.as_strategy(mode))
     @FUZZ
     def call(case: schemathesis.Case) -> None:
-        seen.add(f"{case.method} {case.path}")
-        case.call_and_validate(base_url=directory_url, headers=headers)
+        response = case.call_and_validate(base_url=directory_url, headers=headers)
+        seen.setdefault(f"{case.method} {case.path}", set()).add(response.status_code)
 
     call()
-    # Every operation was exercised (a negative case needs something to break: /openapi.json,
-    # /health, /metrics and /changes.atom take no input).
-    assert seen == operations if mode is GenerationMode.POSITIVE else len(seen) >= 5, seen
+    # Every operation was exercised (a negative case needs something to break: /health, /metrics
+    # and /changes.atom take no input).
+    assert set(seen) == operations if mode is GenerationMode.POSITIVE else len(seen) >= 5, seen
+    commands = seen.get("POST /staff/commands", set())
+    if not token:
+        assert commands <= {401}, seen  # every write needs the token
+    elif mode is GenerationMode.POSITIVE:
+        assert 202 in commands and not commands - {202}, seen  # commands that fit the document are queued
+    else:
+        assert 422 in commands, seen  # a body that breaks the document is a 422 naming the field
