@@ -327,6 +327,9 @@ async def test_commands_over_http_and_their_refusals(
             "/staff/commands", content=librarian.model_dump_json(), headers={"Authorization": "Bearer nope"}
         )
         assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid admin token"
+        for path in PAGES[:4]:  # a wrong token on a read is refused too, never quietly public
+            refused = await http.get(path, headers={"Authorization": "Bearer nope"})
+            assert refused.status_code == 401 and refused.json()["title"] == "Unauthorized", path
         for command in (librarian, planner):
             response = await post(command)
             assert response.status_code == 202 and response.json() == {"request_id": command.request_id}
@@ -362,6 +365,8 @@ async def test_commands_over_http_and_their_refusals(
             return staff if [m.get("department") for m in staff] == ["", "Planning"] else None
 
         staff = await wait_until(both_sams, timeout=10)
+        bad_filter = await http.get("/staff", params={"platform": "myspace"})
+        assert bad_filter.status_code == 422 and bad_filter.json()["errors"][0]["field"] == "platform"
         # Two people of one name stay two; one person on two platforms is one record.
         assert [(m["staff_id"], m["name"]) for m in staff] == [("staff-a", "Sam Lee"), ("staff-b", "Sam Lee")]  # type: ignore[index]
         assert [a["handle"] for a in staff[0]["accounts"]] == ["samlee", "@sam@social.example"]  # type: ignore[index]
