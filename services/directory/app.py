@@ -69,7 +69,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
         await decider.handle(command)
 
     install_http_api(runtime, view, follower, outcomes, answers)
-    install_rounds(runtime, view, follower)
+    install_rounds(runtime, view, follower, leading=lambda: decider.deciding)
     return runtime
 
 
@@ -82,17 +82,19 @@ class _Decider:
         self.follower = follower
         self.commands_topic = runtime.settings.topic_namespace + DIRECTORY_COMMANDS.name
         self.behind = True  # until the view has read the snapshot since the last assignment
+        self.deciding = False  # holds the commands partition now (so it also runs the rounds)
 
     async def on_assignment(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
         """A (re)assignment: another worker may have decided commands meanwhile."""
         self.behind = True
-        deciding = any(tp.topic == self.commands_topic for tp in assigned)
-        self.runtime.heartbeat_detail["deciding"] = "yes" if deciding else "no"
+        self.deciding = any(tp.topic == self.commands_topic for tp in assigned)
+        self.runtime.heartbeat_detail["deciding"] = "yes" if self.deciding else "no"
 
     async def on_revoke(self, *args: Any, **kwargs: Any) -> None:
         """Partitions go before they are handed out again: from here until the next assignment
         this worker decides nothing (so at most one worker says `deciding: yes`)."""
         self.behind = True
+        self.deciding = False
         self.runtime.heartbeat_detail["deciding"] = "no"
 
     async def handle(self, command: StaffCommand) -> None:
