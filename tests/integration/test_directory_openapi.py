@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 
@@ -48,6 +48,13 @@ checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 """
 )
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+
+def sent_as_generated(case: schemathesis.Case) -> bool:
+    """False when a query value is one the HTTP client leaves out (None, an empty array or
+    object): the request sent is then not the one schemathesis made, and a negative case may
+    arrive as a valid one."""
+    return not any(value is None or value in ([], {}) for value in (case.query or {}).values())
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +103,7 @@ def test_the_served_api_keeps_to_its_document(directory_url: str, mode: Generati
     @given(case=served.as_strategy(mode))
     @FUZZ
     def call(case: schemathesis.Case) -> None:
+        assume(sent_as_generated(case))
         response = case.call_and_validate(base_url=directory_url, headers=headers)
         seen.setdefault(f"{case.method} {case.path}", set()).add(response.status_code)
         if response.status_code >= 500:
