@@ -1,8 +1,11 @@
 """Herald's published contract, generated from the models and the topic catalogue: the envelope's
 JSON Schema, one JSON Schema per event type on a public topic (naming its topic and key), and an
-AsyncAPI 3.0 document of the public topics (`shared/asyncapi.py`). The files are committed under
-docs/contract/; tests fail when the models drift from them and when a model change breaks a
-consumer of what was published (`shared/compat.py`, rules in docs/contract/README.md).
+AsyncAPI 3.0 document of the public topics (`shared/asyncapi.py`); and, in its internal section,
+the schemas of what other teams' systems send on Herald's inbound topics (the directory's
+commands), which hold personal data and so are not public, but are a contract all the same. The
+files are committed under docs/contract/; tests fail when the models drift from them and when a
+model change breaks a consumer (or a sender) of what was published (`shared/compat.py`, rules
+in docs/contract/README.md).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import yaml
 from shared.asyncapi import asyncapi_document
 from shared.compat import Breach, breaches
 from shared.envelope import CloudEvent, EventPayload
-from shared.topics import PUBLIC_TOPICS, TopicSpec
+from shared.topics import INBOUND_TOPICS, PUBLIC_TOPICS, TopicSpec
 
 CONTRACT_DIR = Path(__file__).resolve().parents[1] / "docs" / "contract"
 SCHEMAS = "schemas"
+INTERNAL = "internal"
 ENVELOPE_FILE = f"{SCHEMAS}/envelope.schema.json"
 ASYNCAPI_FILE = "asyncapi.yaml"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -30,10 +34,24 @@ def schema_file(event_type: str) -> str:
     return f"{SCHEMAS}/{event_type}.schema.json"
 
 
+def internal_schema_file(event_type: str) -> str:
+    """Where an inbound message type's schema lives, relative to docs/contract/."""
+    return f"{INTERNAL}/{event_type}.schema.json"
+
+
 def public_events() -> dict[str, tuple[type[EventPayload], TopicSpec]]:
     """Every event type of the public contract → its model and the one topic that carries it."""
+    return _events(PUBLIC_TOPICS)
+
+
+def inbound_events() -> dict[str, tuple[type[EventPayload], TopicSpec]]:
+    """Every message type other teams send to Herald → its model and its topic."""
+    return _events(INBOUND_TOPICS)
+
+
+def _events(topics: tuple[TopicSpec, ...]) -> dict[str, tuple[type[EventPayload], TopicSpec]]:
     found: dict[str, tuple[type[EventPayload], TopicSpec]] = {}
-    for spec in PUBLIC_TOPICS:
+    for spec in topics:
         for model in spec.payloads:
             if model.event_type in found:
                 raise ValueError(f"{model.event_type} is on two topics: {found[model.event_type][1].name}")
@@ -68,6 +86,21 @@ def event_schemas() -> dict[str, dict[str, Any]]:
     return schemas
 
 
+def inbound_schemas() -> dict[str, dict[str, Any]]:
+    """File (relative to docs/contract/) → JSON Schema of each inbound message type's `data`; the
+    record is the same CloudEvents envelope (`schemas/envelope.schema.json`)."""
+    return {
+        internal_schema_file(event_type): {**event_schema(model, spec), "x-herald-classification": "personal"}
+        for event_type, (model, spec) in inbound_events().items()
+    }
+
+
+def contract_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema the contract publishes: public events, the envelope, inbound messages. The
+    same rules protect them all (for an inbound message, senders stand where readers stand)."""
+    return {**event_schemas(), **inbound_schemas()}
+
+
 def render_files() -> dict[str, str]:
     """File (relative to docs/contract/) → exact text, as committed."""
     schemas = event_schemas()
@@ -76,7 +109,7 @@ def render_files() -> dict[str, str]:
         for event_type, (model, spec) in public_events().items()
     }
     document = asyncapi_document(schemas[ENVELOPE_FILE], events)
-    files = {name: _json(schema) for name, schema in schemas.items()}
+    files = {name: _json(schema) for name, schema in {**schemas, **inbound_schemas()}.items()}
     files[ASYNCAPI_FILE] = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     return files
 
@@ -122,7 +155,7 @@ def _has_successor(event_type: str, current: dict[str, dict[str, Any]]) -> bool:
 def write(directory: Path = CONTRACT_DIR) -> list[str]:
     """Regenerate the committed files, unless the change breaks a consumer of what is published:
     then nothing is written and the breaches are returned (there is no override)."""
-    problems = [str(breach) for breach in contract_breaches(published_schemas(directory), event_schemas())]
+    problems = [str(breach) for breach in contract_breaches(published_schemas(directory), contract_schemas())]
     if problems:
         return problems
     files = render_files()
@@ -136,10 +169,12 @@ def write(directory: Path = CONTRACT_DIR) -> list[str]:
 
 
 def _schema_paths(directory: Path) -> dict[str, Path]:
-    folder = directory / SCHEMAS
-    if not folder.is_dir():
-        return {}
-    return {f"{SCHEMAS}/{path.name}": path for path in sorted(folder.glob("*.schema.json"))}
+    found = {}
+    for section in (SCHEMAS, INTERNAL):
+        folder = directory / section
+        if folder.is_dir():
+            found |= {f"{section}/{path.name}": path for path in sorted(folder.glob("*.schema.json"))}
+    return found
 
 
 def _json(schema: dict[str, Any]) -> str:

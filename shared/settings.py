@@ -228,7 +228,18 @@ class NotifierSettings(_Section):
 
 
 class DirectorySettings(_Section):
-    """The staff directory's checks against the platforms and its X List (ADR 12); all off unless set."""
+    """The staff directory's HTTP waits, its checks against the platforms and its X List (ADR 12;
+    checks and List all off unless set)."""
+
+    directory_max_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description=(
+            "Longest `?wait=` a request may ask for: `POST /staff/commands` for its outcome,"
+            " `GET /staff/{id}?min_version=` for that version (10 s, or this if less, without `?wait=`)."
+        ),
+    )
 
     directory_checks: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -295,6 +295,9 @@ _WORK_TOPICS: tuple[TopicSpec, ...] = (
 )
 #: The published contract: what other teams may subscribe to (no personal data).
 PUBLIC_TOPICS: tuple[TopicSpec, ...] = tuple(spec for spec in _WORK_TOPICS if spec.public)
+#: Topics other teams' systems write to (HR systems send the directory its commands): personal,
+#: so not public, but their message schemas are published in docs/contract/internal/.
+INBOUND_TOPICS: tuple[TopicSpec, ...] = (DIRECTORY_COMMANDS,)
 
 
 def dead_letter(service: Party) -> TopicSpec:

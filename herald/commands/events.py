@@ -10,7 +10,14 @@ import typer
 from rich.console import Console
 
 from herald.errors import UserError
-from shared.contracts import CONTRACT_DIR, event_schemas, render_files, schema_file, write
+from shared.contracts import (
+    CONTRACT_DIR,
+    contract_schemas,
+    internal_schema_file,
+    render_files,
+    schema_file,
+    write,
+)
 from shared.topic_docs import contract_table, service_table, topic_table
 
 app = typer.Typer(help="Herald's event contract.", no_args_is_help=True)
@@ -27,12 +34,16 @@ def schema(
     """Print or regenerate the published contract. Refuses to write a change that would break a
     consumer of a published event type version (docs/contract/README.md): publish a new version."""
     if event_type:
-        schemas = event_schemas()
-        if schema_file(event_type) not in schemas:
+        schemas = contract_schemas()
+        name = next(
+            (n for n in (schema_file(event_type), internal_schema_file(event_type)) if n in schemas), None
+        )
+        if name is None:
             raise UserError(
-                f"unknown event type {event_type!r} (the contract has only the public topics' types)"
+                f"unknown event type {event_type!r} (the contract has the public topics' types and"
+                " the messages other teams send)"
             )
-        print(json.dumps(schemas[schema_file(event_type)], indent=2))
+        print(json.dumps(schemas[name], indent=2))
         return
     if not write_files:
         for name in sorted(render_files()):

@@ -1,5 +1,5 @@
-"""The directory service, wired: commands in → decide → events, snapshot; `GET /staff` out,
-`POST /staff/commands` (admin token) in.
+"""The directory service, wired: commands in → decide → events, snapshot; the HTTP API
+(`http_api.py`: reads, exports, `/verify`, the Atom feed, `POST /staff/commands`, `/openapi.json`).
 
 State: a `DirectoryView` of everyone on every worker, fed by the compacted `herald.directory.staff`
 snapshot and rebuilt from it on start. `herald.directory.commands` has one partition, so one worker
@@ -20,19 +20,15 @@ snapshot too, the decider's barrier reads the change back and the command change
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-import faust
-from pydantic import ValidationError
-
-from services.directory.access import Unauthorized, access_level
 from services.directory.checks.wiring import install_rounds
 from services.directory.decide import decide
-from services.directory.outcomes import Outcomes, outcome_body
+from services.directory.http_api import install_http_api
+from services.directory.outcomes import Outcomes
 from services.directory.snapshot import write_snapshot
-from services.directory.view import DirectoryView, public_record
+from services.directory.view import DirectoryView
 from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, utcnow
 from shared.events import StaffCommand
@@ -72,8 +68,8 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     async def handle_command(envelope: CloudEvent, command: StaffCommand) -> None:
         await decider.handle(command)
 
-    _install_staff_pages(runtime, view, follower, outcomes, answers)
-    install_rounds(runtime, view, follower)
+    install_http_api(runtime, view, follower, outcomes, answers)
+    install_rounds(runtime, view, follower, leading=lambda: decider.deciding)
     return runtime
 
 
@@ -86,17 +82,19 @@ class _Decider:
         self.follower = follower
         self.commands_topic = runtime.settings.topic_namespace + DIRECTORY_COMMANDS.name
         self.behind = True  # until the view has read the snapshot since the last assignment
+        self.deciding = False  # holds the commands partition now (so it also runs the rounds)
 
     async def on_assignment(self, app: Any, assigned: set[Any], **kwargs: Any) -> None:
         """A (re)assignment: another worker may have decided commands meanwhile."""
         self.behind = True
-        deciding = any(tp.topic == self.commands_topic for tp in assigned)
-        self.runtime.heartbeat_detail["deciding"] = "yes" if deciding else "no"
+        self.deciding = any(tp.topic == self.commands_topic for tp in assigned)
+        self.runtime.heartbeat_detail["deciding"] = "yes" if self.deciding else "no"
 
     async def on_revoke(self, *args: Any, **kwargs: Any) -> None:
         """Partitions go before they are handed out again: from here until the next assignment
         this worker decides nothing (so at most one worker says `deciding: yes`)."""
         self.behind = True
+        self.deciding = False
         self.runtime.heartbeat_detail["deciding"] = "no"
 
     async def handle(self, command: StaffCommand) -> None:
@@ -118,143 +116,3 @@ class _Decider:
         view.apply(command.staff_id, decision.member, partition=written.partition, offset=written.offset)
         runtime.heartbeat_detail["people"] = str(len(view))
         log.info("%s %s (request %s)", decision.event.event_type, command.staff_id, command.request_id)
-
-
-#: The longest a request may wait for an outcome (`?wait=`) or a version (`?min_version=`).
-MAX_WAIT_SECONDS = 30.0
-#: How long `GET /staff/{id}?min_version=` waits without `?wait=`.
-DEFAULT_READ_WAIT_SECONDS = 10.0
-
-
-class BadQuery(ValueError):
-    """A query parameter that is not what it should be; the message names it."""
-
-
-def _query_number(
-    request: Any, name: str, *, kind: type[float] | type[int], low: float, high: float | None = None
-) -> Any:
-    """The query parameter `name` as a `kind` within [low, high], None when absent, else
-    `BadQuery` naming it and what it should be."""
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    wanted = "a whole number" if kind is int else "a number"
-    rule = f"{name}: expected {wanted} from {low:g}" + (f" to {high:g}" if high is not None else " up")
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise BadQuery(rule) from None
-    if value != value or value < low or (high is not None and value > high):  # NaN, out of range
-        raise BadQuery(rule)
-    return value
-
-
-def _install_staff_pages(
-    runtime: ServiceRuntime,
-    view: DirectoryView,
-    follower: SnapshotFollower,
-    outcomes: Outcomes,
-    answers: SnapshotFollower,
-) -> None:
-    admin_token = runtime.settings.admin_token
-
-    def check(web: Any, request: Any) -> tuple[bool, Any]:
-        """For a read: (include private?, error response or None)."""
-        if not follower.caught_up.is_set():
-            return False, web.json({"error": "the directory is still loading; try again shortly"}, status=503)
-        return authorise(web, request)
-
-    def authorise(web: Any, request: Any) -> tuple[bool, Any]:
-        """(admin?, error response or None)."""
-        try:
-            level = access_level(request.headers.get("Authorization"), admin_token)
-        except Unauthorized as exc:
-            return False, web.json({"error": exc.reason}, status=401, headers={"WWW-Authenticate": "Bearer"})
-        return level == "admin", None
-
-    @runtime.app.page("/staff")
-    async def staff_list(web: Any, request: Any) -> Any:
-        """Everyone sorted by name: what anyone may see, or (admin token) the full records."""
-        admin, error = check(web, request)
-        if error is not None:
-            return error
-        if admin:
-            return web.json([m.model_dump(mode="json") for m in view.members()])
-        return web.json(view.public())
-
-    @runtime.app.page("/staff/commands")
-    class StaffCommands(faust.web.View):
-        """POST a `StaffCommand` as JSON (admin token only). Without `?wait=`: 202 with its
-        request id; the outcome is on herald.directory.events, like every other source's. With
-        `?wait=SECONDS` (up to 30): 200 with the outcome (`changed`/`erased` and the version, or
-        `rejected` with the field and the reason) once it is decided, by whichever worker decides;
-        still 202 if no outcome came in time, as for a command that changes nothing (an import's
-        row as it is held), which has no outcome to wait for."""
-
-        async def post(self, request: Any) -> Any:
-            # Commands are queued, not decided here: they need no loaded view.
-            admin, error = authorise(self, request)
-            if error is not None:
-                return error
-            if not admin:
-                return self.json({"error": "directory commands need the admin token"}, status=401)
-            try:
-                wait = _query_number(request, "wait", kind=float, low=0, high=MAX_WAIT_SECONDS)
-                command = StaffCommand.model_validate_json(await request.read())
-            except BadQuery as exc:
-                return self.json({"error": str(exc)}, status=400)
-            except ValidationError as exc:
-                problem = exc.errors()[0]
-                field = ".".join(str(part) for part in problem["loc"]) or "body"
-                return self.json({"error": f"{field}: {problem['msg']}"}, status=400)
-            queued = {"request_id": command.request_id}
-            if not wait:
-                await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
-                return self.json(queued, status=202)
-            await answers.caught_up.wait()  # positioned at the end: the outcome cannot pass unseen
-            with outcomes.expect(command.request_id) as outcome:
-                await runtime.publish(DIRECTORY_COMMANDS, command.staff_id, command)
-                try:
-                    decided = await asyncio.wait_for(asyncio.shield(outcome), wait)
-                except TimeoutError:
-                    return self.json(queued, status=202)
-            return self.json(outcome_body(decided), status=200)
-
-    @runtime.app.page("/staff/{staff_id}")
-    async def staff_one(web: Any, request: Any, staff_id: str) -> Any:
-        """One person; 404 without the token when nothing of them may be shown (a private account
-        or an e-mail does not disclose that they exist).
-
-        `?min_version=N` first waits (`?wait=` seconds, default 10, at most 30) until this
-        worker's view holds version N of them
-        or their erasure: the version a `POST ?wait=` returned, so a read after one's own write
-        sees it on any worker; 503 if it did not come. Without the token the wait is for a record
-        that may be shown, and a person with nothing to show is a 404 after the same wait as
-        nobody, so neither the answer nor its timing tells a hidden person from nobody."""
-        admin, error = check(web, request)
-        if error is not None:
-            return error
-        try:
-            min_version = _query_number(request, "min_version", kind=int, low=1)
-            wait = _query_number(request, "wait", kind=float, low=0, high=MAX_WAIT_SECONDS)
-        except BadQuery as exc:
-            return web.json({"error": str(exc)}, status=400)
-
-        def there() -> bool:
-            if not view.has_reached(staff_id, min_version or 1):
-                return False
-            member = view.get(staff_id)
-            return admin or (member is not None and public_record(member) is not None)
-
-        timeout = DEFAULT_READ_WAIT_SECONDS if wait is None else wait
-        late = min_version is not None and not await view.wait_for(there, timeout)
-        member = view.get(staff_id)
-        shown = (member.model_dump(mode="json") if admin else public_record(member)) if member else None
-        if late and (admin or shown is not None):
-            return web.json(
-                {"error": f"version {min_version} of {staff_id!r} has not reached this worker; try again"},
-                status=503,
-            )
-        if shown is None:
-            return web.json({"error": f"no staff member {staff_id!r}"}, status=404)
-        return web.json(shown)

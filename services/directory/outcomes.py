@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from services.directory.api_models import Decided
 from shared.envelope import EventPayload
 from shared.events import StaffAccountChangeRejected, StaffChanged, StaffErased
 
@@ -44,11 +45,10 @@ class Outcomes:
             self._waiting.pop(request_id, None)
 
 
-def outcome_body(outcome: Outcome) -> dict[str, Any]:
-    """What `POST /staff/commands?wait=…` answers: ids, the version, and for a refusal the field
-    and the reason (as on the events topic, so no personal value)."""
-    body: dict[str, Any] = {"request_id": outcome.request_id, "staff_id": outcome.staff_id}
+def outcome_body(outcome: Outcome) -> Decided:
+    """What `POST /staff/commands?wait=…` answers (`Decided`)."""
+    ids = {"request_id": outcome.request_id, "staff_id": outcome.staff_id}
     if isinstance(outcome, StaffAccountChangeRejected):
-        return {**body, "outcome": "rejected", "field": outcome.field, "reason": outcome.reason}
+        return Decided(**ids, outcome="rejected", field=outcome.field, reason=outcome.reason)
     kind = "erased" if isinstance(outcome, StaffErased) else "changed"
-    return {**body, "outcome": kind, "version": outcome.version}
+    return Decided(**ids, outcome=kind, version=outcome.version)

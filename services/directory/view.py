@@ -25,32 +25,44 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from services.directory.api_models import PublicAccount, PublicStaff
 from services.directory.handles import handle_key
 from shared.events import StaffMember
+from shared.events.directory import SocialAccount
 
 #: Account states anyone may see (under review, inactive and archived ones are for admins).
 SHOWN_STATUSES = ("active",)
 
 
-def public_record(member: StaffMember) -> dict[str, Any] | None:
+def shown_accounts(member: StaffMember) -> list[SocialAccount]:
+    """The accounts anyone may see: public and active, of a person still with the council."""
+    if member.status != "active":
+        return []
+    return [a for a in member.accounts if a.visibility == "public" and a.status in SHOWN_STATUSES]
+
+
+def public_staff(member: StaffMember) -> PublicStaff | None:
     """What anyone may see of a person: no e-mail, no private or unshown account; None when
     nothing of them is shown (no public active account, or they left)."""
-    if member.status != "active":
-        return None
     accounts = [
-        {"platform": a.platform, "handle": a.handle, "url": a.url, "verified": a.verified}
-        for a in member.accounts
-        if a.visibility == "public" and a.status in SHOWN_STATUSES
+        PublicAccount(platform=a.platform, handle=a.handle, url=a.url, verified=a.verified)
+        for a in shown_accounts(member)
     ]
     if not accounts:
         return None
-    return {
-        "staff_id": member.staff_id,
-        "name": member.name,
-        "role": member.role,
-        "department": member.department,
-        "accounts": accounts,
-    }
+    return PublicStaff(
+        staff_id=member.staff_id,
+        name=member.name,
+        role=member.role,
+        department=member.department,
+        accounts=accounts,
+    )
+
+
+def public_record(member: StaffMember) -> dict[str, Any] | None:
+    """`public_staff` as JSON."""
+    shown = public_staff(member)
+    return None if shown is None else shown.model_dump(mode="json")
 
 
 class DirectoryView:

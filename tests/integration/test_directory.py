@@ -4,14 +4,20 @@ erase, commands over HTTP and their refusals (two workers: test_directory_worker
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
+import feedparser
 import httpx
+import jsonschema
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from herald.staff_file import plan_import, read_staff_file
 from shared.envelope import CloudEvent, decode
@@ -26,11 +32,24 @@ from tests.support.processes import ServiceProcess
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "staff.yaml"
+CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract"
 ADMIN_TOKEN = "admin-token-for-tests"
 CHANGED = "herald.directory.staff.changed.v1"
 ERASED = "herald.directory.staff.erased.v1"
 REJECTED = "herald.directory.change.rejected.v1"
 PRIVATE_HANDLES = ("piptucker", "rcarter")
+#: Every page the directory serves to a GET without parameters.
+PAGES = (
+    "/staff",
+    "/staff/export.csv",
+    "/staff/export.json",
+    "/changes.atom",
+    "/openapi.json",
+    "/health",
+    "/metrics",
+)
+#: Searches that would find a private account or an e-mail if the public answers searched them.
+SEARCHES = ("pip", "tucker", "rcarter", "carter", "staff.devon", "@", "x")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
@@ -122,9 +141,23 @@ async def members(bootstrap: str, namespace: str) -> list[StaffMember]:
 async def public_pages(
     http: httpx.AsyncClient, staff_ids: list[str], headers: dict[str, str] | None = None
 ) -> str:
-    """The text of every page the directory serves to a GET."""
-    paths = ["/staff", "/health", "/metrics", *(f"/staff/{staff_id}" for staff_id in staff_ids)]
-    return "\n".join([(await http.get(path, headers=headers)).text for path in paths])
+    """The text of every page the directory serves to a GET: the lists, searches and filters,
+    each person, the exports, the Atom feed, /verify, the document. (/verify of a private handle
+    echoes the question, so it is checked on its own: it must answer as for an unknown one.)"""
+    paths = [
+        *PAGES,
+        *(f"/staff/{staff_id}" for staff_id in staff_ids),
+        *(f"/staff?q={quote(word)}" for word in SEARCHES),
+        *(f"/staff/export.csv?platform=x&q={quote(word)}" for word in SEARCHES),
+        "/verify?platform=x&handle=suety",
+        f"/verify?url={quote('https://twitter.com/Shaun32')}",
+    ]
+    texts = []
+    for path in paths:
+        response = await http.get(path, headers=headers)
+        assert response.status_code in (200, 404), (path, response.status_code, response.text)
+        texts.append(response.text)
+    return "\n".join(texts)
 
 
 async def test_the_example_list_twice_privacy_and_erase(
@@ -162,11 +195,43 @@ async def test_the_example_list_twice_privacy_and_erase(
             assert handle not in pages.lower()
         assert not EMAIL.search(pages), EMAIL.search(pages)
         assert (await http.get(f"/staff/{by_name['Pip Tucker']}")).status_code == 404
+        assert len((await http.get("/staff", params={"q": "carter"})).json()) == 1  # Shaun, not Richard
+        sue = (await http.get("/verify", params={"url": "https://x.com/SueT"})).json()
+        assert sue["council_account"] is False  # another handle: not ours
+        sue = (await http.get("/verify", params={"platform": "x", "handle": "@suety"})).json()
+        assert sue["council_account"] is True and sue["staff"]["name"] == "Sue Tylcoat"
+        private_answers = {
+            handle: (await http.get("/verify", params={"platform": "x", "handle": handle})).content
+            for handle in PRIVATE_HANDLES
+        }
+        unknown = (await http.get("/verify", params={"platform": "x", "handle": "nobody_here"})).json()
+        assert unknown == {
+            "council_account": False,
+            "platform": "x",
+            "handle": "nobody_here",
+            "url": "https://x.com/nobody_here",
+            "verified": False,
+            "staff": None,
+        }
+        feed = feedparser.parse((await http.get("/changes.atom")).content)
+        assert not feed.bozo and feed.version == "atom10" and len(feed.entries) == 11, feed.bozo_exception
+        assert {"Sue Tylcoat on X: suety", "Shaun Carter on X: Shaun32"} <= {e.title for e in feed.entries}
+        exported = (await http.get("/staff/export.json")).json()
+        assert exported["access"] == "public" and exported["staff"] == public
+        csv_rows = list(csv.DictReader(io.StringIO((await http.get("/staff/export.csv")).text)))
+        assert len(csv_rows) == 11 and "email" not in csv_rows[0]
         with_token = await public_pages(http, ids, admin())
         assert all(handle in with_token for handle in PRIVATE_HANDLES)
         assert (
             "pip.tucker@staff.devon.example" in with_token and "sue.tylcoat@staff.devon.example" in with_token
         )
+        admin_rows = list(
+            csv.DictReader(io.StringIO((await http.get("/staff/export.csv", headers=admin())).text))
+        )
+        assert {"piptucker", "rcarter"} <= {row["handle"] for row in admin_rows}
+        assert "pip.tucker@staff.devon.example" in {row["email"] for row in admin_rows}
+        found = (await http.get("/staff", params={"q": "rcarter"}, headers=admin())).json()
+        assert [m["name"] for m in found] == ["Richard Carter"]
 
     # Public topics (what this stack wrote there: heartbeats, errors) hold no private handle or e-mail.
     read: dict[str, int] = {}
@@ -192,6 +257,14 @@ async def test_the_example_list_twice_privacy_and_erase(
         for headers in (None, admin()):
             pages = (await public_pages(http, ids, headers)).lower()
             assert "piptucker" not in pages and "pip tucker" not in pages and "pip.tucker" not in pages
+        # A private handle was answered exactly as one nobody holds: as now, when nobody does.
+        gone = (await http.get("/verify", params={"platform": "x", "handle": "piptucker"})).content
+        assert private_answers["piptucker"] == gone
+        assert json.loads(private_answers["rcarter"]) == {
+            **unknown,
+            "handle": "rcarter",
+            "url": "https://x.com/rcarter",
+        }
 
     # The compacted snapshot (the directory's only state), read as a table, holds nothing of Pip;
     # the year-long events hold nothing personal of anyone.
@@ -232,7 +305,15 @@ async def test_commands_over_http_and_their_refusals(
 
         assert (await post(librarian, {})).status_code == 401  # no token: refused, nothing sent
         bad = await http.post("/staff/commands", content=b'{"action": "add_staff"}', headers=admin())
-        assert bad.status_code == 400 and bad.json()["error"].startswith("request_id: Field required")
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in bad.json()["errors"]] == ["request_id", "staff_id"]
+        wrong = await http.post(
+            "/staff/commands", content=librarian.model_dump_json(), headers={"Authorization": "Bearer nope"}
+        )
+        assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid admin token"
+        for path in PAGES[:4]:  # a wrong token on a read is refused too, never quietly public
+            refused = await http.get(path, headers={"Authorization": "Bearer nope"})
+            assert refused.status_code == 401 and refused.json()["title"] == "Unauthorized", path
         for command in (librarian, planner):
             response = await post(command)
             assert response.status_code == 202 and response.json() == {"request_id": command.request_id}
@@ -268,6 +349,68 @@ async def test_commands_over_http_and_their_refusals(
             return staff if [m.get("department") for m in staff] == ["", "Planning"] else None
 
         staff = await wait_until(both_sams, timeout=10)
+        bad_filter = await http.get("/staff", params={"platform": "myspace"})
+        assert bad_filter.status_code == 422 and bad_filter.json()["errors"][0]["field"] == "platform"
         # Two people of one name stay two; one person on two platforms is one record.
         assert [(m["staff_id"], m["name"]) for m in staff] == [("staff-a", "Sam Lee"), ("staff-b", "Sam Lee")]  # type: ignore[index]
         assert [a["handle"] for a in staff[0]["accounts"]] == ["samlee", "@sam@social.example"]  # type: ignore[index]
+
+
+async def test_an_hr_system_sends_a_command_as_the_published_schema_says(
+    directory: str, kafka_bootstrap: str, herald_topics: str
+) -> None:
+    """A record made by hand with a plain aiokafka producer, as another team's HR system would from
+    docs/contract/internal/ and docs/consuming.md, is decided like Herald's own commands."""
+    data = {
+        "request_id": "hr-42",
+        "action": "add_staff",
+        "staff_id": "hr-0042",
+        "name": "Jo Bloggs",
+        "role": "Planner",
+        "email": "jo.bloggs@staff.devon.example",
+        "accounts": [{"platform": "bluesky", "handle": "@jo.example.org", "status": "active"}],
+        "requested_by": "hr:payroll",
+    }
+    record = {
+        "specversion": "1.0",
+        "id": "hr-event-42",
+        "source": "/hr/payroll",
+        "type": "herald.directory.command.v1",
+        "time": "2026-03-01T09:00:00Z",
+        "subject": "hr-0042",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    schemas = (
+        CONTRACT / "schemas" / "envelope.schema.json",
+        CONTRACT / "internal" / "herald.directory.command.v1.schema.json",
+    )
+    envelope, command = (json.loads(path.read_text()) for path in schemas)
+    jsonschema.validate(record, envelope)
+    jsonschema.validate(data, command)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            herald_topics + DIRECTORY_COMMANDS.name,
+            json.dumps(record).encode(),
+            key=b"hr-0042",
+            headers=[("content-type", b"application/cloudevents+json")],
+        )
+    finally:
+        await producer.stop()
+    answer = (await outcomes(kafka_bootstrap, herald_topics, StaffCommand.model_validate(data)))["hr-42"]
+    assert answer.type == CHANGED and answer.data["requested_by"] == "hr:payroll"
+    async with httpx.AsyncClient(base_url=directory, timeout=5) as http:
+
+        async def jo() -> dict | None:  # type: ignore[type-arg]
+            response = await http.get("/verify", params={"url": "https://bsky.app/profile/jo.example.org"})
+            return response.json() if response.json()["council_account"] else None
+
+        found = await wait_until(jo, timeout=10)
+        assert found["staff"] == {
+            "staff_id": "hr-0042",
+            "name": "Jo Bloggs",
+            "role": "Planner",
+            "department": "",
+        }  # type: ignore[index]

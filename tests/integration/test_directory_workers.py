@@ -182,25 +182,31 @@ async def test_either_worker_answers_for_everyone_and_both_rebuild_from_the_snap
 
 
 async def check_waiting_reads(http: httpx.AsyncClient, worker: ServiceProcess, hidden: str) -> None:
-    """`?min_version=` and `?wait=`: what a version not there yet, a hidden person and nobody get."""
+    """`?min_version=` and `?wait=`: what a version not there yet, a hidden person and nobody get,
+    as problem details; a bad parameter is a 422 naming it."""
     base = f"{url(worker)}/staff"
     fast = {"min_version": "1", "wait": "0.2"}
     assert (await http.get(f"{base}/{hidden}", params=fast, headers=admin())).status_code == 200
-    assert (
-        await http.get(f"{base}/{hidden}", params={**fast, "min_version": "2"}, headers=admin())
-    ).json() == {"error": f"version 2 of {hidden!r} has not reached this worker; try again"}
-    # Without the token a hidden person and nobody answer alike.
-    for staff_id in (hidden, "staff-nobody"):
-        response = await http.get(f"{base}/{staff_id}", params=fast)
-        assert (response.status_code, response.json()) == (404, {"error": f"no staff member {staff_id!r}"})
+    late = await http.get(f"{base}/{hidden}", params={**fast, "min_version": "2"}, headers=admin())
+    assert late.status_code == 503 and late.headers["content-type"].startswith("application/problem+json")
+    assert late.json()["detail"] == f"version 2 of {hidden!r} has not reached this worker; try again"
+    # Without the token a hidden person and nobody answer alike, byte for byte.
+    answers = [(await http.get(f"{base}/{staff_id}", params=fast)) for staff_id in (hidden, "staff-nobody")]
+    assert [(r.status_code, r.content) for r in answers] == [(answers[0].status_code, answers[0].content)] * 2
+    assert answers[0].status_code == 404 and answers[0].json()["detail"] == "no such staff member"
     assert (await http.get(f"{base}/staff-nobody", params=fast, headers=admin())).status_code == 503
-    bad = await http.get(f"{base}/{hidden}", params={"min_version": "0"}, headers=admin())
-    assert (bad.status_code, bad.json()) == (
-        400,
-        {"error": "min_version: expected a whole number from 1 up"},
-    )
+    for params, field, message in (
+        ({"min_version": "0"}, "min_version", "expected a whole number from 1 up"),
+        ({"min_version": "1", "wait": "31"}, "wait", "expected a number from 0 to 30"),
+        ({"min_version": "1", "wait": "nan"}, "wait", "expected a number from 0 to 30"),
+    ):
+        bad = await http.get(f"{base}/{hidden}", params=params, headers=admin())
+        assert (bad.status_code, bad.json()["errors"]) == (422, [{"field": field, "message": message}])
     bad = await http.post(f"{base}/commands", params={"wait": "soon"}, content=b"{}", headers=admin())
-    assert (bad.status_code, bad.json()) == (400, {"error": "wait: expected a number from 0 to 30"})
+    assert (bad.status_code, bad.json()["errors"]) == (
+        422,
+        [{"field": "wait", "message": "expected a number from 0 to 30"}],
+    )
 
 
 async def test_a_handle_sent_for_different_people_at_once_goes_to_exactly_one(

@@ -1,10 +1,11 @@
 """Rounds of platform checks: which accounts are due (`rules.due`), each checked by its platform's
 checker, each conclusive result sent as a `record_check` command on herald.directory.commands, so
-the directory decides it like any other change (and its table's owner applies it).
+the directory decides it like any other change.
 
-One worker runs them: the owner of partition 0 of herald.directory.commands (`leads`), so two
-workers never check the same account twice. A platform that rate limits is left alone until its
-reset; an account whose result is on its way is not checked again meanwhile.
+One worker runs them: the one that decides, holding herald.directory.commands' one partition
+(ADR 0013; the `leading` the wiring passes in), so two workers never check the same account
+twice. A platform that rate limits is left alone until its reset; an account whose result is on
+its way is not checked again meanwhile.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
-
-import faust
 
 from services.directory.checks.rules import CheckResult, due
 from shared.events import StaffCommand, StaffMember
@@ -76,11 +75,6 @@ def checkers_from(settings: HeraldSettings) -> dict[str, Checker]:
     return found
 
 
-def leads(app: faust.App, commands_topic: str) -> bool:
-    """This worker owns partition 0 of the commands topic: the one that runs the directory's rounds."""
-    return any(tp.topic == commands_topic and tp.partition == 0 for tp in app.consumer.assignment())
-
-
 class CheckRunner:
     def __init__(
         self,
@@ -106,7 +100,7 @@ class CheckRunner:
 
     async def round(self, leading: Callable[[], bool] = lambda: True) -> int:
         """Check what is due now; the number of results sent. Stops early if this worker no
-        longer `leading` (another took partition 0 over)."""
+        longer `leading` (another took the commands partition over)."""
         now, wall = self._clock(), self._wall()
         self.pending = {a: t for a, t in self.pending.items() if wall - t < PENDING_SECONDS}
         self.paused = {p: t for p, t in self.paused.items() if t > wall}

@@ -1,12 +1,15 @@
 """The directory's rounds, installed on its faust app: platform checks (when
 HERALD_DIRECTORY_CHECKS names platforms) and the X List (when HERALD_DIRECTORY_X_LIST_ID is set).
-Both run only in the worker that owns partition 0 of herald.directory.commands."""
+Both run only in the worker that decides (holds herald.directory.commands' one partition, ADR 0013):
+`leading` says whether this one does now. (faust's assignor records no active partitions for an
+app without tables, so it cannot be asked.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
-from services.directory.checks.runner import CheckRunner, checkers_from, leads, run_rounds
+from services.directory.checks.runner import CheckRunner, checkers_from, run_rounds
 from services.directory.checks.x_list import ChangeBudget, XListSync
 from services.directory.view import DirectoryView
 from shared.compacted import SnapshotFollower
@@ -17,12 +20,10 @@ from shared.settings import SettingsError
 from shared.topics import DIRECTORY_COMMANDS
 
 
-def install_rounds(runtime: ServiceRuntime, view: DirectoryView, follower: SnapshotFollower) -> None:
+def install_rounds(
+    runtime: ServiceRuntime, view: DirectoryView, follower: SnapshotFollower, leading: Callable[[], bool]
+) -> None:
     settings = runtime.settings.directory
-    commands_topic = runtime.settings.topic_namespace + DIRECTORY_COMMANDS.name
-
-    def leading() -> bool:
-        return leads(runtime.app, commands_topic)
 
     checkers = checkers_from(runtime.settings)
     if checkers:

@@ -119,7 +119,7 @@ class XListSync:
         self, members: Iterable[StaffMember], leading: Callable[[], bool] = lambda: True
     ) -> SyncReport | None:
         """One round; None when X could not be reached (nothing is assumed about the List then).
-        `leading` is asked before each change: a worker that lost partition 0 meanwhile stops, so
+        `leading` is asked before each change: a worker that lost the commands partition meanwhile stops, so
         the new owner's round never runs beside this one's."""
         report = SyncReport()
         log.info("X List %s: round starts", self.list_id)

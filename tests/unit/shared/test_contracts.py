@@ -17,9 +17,13 @@ from shared.asyncapi import channel_id
 from shared.contracts import (
     ASYNCAPI_FILE,
     CONTRACT_DIR,
+    ENVELOPE_FILE,
     committed_files,
     contract_breaches,
+    contract_schemas,
     event_schemas,
+    inbound_events,
+    internal_schema_file,
     public_events,
     published_schemas,
     render_files,
@@ -27,8 +31,8 @@ from shared.contracts import (
     write,
 )
 from shared.envelope import encode
-from shared.events import ALL_EVENTS, ServiceHeartbeat
-from shared.topics import ALL_TOPICS, PUBLIC_TOPICS, TopicSpec
+from shared.events import ALL_EVENTS, ServiceHeartbeat, StaffCommand
+from shared.topics import ALL_TOPICS, DIRECTORY_COMMANDS, INBOUND_TOPICS, PUBLIC_TOPICS, TopicSpec
 
 
 def test_committed_contract_matches_the_models() -> None:
@@ -41,12 +45,12 @@ def test_committed_contract_matches_the_models() -> None:
 def test_the_models_break_no_consumer_of_what_was_published() -> None:
     """The gate: the committed schemas are what consumers were given; the models must keep to the
     rules for each published type version (docs/contract/README.md)."""
-    problems = [str(breach) for breach in contract_breaches(published_schemas(), event_schemas())]
+    problems = [str(breach) for breach in contract_breaches(published_schemas(), contract_schemas())]
     assert problems == [], "\n".join(problems)
 
 
 def test_a_renamed_field_in_a_model_fails_the_gate_naming_the_field_and_rule() -> None:
-    current = event_schemas()
+    current = contract_schemas()
     name = schema_file("herald.feed.item.discovered.v1")
     properties = current[name]["properties"]
     properties["headline"] = properties.pop("title")
@@ -85,6 +89,32 @@ def test_only_public_topics_are_in_the_contract_and_no_personal_one_is_public() 
     assert published == {spec.name for spec in PUBLIC_TOPICS}
     for personal in ("herald.directory.events", "herald.directory.staff", "herald.forum.alerts"):
         assert personal not in render_files()[ASYNCAPI_FILE]
+
+
+def test_what_hr_systems_send_is_published_in_the_internal_section_and_gated() -> None:
+    """The directory's commands topic is personal, so not public, but other teams' HR systems
+    write to it: its message schema is in docs/contract/internal/ and the same gate protects it."""
+    assert INBOUND_TOPICS == (DIRECTORY_COMMANDS,) and DIRECTORY_COMMANDS.classification == "personal"
+    assert set(inbound_events()) == {"herald.directory.command.v1"}
+    name = internal_schema_file("herald.directory.command.v1")
+    committed = published_schemas()[name]
+    assert (
+        committed["x-herald-topic"] == "herald.directory.commands" and committed["x-herald-key"] == "staff_id"
+    )
+    assert committed["x-herald-classification"] == "personal"
+    assert {"request_id", "action", "staff_id"} <= set(committed["required"])
+
+    command = StaffCommand(request_id="hr-1", action="leave", staff_id="staff-1", requested_by="hr:payroll")
+    record = json.loads(encode(command, source="/hr/payroll"))
+    jsonschema.Draft202012Validator(published_schemas()[ENVELOPE_FILE]).validate(record)
+    validator = jsonschema.Draft202012Validator(committed)
+    validator.validate(record["data"])
+    assert not validator.is_valid({**record["data"], "action": "promote"})
+
+    current = contract_schemas()
+    current[name]["properties"]["person_id"] = current[name]["properties"].pop("staff_id")
+    problems = [str(breach) for breach in contract_breaches(published_schemas(), current)]
+    assert problems and problems[0].startswith("herald.directory.command.v1: data.staff_id "), problems
 
 
 def test_a_personal_topic_cannot_be_made_public() -> None:
