@@ -152,3 +152,16 @@ def test_a_broken_or_missing_template_is_one_start_up_error(
     error = str(caught.value)
     assert error.startswith("HERALD_NOTIFIER_CONFIG: target chat: templates: ") and "\n" not in error
     assert message in error and str(directory) in error
+
+
+def test_a_query_string_survives_in_every_formats_link() -> None:
+    alert = failed(title="Roads", link="https://council.example/n?id=1&page=2")
+    assert "<https://council.example/n?id=1&amp;page=2|Roads>" in DEFAULT_TEMPLATES.body(
+        SLACK, alert.kind, alert.facts
+    )
+    assert "(https://council.example/n?id=1&page=2)" in DEFAULT_TEMPLATES.body(
+        MARKDOWN, alert.kind, alert.facts
+    )
+    assert 'href="https://council.example/n?id=1&amp;page=2"' in DEFAULT_TEMPLATES.body(
+        HTML, alert.kind, alert.facts
+    )
