@@ -165,3 +165,25 @@ def test_a_query_string_survives_in_every_formats_link() -> None:
     assert 'href="https://council.example/n?id=1&amp;page=2"' in DEFAULT_TEMPLATES.body(
         HTML, alert.kind, alert.facts
     )
+
+
+def hostile(value: object) -> object:
+    if isinstance(value, str):
+        return HOSTILE
+    if isinstance(value, list):
+        return [HOSTILE, HOSTILE]
+    return value
+
+
+@pytest.mark.parametrize("fmt", [HTML, SLACK, MARKDOWN, TEAMS, GOOGLE_CHAT])
+def test_every_kind_neutralises_hostile_values_in_every_fact(fmt: str) -> None:
+    """Every text fact of every kind (titles, reasons, URLs, the directory's lines) hostile."""
+    for kind, facts in examples():
+        body = DEFAULT_TEMPLATES.body(fmt, kind, {key: hostile(value) for key, value in facts.items()})
+        assert "<script>" not in body and "<!channel>" not in body, (kind, fmt)
+        for mention in ("@channel", "@everyone", "@here"):
+            assert mention not in body, (kind, fmt, mention)
+        link = {HTML: "href", SLACK: "<http", GOOGLE_CHAT: "<http", MARKDOWN: "](http", TEAMS: "](http"}
+        assert link[fmt] not in body, (kind, fmt)  # no link made of a value that is no URL
+        if fmt in (MARKDOWN, TEAMS):
+            assert "**strong**" not in body, (kind, fmt)
