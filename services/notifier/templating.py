@@ -123,9 +123,9 @@ FORMATS: dict[str, Format] = {
         SLACK,
         lambda t: no_mentions(break_marks(slack_escape(t), "*_~`")),
         lambda t: f"*{t}*",
-        lambda url, label: f"<{url}|{label}>",
+        lambda url, label: f"<{slack_escape(url)}|{label}>",  # & as &amp;, as Slack wants in links
         "> ",
-        url_specials="<>|&",
+        url_specials="<>|",
     ),
     MARKDOWN: Format(
         MARKDOWN, _md_escape, lambda t: f"**{t}**", lambda url, label: f"[{label}]({url})", "> ", "()<> "

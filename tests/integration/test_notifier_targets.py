@@ -324,3 +324,21 @@ async def test_a_targets_own_templates_reach_the_wire(tmp_path: Path, receiver: 
     blocks = request.body["blocks"]
     assert blocks[0]["text"]["text"] == f"New on X: {HOSTILE}"  # plain_text: shown as text
     assert blocks[1]["text"]["text"].startswith("*Out now* on X: &lt;!channel&gt; @\u200beveryone")
+
+
+async def test_a_template_failing_on_one_alert_is_a_permanent_failure(
+    tmp_path: Path, receiver: FakeWebhook
+) -> None:
+    """Start-up renders every kind once; a template that still fails on some alert's facts (here:
+    a title it refuses) gives that alert up — nothing sent, no retry for ever."""
+    (tmp_path / "mine" / "kinds").mkdir(parents=True)
+    (tmp_path / "mine" / "kinds" / "post_published.j2").write_text(
+        "{% if '<' in title %}{{ raise_here() }}{% endif %}{{ title }}\n"
+    )
+    path = tmp_path / "notifier.yaml"
+    path.write_text("targets: [{name: chat, kind: slack, url: {env: CHAT_URL}, templates: mine}]")
+    [target] = build_targets(load_config(path), {"CHAT_URL": receiver.url})
+    with pytest.raises(DeliveryError) as caught:
+        await target.adapter.send(ALERT, "alert-1")
+    assert caught.value.failure == "permanent" and "template failed" in caught.value.reason
+    assert "kinds/post_published.j2" in caught.value.reason and not receiver.requests

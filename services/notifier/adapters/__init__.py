@@ -12,9 +12,12 @@ Idempotency-Key); the delivery loop uses it to decide what an ambiguous outcome 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal, Protocol
 
 from services.notifier.render import Alert, withhold_addresses
+from services.notifier.templating import TemplateProblem
 
 Failure = Literal["transient", "permanent", "ambiguous"]
 
@@ -30,6 +33,17 @@ class DeliveryError(Exception):
         self.reason = reason
         self.failure = failure
         self.retry_after = retry_after
+
+
+@contextmanager
+def rendering(target: str) -> Iterator[None]:
+    """A template that fails on this alert (start-up rendered every kind once, but a target's own
+    template may still fail on some facts) is a permanent failure: the same alert would fail
+    again, so it is given up (ops error, dead letter) instead of retried for ever."""
+    try:
+        yield
+    except TemplateProblem as exc:
+        raise DeliveryError(f"{target}: template failed: {exc}", "permanent") from None
 
 
 class Adapter(Protocol):

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from services.notifier.adapters import rendering
 from services.notifier.adapters.http import HttpSender, host_label
 from services.notifier.adapters.text import cut_markup, split_markup, truncate
 from services.notifier.render import Alert
@@ -150,10 +151,12 @@ class ChatAdapter:
         self._http = HttpSender(f"{kind} {host_label(url.get_secret_value())}", timeout)
 
     async def send(self, alert: Alert, alert_id: str) -> None:
+        with rendering(self.name):
+            body = self._render(alert, self._templates)
         await self._http.call(
             "POST",
             self._url.get_secret_value(),
-            json=self._render(alert, self._templates),
+            json=body,
             params=self._query or None,
             headers={"User-Agent": "herald-notifier"},
         )

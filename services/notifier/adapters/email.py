@@ -17,7 +17,7 @@ from email.utils import formatdate
 import aiosmtplib
 from pydantic import SecretStr
 
-from services.notifier.adapters import DeliveryError
+from services.notifier.adapters import DeliveryError, rendering
 from services.notifier.render import Alert
 from services.notifier.templating import DEFAULT_TEMPLATES, HTML, TEXT, Templates
 
@@ -91,7 +91,8 @@ class EmailAdapter:
                 raise DeliveryError(f"{self.where}: no forum member's address known yet", "transient")
         else:
             recipients = shown = self.to
-        message = render_email(alert, alert_id, sender=self.sender, to=shown, templates=self.templates)
+        with rendering(self.name):
+            message = render_email(alert, alert_id, sender=self.sender, to=shown, templates=self.templates)
         try:
             await aiosmtplib.send(
                 message,

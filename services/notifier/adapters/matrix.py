@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from pydantic import SecretStr
 
+from services.notifier.adapters import rendering
 from services.notifier.adapters.http import HttpSender, host_label
 from services.notifier.adapters.text import cut_markup_bytes
 from services.notifier.render import Alert
@@ -72,10 +73,12 @@ class MatrixAdapter:
         self._http = HttpSender(f"matrix {host_label(self._base)}", timeout)
 
     async def send(self, alert: Alert, alert_id: str) -> None:
+        with rendering(self.name):
+            content = render_matrix(alert, self.templates)
         await self._http.call(
             "PUT",
             self._base + matrix_path(self._room, alert_id),
-            json=render_matrix(alert, self.templates),
+            json=content,
             headers={
                 "Authorization": f"Bearer {self._token.get_secret_value()}",
                 "User-Agent": "herald-notifier",

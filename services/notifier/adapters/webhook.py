@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
+from services.notifier.adapters import rendering
 from services.notifier.adapters.http import HttpSender, host_label
 from services.notifier.render import Alert
 from services.notifier.templating import DEFAULT_TEMPLATES, TEXT, Templates
@@ -69,7 +70,8 @@ class WebhookAdapter:
         self._http = HttpSender(f"webhook {host_label(url.get_secret_value())}", timeout)
 
     async def send(self, alert: Alert, alert_id: str) -> None:
-        body = render_webhook(alert, alert_id, self.templates)
+        with rendering(self.name):
+            body = render_webhook(alert, alert_id, self.templates)
         timestamp = str(int(self._clock()))
         headers = {
             "Content-Type": "application/json",

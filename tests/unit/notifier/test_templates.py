@@ -152,3 +152,38 @@ def test_a_broken_or_missing_template_is_one_start_up_error(
     error = str(caught.value)
     assert error.startswith("HERALD_NOTIFIER_CONFIG: target chat: templates: ") and "\n" not in error
     assert message in error and str(directory) in error
+
+
+def test_a_query_string_survives_in_every_formats_link() -> None:
+    alert = failed(title="Roads", link="https://council.example/n?id=1&page=2")
+    assert "<https://council.example/n?id=1&amp;page=2|Roads>" in DEFAULT_TEMPLATES.body(
+        SLACK, alert.kind, alert.facts
+    )
+    assert "(https://council.example/n?id=1&page=2)" in DEFAULT_TEMPLATES.body(
+        MARKDOWN, alert.kind, alert.facts
+    )
+    assert 'href="https://council.example/n?id=1&amp;page=2"' in DEFAULT_TEMPLATES.body(
+        HTML, alert.kind, alert.facts
+    )
+
+
+def hostile(value: object) -> object:
+    if isinstance(value, str):
+        return HOSTILE
+    if isinstance(value, list):
+        return [HOSTILE, HOSTILE]
+    return value
+
+
+@pytest.mark.parametrize("fmt", [HTML, SLACK, MARKDOWN, TEAMS, GOOGLE_CHAT])
+def test_every_kind_neutralises_hostile_values_in_every_fact(fmt: str) -> None:
+    """Every text fact of every kind (titles, reasons, URLs, the directory's lines) hostile."""
+    for kind, facts in examples():
+        body = DEFAULT_TEMPLATES.body(fmt, kind, {key: hostile(value) for key, value in facts.items()})
+        assert "<script>" not in body and "<!channel>" not in body, (kind, fmt)
+        for mention in ("@channel", "@everyone", "@here"):
+            assert mention not in body, (kind, fmt, mention)
+        link = {HTML: "href", SLACK: "<http", GOOGLE_CHAT: "<http", MARKDOWN: "](http", TEAMS: "](http"}
+        assert link[fmt] not in body, (kind, fmt)  # no link made of a value that is no URL
+        if fmt in (MARKDOWN, TEAMS):
+            assert "**strong**" not in body, (kind, fmt)
