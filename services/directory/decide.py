@@ -1,8 +1,8 @@
 """What a command does to one staff member: a pure function of (current record, command, now).
 
 No I/O and no clock of its own, so every rule and every refusal is tested with plain data
-(docs/architecture.md "Retrieve, parse, decide, act"). The caller publishes the event, writes the
-snapshot and the table.
+(docs/architecture.md "Retrieve, parse, decide, act"). The caller publishes the event, then writes the
+snapshot (which its view, and every other worker's, reads back).
 
 Rules:
 - `add_staff` needs a name; an id that exists is refused. `put_staff` (imports) adds the person if
