@@ -206,9 +206,15 @@ class NotifierSettings(_Section):
         default=None, description="Chat webhook the forum's alerts are POSTed to."
     )
     forum_webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent with them.")
+    notifier_clock_file: Path | None = Field(
+        default=None,
+        description="Read the notifier's current time (an ISO-8601 instant) from this file instead of "
+        "the system clock, re-read whenever it changes: to rehearse digests, quiet hours and reminders.",
+    )
 
     _unset_when_empty = field_validator(
         "notifier_config",
+        "notifier_clock_file",
         "smtp_host",
         "smtp_username",
         "smtp_password",

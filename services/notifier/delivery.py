@@ -6,7 +6,8 @@ app is ready and neither rebalancing nor recovering its tables, and only on entr
 partitions this worker is assigned — so after a restart or a rebalance the lanes resume from the
 ledger alone. A transient failure pauses the lane until that entry's next try (the target is
 down: the later alerts wait behind it instead of hammering it); they keep their own first-try time,
-so the give-up age counts from when each was read.
+so the give-up age counts from when each was read. In the target's quiet hours an alert waits
+in the ledger (its entry untouched) and goes out when they end, unless its severity is excepted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from services.notifier.render import Alert
 from services.notifier.targets import Target
 from shared.events import ForumAlertSent
 from shared.runtime import DLQ_HEADER_PREFIX, ServiceRuntime
-from shared.topics import FORUM_ALERTS, POSTS, dead_letter
+from shared.topics import FORUM_ALERTS, POSTS, TopicSpec, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Lane:
                 log.exception("lane %s failed; going on", self.target.name)
 
     async def work(self) -> None:
-        if not _can_work(self.runtime):
+        if not can_work(self.runtime):
             return
         now = self.clock()
         if self._paused_until is not None and now < self._paused_until:
@@ -74,15 +75,18 @@ class Lane:
             if entry.state is DeliveryState.DELIVERED or entry.state is DeliveryState.DEAD:
                 await self.tell(key, entry)
                 continue
+            severity = entry.alert.get("severity", "info")
+            if decide.quiet_until(self.target.config, severity, now, self.target.zone) is not None:
+                continue  # quiet hours: it waits, untouched, and goes when they end
             if not await self.attempt(key, entry):
                 return
 
     def due(self, now: datetime) -> list[tuple[str, DeliveryEntry]]:
-        assigned = _assigned(self.runtime)
+        held = assigned(self.runtime, POSTS)
         mine = [
             (key, entry)
             for key, entry in self.ledger.for_target(self.target.name)
-            if (assigned is None or entry.partition is None or entry.partition in assigned)
+            if (held is None or entry.partition is None or entry.partition in held)
             and (
                 (entry.state in WORKING and datetime.fromisoformat(entry.next_at) <= now)
                 or (entry.state not in WORKING and not entry.event_sent)
@@ -170,17 +174,18 @@ class Lane:
         await sent
 
 
-def _can_work(runtime: ServiceRuntime) -> bool:
+def can_work(runtime: ServiceRuntime) -> bool:
     app = runtime.app
     return bool(
         runtime.ready and not getattr(app, "rebalancing", False) and not getattr(app, "in_recovery", False)
     )
 
 
-def _assigned(runtime: ServiceRuntime) -> set[int] | None:
-    """The source partitions this worker holds (the ledger is co-partitioned with them)."""
+def assigned(runtime: ServiceRuntime, spec: TopicSpec) -> set[int] | None:
+    """The partitions of `spec` this worker holds (the notifier's source topics, its digest topic
+    and its tables have the same count, and faust assigns the same numbers of each together)."""
     try:
-        topic = runtime.settings.topic_namespace + POSTS.name
+        topic = runtime.settings.topic_namespace + spec.name
         return {tp.partition for tp in runtime.app.consumer.assignment() if tp.topic == topic}
     except Exception:
         return None

@@ -84,7 +84,7 @@ def render(
             raise UnsupportedEvent(f"no alert for {envelope.type}")
         headline, lines = renderer(payload, internal)
     text = "\n".join(lines).rstrip() + "\n"
-    headline = _one_line(headline)
+    headline = one_line(headline)
     if not internal:
         headline, text = (
             withhold_addresses(headline),
@@ -207,9 +207,9 @@ def _channel(channel: str) -> str:
 
 
 def _title(title: str, fallback: str) -> str:
-    return _one_line(title) or fallback
+    return one_line(title) or fallback
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= HEADLINE_MAX else flat[: HEADLINE_MAX - 1] + "…"

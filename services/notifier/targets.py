@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from services.notifier.adapters import Adapter
 from services.notifier.adapters.chat import QUERIES, RENDERERS, ChatAdapter
@@ -21,6 +22,7 @@ from services.notifier.config import (
     load_config,
     resolve,
 )
+from shared.localtime import LONDON
 from shared.settings import HeraldSettings
 
 DEFAULT_SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -31,6 +33,7 @@ class Target:
     config: TargetConfig
     adapter: Adapter
     retry: RetryConfig
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(LONDON))  # of its quiet hours and digests
 
     @property
     def name(self) -> str:
@@ -50,7 +53,11 @@ def configured_targets(settings: HeraldSettings, environ: Mapping[str, str] | No
 
 
 def build_targets(config: NotifierConfig, environ: Mapping[str, str]) -> list[Target]:
-    return [Target(t, _adapter(t, config.retry_for(t), environ), config.retry_for(t)) for t in config.targets]
+    zone = ZoneInfo(config.timezone)
+    return [
+        Target(t, _adapter(t, config.retry_for(t), environ), config.retry_for(t), zone)
+        for t in config.targets
+    ]
 
 
 def _adapter(t: TargetConfig, retry: RetryConfig, environ: Mapping[str, str]) -> Adapter:

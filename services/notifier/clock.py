@@ -1,0 +1,62 @@
+"""The notifier's sense of now: the system clock, or the instant written in a file
+(HERALD_NOTIFIER_CLOCK_FILE), so a digest's window boundary, quiet hours and reminders can be
+rehearsed — and tested against a real worker — without waiting for 08:30.
+
+Every time-dependent decision in the notifier takes its `now` from the one `Clock` the app builds;
+the deciders themselves stay pure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClockFileError(ValueError):
+    """The clock file cannot be read as an instant (one line, naming the setting)."""
+
+
+class FileClock:
+    """Now, as the file says: re-read when its modification time changes; a file that turns
+    unreadable keeps the last good instant (and says so once), so time never jumps to 1970."""
+
+    SETTING = "HERALD_NOTIFIER_CLOCK_FILE"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: int | None = None
+        self._now = self._read()
+
+    def __call__(self) -> datetime:
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except OSError:
+            return self._now
+        if stamp != self._seen:
+            try:
+                self._now = self._read()
+            except ClockFileError as exc:
+                log.warning("%s; keeping %s", exc, self._now.isoformat())
+                self._seen = stamp
+        return self._now
+
+    def _read(self) -> datetime:
+        try:
+            self._seen = self.path.stat().st_mtime_ns
+            text = self.path.read_text(encoding="utf-8").strip()
+            value = datetime.fromisoformat(text)
+        except (OSError, ValueError) as exc:
+            raise ClockFileError(f"{self.SETTING}={self.path}: not an ISO-8601 instant: {exc}") from None
+        if value.tzinfo is None:
+            raise ClockFileError(f"{self.SETTING}={self.path}: the instant needs a UTC offset, e.g. +00:00")
+        return value.astimezone(UTC)
