@@ -208,8 +208,9 @@ class NotifierSettings(_Section):
     forum_webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent with them.")
     notifier_clock_file: Path | None = Field(
         default=None,
-        description="Read the notifier's current time (an ISO-8601 instant) from this file instead of "
-        "the system clock, re-read whenever it changes: to rehearse digests, quiet hours and reminders.",
+        description="Set the notifier's clock by writing an ISO-8601 instant into this file (it runs on "
+        "from there; re-read when the file changes) instead of the system clock: to rehearse digests, "
+        "quiet hours and reminders.",
     )
 
     _unset_when_empty = field_validator(

@@ -1,6 +1,10 @@
-"""The notifier's sense of now: the system clock, or the instant written in a file
+"""The notifier's sense of now: the system clock, or a clock set by writing an instant into a file
 (HERALD_NOTIFIER_CLOCK_FILE), so a digest's window boundary, quiet hours and reminders can be
 rehearsed — and tested against a real worker — without waiting for 08:30.
+
+The file says what the time was when it was written; the clock runs on from there (the instant
+plus the time since the file's modification), so backoff and retries still see time pass, and a
+restarted worker reads the same time as the one before it.
 
 Every time-dependent decision in the notifier takes its `now` from the one `Clock` the app builds;
 the deciders themselves stay pure.
@@ -9,8 +13,9 @@ the deciders themselves stay pure.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -27,36 +32,38 @@ class ClockFileError(ValueError):
 
 
 class FileClock:
-    """Now, as the file says: re-read when its modification time changes; a file that turns
-    unreadable keeps the last good instant (and says so once), so time never jumps to 1970."""
+    """Now, as the file set it: re-read when its modification time changes; a file that turns
+    unreadable keeps the clock it had (and says so once), so time never jumps to 1970."""
 
     SETTING = "HERALD_NOTIFIER_CLOCK_FILE"
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._seen: int | None = None
-        self._now = self._read()
+        self._set_at, self._written = self._read()
 
     def __call__(self) -> datetime:
         try:
             stamp = self.path.stat().st_mtime_ns
         except OSError:
-            return self._now
+            stamp = self._seen
         if stamp != self._seen:
             try:
-                self._now = self._read()
+                self._set_at, self._written = self._read()
             except ClockFileError as exc:
-                log.warning("%s; keeping %s", exc, self._now.isoformat())
+                log.warning("%s; the clock runs on from %s", exc, self._set_at.isoformat())
                 self._seen = stamp
-        return self._now
+        return self._set_at + timedelta(seconds=max(0.0, time.time() - self._written))
 
-    def _read(self) -> datetime:
+    def _read(self) -> tuple[datetime, float]:
+        """The instant in the file, and when (epoch seconds) the file was written."""
         try:
-            self._seen = self.path.stat().st_mtime_ns
+            stat = self.path.stat()
+            self._seen = stat.st_mtime_ns
             text = self.path.read_text(encoding="utf-8").strip()
             value = datetime.fromisoformat(text)
         except (OSError, ValueError) as exc:
             raise ClockFileError(f"{self.SETTING}={self.path}: not an ISO-8601 instant: {exc}") from None
         if value.tzinfo is None:
             raise ClockFileError(f"{self.SETTING}={self.path}: the instant needs a UTC offset, e.g. +00:00")
-        return value.astimezone(UTC)
+        return value.astimezone(UTC), stat.st_mtime
