@@ -4,5 +4,8 @@ Reads `herald.posts`, `herald.directory.events` and broken/moved feeds on `heral
 renders one alert per event (pure, `render.py`), records a delivery-ledger entry per target that
 wants it (`ledger.py`, decided by `decide.py`), and each target's lane (`delivery.py`) delivers it
 through that target's adapter (`adapters/`, configured by `config.py` and `targets.py`), telling
-`herald.forum.alerts` what was sent.
+`herald.forum.alerts` what was sent. Digest targets' events are gathered per target and told once a
+window (`digest.py` decides, `digest_book.py` keeps); feed items a target asks for become
+announcements or reminders (`reminders.py`); quiet hours hold alerts in the ledger; every time
+comes from one clock (`clock.py`).
 """
