@@ -5,9 +5,9 @@ Windows are half-open, [start, end), between two of the schedule's boundaries
 (`shared.localtime.Schedule`). An event belongs to the window holding its own time (the
 CloudEvents `time`: when it happened), unless that window is already closed — its digest built —
 in which case it goes into the first open one (a late event is told late, never dropped). A
-window is over when the clock reaches its end; each target's mark says through which boundary its
-digests are built, so a restart neither rebuilds nor skips one. A window nothing happened in
-sends nothing.
+window is over `SETTLE` after the clock reaches its end; each target's mark says through which
+boundary its digests are built, so a restart neither rebuilds nor skips one. A window nothing
+happened in sends nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,9 @@ from shared.localtime import Schedule
 DIGEST_EVENT_TYPE = "herald.notifier.digest"
 #: Namespace of digest ids (uuid5 of target and window end): fixed, or a restart sends again.
 DIGEST_NAMESPACE = uuid.UUID("0e8c7a4e-5a0b-5d37-8f0c-7b0f4f3b9d21")
+
+#: How long after a window's end its digest is built (events of its last seconds still arriving).
+SETTLE = timedelta(seconds=30)
 
 Section = Literal["published", "failed", "held", "accounts", "other"]
 SECTION_TITLES: dict[Section, str] = {
@@ -103,8 +106,9 @@ def window_for(
 
 
 def over_through(now: datetime, schedule: Schedule, zone: ZoneInfo) -> datetime:
-    """The end of the latest window that is over at `now`."""
-    return schedule.last_at_or_before(now, zone)
+    """The end of the latest window that is over at `now`: ended at least `SETTLE` ago, so the
+    notes of events from just before the boundary, still on their way, are in it."""
+    return schedule.last_at_or_before(now - SETTLE, zone)
 
 
 def windows_to_close(

@@ -82,7 +82,11 @@ class DigestBook:
             except ValidationError as exc:
                 await self.runtime.dead_letter(event, f"not a digest note: {exc.errors()[0]['msg']}")
                 continue
-            await self.keep(note, event.message.partition)
+            try:
+                await self.keep(note, event.message.partition)
+            except Exception as exc:  # as the runtime's consumers do: parked, never acked silently
+                log.exception("digest note for %s not kept", note.target)
+                await self.runtime.dead_letter(event, f"note not kept: {type(exc).__name__}: {exc}")
 
     async def keep(self, note: digest.DigestNote, partition: int) -> None:
         target = self.targets.get(note.target)

@@ -64,7 +64,8 @@ def test_windows_close_once_and_only_when_over() -> None:
     first = digest.windows_to_close(kept, None, through)
     assert [[n.event_id for n in notes] for notes in first.values()] == [["a"], ["b"]]
     assert digest.windows_to_close(kept, through, through) == {}  # told: never again
-    later = digest.over_through(utc(2026, 1, 12, 8, 30), DAILY, LONDON)
+    assert digest.over_through(utc(2026, 1, 12, 8, 30, 29), DAILY, LONDON) == through  # settling
+    later = digest.over_through(utc(2026, 1, 12, 8, 30, 30), DAILY, LONDON)
     assert [
         n.event_id for notes in digest.windows_to_close(kept, through, later).values() for n in notes
     ] == ["c"]
