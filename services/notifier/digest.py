@@ -41,6 +41,13 @@ SECTION_TITLES: dict[Section, str] = {
     "accounts": "New accounts",
     "other": "Also",
 }
+SECTION_COUNTS: dict[Section, str] = {
+    "published": "posted",
+    "failed": "failed",
+    "held": "held",
+    "accounts": "new account(s)",
+    "other": "other",
+}
 
 
 class DigestNote(BaseModel):
@@ -141,7 +148,7 @@ def build(
     start, end = window_start.astimezone(zone), window_end.astimezone(zone)
     span = f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M %Z}"
     counts = {section: sum(1 for n in notes if n.section == section) for section in SECTION_TITLES}
-    summary = ", ".join(f"{counts[s]} {SECTION_TITLES[s].lower()}" for s in SECTION_TITLES if counts[s])
+    summary = ", ".join(f"{counts[s]} {SECTION_COUNTS[s]}" for s in SECTION_TITLES if counts[s])
     lines = [f"Herald digest for {span}: {summary}.", ""]
     for section, title in SECTION_TITLES.items():
         mine = [n for n in notes if n.section == section]

@@ -4,6 +4,8 @@ going when the file turns unreadable, refuses an instant without an offset."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,3 +45,26 @@ def test_a_bad_clock_file_is_one_error_naming_the_setting(tmp_path: Path) -> Non
         FileClock(path)
     with pytest.raises(ClockFileError, match="HERALD_NOTIFIER_CLOCK_FILE=.*not an ISO-8601 instant"):
         FileClock(tmp_path / "missing")
+
+
+def test_the_service_refuses_to_start_on_a_bad_clock_file_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "clock"
+    path.write_text("tomorrow at nine")
+    env = {
+        **os.environ,
+        "HERALD_NOTIFIER_CLOCK_FILE": str(path),
+        "HERALD_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "HERALD_STATE_DIR": str(tmp_path / "state"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services.notifier"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"herald notifier: HERALD_NOTIFIER_CLOCK_FILE={path}: not an ISO-8601 instant")
+    assert "Traceback" not in done.stderr
