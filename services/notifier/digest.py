@@ -63,6 +63,7 @@ class DigestNote(BaseModel):
     section: Section
     line: str
     channel: str | None = None
+    link: str | None = None  # a published post's public URL
 
 
 class NoteInWindow(BaseModel):
@@ -99,6 +100,7 @@ def note_for(target: str, alert: Alert, payload: EventPayload, occurred_at: date
         section=section_of(payload),
         line=alert.headline,
         channel=alert.channel,
+        link=payload.post_url if isinstance(payload, PostPublished) else None,
     )
 
 
@@ -161,9 +163,11 @@ def build(
                 by_channel[CHANNEL_NAMES.get(note.channel or "", note.channel or "other")].append(note)
             for channel, on in sorted(by_channel.items()):
                 lines.append(f"  {channel} ({len(on)}):")
-                lines += [f"    - {n.line}" for n in on]
+                lines += [f"    - {n.line}" + (f" {n.link}" if n.link else "") for n in on]
         else:
             lines += [f"  - {n.line}" for n in mine]
+        if section == "held":
+            lines.append("  Approve or drop each with `herald posts approve` / `herald posts drop`.")
         lines.append("")
     worst = "error" if counts["failed"] else "warning" if counts["held"] else "info"
     return Alert(

@@ -35,6 +35,7 @@ def note(
         section=section,
         line=f"line {event_id}",
         channel=channel,
+        link=f"https://x.com/dcc/{event_id[1:]}" if section == "published" else None,
     )
 
 
@@ -88,6 +89,7 @@ def test_the_digest_groups_what_went_out_per_channel_and_tells_each_note_once() 
         assert text.count(n.line) == 1
     assert "What went out (3):" in text and "  X (2):" in text and "  Mastodon (1):" in text
     assert "What failed (1):" in text and "What is held (1):" in text and "New accounts (1):" in text
+    assert "line p1 https://x.com/dcc/1" in text and "herald posts approve" in text
     assert "Sat 10 Jan 08:30 – Sun 11 Jan 08:30 GMT" in alert.headline
     assert alert.severity == "error"
     assert alert.event_id == digest.digest_id("forum", utc(2026, 1, 11, 8, 30))
