@@ -7,13 +7,14 @@ agent keeps it in the `digest-notes` table (co-partitioned with the digest topic
 `target|event id` — a redelivered or replayed note finds itself there and is not kept twice — in
 the window `digest.window_for` gives it against the target's closed-through mark.
 
-The same worker closes the target's windows as its clock passes their ends: it builds each over
-window's message, writes the mark (closed through that end, with the built messages) and waits
-for the broker, then records each message in the delivery ledger under an id derived from the
-target and the window, and the target's lane delivers it like any alert. The mark is set in memory
-before anything is awaited, so a note arriving meanwhile goes into the next window; a restart
-after the mark finds the messages in it and records any the ledger lacks. Notes stay in the table
-(one record per note, compacted), like the ledger's delivered entries.
+The same worker closes the target's windows as its clock passes their ends — `digest.SETTLE`
+after them, and not in its first `SETTLE` after a start or a rebalance, while it catches up: it
+builds each over window's message, writes the mark (closed through that end, with the built
+messages) and waits for the broker, then records each message in the delivery ledger under an id
+derived from the target and the window, and the target's lane delivers it like any alert. The mark
+is set in memory before anything is awaited, so a note arriving meanwhile goes into the next
+window; a restart after the mark finds the messages in it and records any the ledger lacks. Notes
+stay in the table (one record per note, compacted), like the ledger's delivered entries.
 """
 
 from __future__ import annotations
@@ -101,10 +102,17 @@ class DigestBook:
         await self.table.put_durably(key, kept.model_dump(mode="json"), partition=partition)
 
     async def run(self) -> None:
+        working_since: datetime | None = None
         while True:
             await asyncio.sleep(TICK_SECONDS)
             if not can_work(self.runtime):
+                working_since = None  # starting, rebalancing, recovering
                 continue
+            now = self.clock()
+            if working_since is None or now < working_since:  # (a clock set back starts afresh)
+                working_since = now
+            if now - working_since < digest.SETTLE:
+                continue  # after a start or a rebalance: let the backlog's notes arrive first
             mine = assigned(self.runtime, NOTIFIER_DIGEST)
             for name, target in self.targets.items():
                 partition = NOTIFIER_DIGEST.partition_for(name.encode())

@@ -1,7 +1,9 @@
 """The notifier's time-driven alerts, as a real worker on the real broker with loopback receivers,
-its clock set through HERALD_NOTIFIER_CLOCK_FILE: a daily digest across a window boundary and two
-restarts (one a SIGKILL) tells each event exactly once; quiet hours hold alerts until they end; a
-routed feed item becomes a reminder a day before its date, moved when the item's date changes."""
+its clock set through HERALD_NOTIFIER_CLOCK_FILE: a daily digest across window boundaries and two
+restarts (a SIGKILL mid-window; a stop across a boundary, with an event of the closing window
+waiting) tells each event exactly once, a late one in the next digest; quiet hours hold alerts
+until they end; a routed feed item becomes a reminder a day before its date, moved when the item's
+date changes."""
 
 from __future__ import annotations
 
@@ -145,12 +147,13 @@ async def test_a_daily_digest_tells_each_event_once_across_the_boundary_and_rest
             await send_at(producer, POSTS, "item-d", posted("item-d"), utc(2026, 3, 2, 8, 30))
             await send_at(producer, POSTS, "item-e", failed("item-e"), utc(2026, 3, 2, 8, 25))
             await kept(5)
-            notifier.stop()  # a graceful restart this time, across the next boundary
+            notifier.stop()  # down across the next boundary: one more event of the window meanwhile
+            await send_at(producer, POSTS, "item-g", held("item-g"), utc(2026, 3, 3, 8, 29))
             clock.set(utc(2026, 3, 3, 8, 31))
-            notifier = start()
+            notifier = start()  # it reads its backlog (item-g) before it closes the window
             await wait_until(lambda: len(to(receiver, "digest")) >= 2, timeout=60)
             await send_at(producer, POSTS, "item-f", posted("item-f"), utc(2026, 3, 3, 9))
-            await kept(6)  # the clock jumps: the note must be kept first, or it would be late
+            await kept(7)  # the clock jumps: the note must be kept first, or it would be late
             clock.set(utc(2026, 3, 4, 8, 30, 30))
             await wait_until(lambda: len(to(receiver, "digest")) >= 3, timeout=60)
 
@@ -158,13 +161,14 @@ async def test_a_daily_digest_tells_each_event_once_across_the_boundary_and_rest
         assert len(receiver.requests) == len(digests) == 3  # nothing at once; no digest twice
         assert len({r.headers["Idempotency-Key"] for r in digests}) == 3
         assert "Mon 02 Mar 08:30 – Tue 03 Mar 08:30 GMT" in digests[1].body["headline"]
-        assert {item: in_digests(digests, f"item-{item}") for item in "abcdef"} == {
+        assert {item: in_digests(digests, f"item-{item}") for item in "abcdefg"} == {
             "a": [0],
             "b": [0],
             "c": [0],
             "d": [1],
             "e": [1],
             "f": [2],
+            "g": [1],
         }
         sent = await collect_events(
             kafka_bootstrap,
