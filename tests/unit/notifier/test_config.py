@@ -24,6 +24,7 @@ def test_the_example_loads_and_builds_every_kind(tmp_path: Path) -> None:
     assert {t.kind for t in config.targets} == set(TargetKind)
     assert [t.name for t in config.targets if t.internal] == [
         "forum-mail",
+        "forum-digest",
         "digital-teams",
         "ops-mattermost",
         "ops-matrix",
@@ -45,6 +46,7 @@ def test_the_example_loads_and_builds_every_kind(tmp_path: Path) -> None:
         for name in (
             "HERALD_SMTP_PASSWORD",
             "SLACK_WEBHOOK_URL",
+            "FORUM_SLACK_WEBHOOK_URL",
             "DISCORD_WEBHOOK_URL",
             "MATTERMOST_WEBHOOK_URL",
             "MATRIX_ACCESS_TOKEN",
