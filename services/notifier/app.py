@@ -114,7 +114,8 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
             if not decide.wanted(target.config, alert):
                 continue
             if target.config.digest is not None:
-                await digests.send(digest.note_for(target.name, alert, payload, envelope.time))
+                note = digest.note_for(target.name, alert, payload, envelope.time, target.adapter.templates)
+                await digests.send(note)
                 continue
             key = decide.alert_id(envelope.id, target.name)
             if ledger.get(key) is not None:

@@ -92,16 +92,22 @@ def section_of(payload: EventPayload) -> Section:
     return "other"
 
 
-def note_for(target: str, alert: Alert, payload: EventPayload, occurred_at: datetime) -> DigestNote:
-    """The digest's line for an event: the alert's headline as this target may see it (so an
-    outside target's digest is as private as its alerts)."""
+def note_for(
+    target: str,
+    alert: Alert,
+    payload: EventPayload,
+    occurred_at: datetime,
+    templates: Templates = DEFAULT_TEMPLATES,
+) -> DigestNote:
+    """The digest's line for an event: the alert's headline in the target's own templates, as this
+    target may see it (so an outside target's digest is as private as its alerts)."""
     return DigestNote(
         target=target,
         event_id=alert.event_id,
         event_type=alert.event_type,
         occurred_at=occurred_at,
         section=section_of(payload),
-        line=alert.headline,
+        line=templates.headline(alert.kind, alert.facts),
         channel=alert.channel,
         link=payload.post_url if isinstance(payload, PostPublished) else None,
     )

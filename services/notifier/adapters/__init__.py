@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 from services.notifier.render import Alert, withhold_addresses
+from services.notifier.templating import Templates
 
 Failure = Literal["transient", "permanent", "ambiguous"]
 
@@ -37,6 +38,7 @@ class Adapter(Protocol):
     kind: str
     internal: bool
     idempotent: bool
+    templates: Templates  # the target's words (its directory over the defaults)
 
     async def send(self, alert: Alert, alert_id: str) -> None: ...
 

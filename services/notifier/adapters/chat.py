@@ -145,7 +145,7 @@ class ChatAdapter:
         self.internal = internal
         self._url = url
         self._render = render
-        self._templates = templates
+        self.templates = templates
         self._query = query or {}
         self._http = HttpSender(f"{kind} {host_label(url.get_secret_value())}", timeout)
 
@@ -153,7 +153,7 @@ class ChatAdapter:
         await self._http.call(
             "POST",
             self._url.get_secret_value(),
-            json=self._render(alert, self._templates),
+            json=self._render(alert, self.templates),
             params=self._query or None,
             headers={"User-Agent": "herald-notifier"},
         )

@@ -11,10 +11,10 @@ import pytest
 
 from services.notifier import decide, digest, reminders
 from services.notifier.config import NotifierConfigError, TargetConfig, load_config
-from services.notifier.render import Alert
-from services.notifier.templating import DEFAULT_TEMPLATES, FORMATS, TEXT, ZWSP
+from services.notifier.render import Alert, render
+from services.notifier.templating import DEFAULT_TEMPLATES, FORMATS, TEXT, ZWSP, Templates
 from shared.envelope import wrap
-from shared.events import FeedItemDiscovered
+from shared.events import FeedItemDiscovered, PostPublished
 from shared.localtime import Schedule
 
 LONDON = ZoneInfo("Europe/London")
@@ -275,3 +275,24 @@ def test_a_digest_links_each_post_and_bolds_its_sections_in_the_targets_markup()
         and "<https://x.com/dcc/1|https://x.com/dcc/1>" in body["slack"]
     )
     assert "[https://x\\.com/dcc/1](https://x.com/dcc/1)" in body["markdown"]
+
+
+def test_a_digest_line_is_the_headline_in_the_targets_own_templates(tmp_path: Path) -> None:
+    (tmp_path / "headlines").mkdir()
+    (tmp_path / "headlines/post_published.j2").write_text("On {{ channel }}: {{ title }}\n")
+    post = PostPublished(
+        item_id="item-1",
+        channel="x",
+        account="corporate",
+        post_id="1",
+        post_url="https://x.com/dcc/1",
+        text="Roads",
+        title="Road closures",
+        dry_run=False,
+        published_at=utc(2026, 3, 1, 9),
+    )
+    envelope = wrap(post, source="/t")
+    alert = render(envelope, post, internal=False)
+    own = digest.note_for("forum", alert, post, envelope.time, Templates(tmp_path))
+    assert own.line == "On X: Road closures" and own.link == "https://x.com/dcc/1"
+    assert digest.note_for("forum", alert, post, envelope.time).line == alert.headline != own.line
