@@ -208,9 +208,16 @@ class NotifierSettings(_Section):
         default=None, description="Chat webhook the forum's alerts are POSTed to."
     )
     forum_webhook_token: SecretStr | None = Field(default=None, description="Bearer token sent with them.")
+    notifier_clock_file: Path | None = Field(
+        default=None,
+        description="Set the notifier's clock by writing an ISO-8601 instant into this file (it runs on "
+        "from there; re-read when the file changes) instead of the system clock: to rehearse digests, "
+        "quiet hours and reminders.",
+    )
 
     _unset_when_empty = field_validator(
         "notifier_config",
+        "notifier_clock_file",
         "smtp_host",
         "smtp_username",
         "smtp_password",

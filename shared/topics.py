@@ -140,7 +140,7 @@ FEED_ITEMS = TopicSpec(
     retention_ms=30 * DAY_MS,
     key_description='the item\'s stable id (docs/architecture.md "Identity"): its events stay in order',
     producers=("feed_ingest",),
-    consumers=("publisher", "cli"),
+    consumers=("publisher", "notifier", "cli"),
     public=True,
     classification="public",
 )
@@ -278,6 +278,20 @@ FEED_POLLS = TopicSpec(
     classification="internal",
 )
 
+NOTIFIER_DIGEST = TopicSpec(
+    name="herald.internal.notifier-digest",
+    key="target",
+    description=(
+        "Lines for digest targets' next digests, each as that target may see it; keyed by target, so"
+        " one worker gathers each target's digest."
+    ),
+    retention_ms=14 * DAY_MS,
+    key_description="the digest target's name in the notifier's targets file",
+    producers=("notifier",),
+    consumers=("notifier",),
+    classification="personal",
+)
+
 #: Every topic but the dead-letter ones.
 _WORK_TOPICS: tuple[TopicSpec, ...] = (
     FEEDS,
@@ -292,6 +306,7 @@ _WORK_TOPICS: tuple[TopicSpec, ...] = (
     DIRECTORY_COMMANDS,
     PUBLISHER_COMMANDS,
     FEED_POLLS,
+    NOTIFIER_DIGEST,
 )
 #: The published contract: what other teams may subscribe to (no personal data).
 PUBLIC_TOPICS: tuple[TopicSpec, ...] = tuple(spec for spec in _WORK_TOPICS if spec.public)

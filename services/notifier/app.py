@@ -11,6 +11,11 @@ as that target may see it (internal or not), and records a `pending` entry keyed
 redelivered or replayed event finds its entries and records nothing. Delivery, retries, give-up and
 dead letters are the lanes' (`delivery.py`), one per target, started with the app. With no target
 configured the alert is logged (and told on herald.forum.alerts with transport `log`).
+
+A target with `digest:` hears what it wants in one message per window instead (`digest_book.py`);
+one with `items:` hears of the items of some feeds, at once or as reminders before their date
+(`reminders.py`): a ledger entry whose first try is the reminder's time. Every decision takes its
+time from one clock (`clock.py`): the system's, or HERALD_NOTIFIER_CLOCK_FILE's.
 """
 
 from __future__ import annotations
@@ -18,22 +23,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from datetime import UTC, datetime
 
 import faust
 
-from services.notifier import decide
+from services.notifier import decide, digest, reminders
+from services.notifier.clock import Clock, ClockFileError, FileClock, system_clock
 from services.notifier.config import NotifierConfigError
-from services.notifier.delivery import Lane
+from services.notifier.delivery import AlertMetrics, Lane
+from services.notifier.digest_book import DigestBook
 from services.notifier.directory_words import is_routine
-from services.notifier.ledger import DeliveryEntry, DeliveryLedger
+from services.notifier.ledger import DeliveryEntry, DeliveryLedger, DeliveryState
 from services.notifier.render import render
 from services.notifier.staff import Known, StaffView
-from services.notifier.targets import configured_targets
+from services.notifier.targets import Target, configured_targets
 from services.notifier.templating import DEFAULT_TEMPLATES, TEXT
 from shared.compacted import SnapshotFollower
 from shared.envelope import CloudEvent, EventPayload, utcnow
 from shared.events import (
+    FeedItemDiscovered,
+    FeedItemUpdated,
     FeedMoved,
     FeedStatusChanged,
     ForumAlertSent,
@@ -43,7 +51,15 @@ from shared.events import (
 )
 from shared.runtime import ServiceRuntime
 from shared.settings import HeraldSettings
-from shared.topics import DIRECTORY_EVENTS, DIRECTORY_SNAPSHOT, FEED_HEALTH, FORUM_ALERTS, POSTS, TopicSpec
+from shared.topics import (
+    DIRECTORY_EVENTS,
+    DIRECTORY_SNAPSHOT,
+    FEED_HEALTH,
+    FEED_ITEMS,
+    FORUM_ALERTS,
+    POSTS,
+    TopicSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +73,19 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     staff = StaffView(caught_up)
     try:
         targets = configured_targets(settings, forum_members=staff.forum_members)
-    except NotifierConfigError as exc:
+        clock: Clock = (
+            FileClock(settings.notifier.notifier_clock_file)
+            if settings.notifier.notifier_clock_file
+            else system_clock
+        )
+    except (NotifierConfigError, ClockFileError) as exc:
         sys.exit(f"herald notifier: {exc}")
     runtime = ServiceRuntime(SERVICE, settings, bootstrap_servers=bootstrap)
     ledger = DeliveryLedger(runtime.app, partitions=POSTS.partitions)
-    lanes = {target.name: Lane(runtime, ledger, target) for target in targets}
+    metrics = AlertMetrics(runtime)
+    lanes = {target.name: Lane(runtime, ledger, target, metrics=metrics, clock=clock) for target in targets}
+    digests = DigestBook(runtime, ledger, targets, lanes, clock)
+    routed = [target for target in targets if target.config.items is not None]
     runtime.heartbeat_detail["targets"] = ",".join(lanes) or "log"
     follower = SnapshotFollower(
         DIRECTORY_SNAPSHOT, staff, bootstrap, namespace=settings.topic_namespace, caught_up=caught_up
@@ -81,13 +105,17 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
         event = faust.current_event()
         partition = event.message.partition if event is not None else None
         raw_value = event.message.value.decode(errors="replace") if event is not None else ""
-        now = datetime.now(UTC)
+        now = clock()
         renderings = {
             internal: render(envelope, payload, internal=internal, known=known) for internal in (True, False)
         }
         for target in targets:
             alert = renderings[target.adapter.internal]
             if not decide.wanted(target.config, alert):
+                continue
+            if target.config.digest is not None:
+                note = digest.note_for(target.name, alert, payload, envelope.time, target.adapter.templates)
+                await digests.send(note)
                 continue
             key = decide.alert_id(envelope.id, target.name)
             if ledger.get(key) is not None:
@@ -128,6 +156,9 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     async def on_feed_health(envelope: CloudEvent, payload: EventPayload) -> None:
         await alert_about(FEED_HEALTH, envelope, payload)
 
+    if routed:  # only targets with `items:` hear of feed items (the rest, of what was posted)
+        install_item_routing(runtime, ledger, lanes, routed, clock)
+
     running: list[asyncio.Task[None]] = []  # held, so the lanes are not garbage-collected
 
     @runtime.app.task
@@ -137,6 +168,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     @runtime.app.task
     async def start_lanes() -> None:
         running.extend(asyncio.ensure_future(lane.run()) for lane in lanes.values())
+        running.append(asyncio.ensure_future(digests.run()))
 
     return runtime
 
@@ -156,3 +188,46 @@ async def _log_only(
         sent_at=utcnow(),
     )
     await runtime.publish(FORUM_ALERTS, envelope.id, sent)
+
+
+def install_item_routing(
+    runtime: ServiceRuntime,
+    ledger: DeliveryLedger,
+    lanes: dict[str, Lane],
+    routed: list[Target],
+    clock: Clock,
+) -> None:
+    """Items of the feeds a target asked for: one ledger entry per (item, target), due at once or
+    at its reminder time; a changed item moves a reminder not yet sent."""
+
+    @runtime.consumer(FEED_ITEMS, accepts=(FeedItemDiscovered, FeedItemUpdated))
+    async def on_feed_item(envelope: CloudEvent, payload: FeedItemDiscovered | FeedItemUpdated) -> None:
+        event = faust.current_event()
+        for target in routed:
+            items = target.config.items
+            assert items is not None
+            if payload.feed_id not in items.feeds:
+                continue
+            now = clock()
+            planned = reminders.plan(
+                envelope, payload, remind_before=items.remind_before, now=now, zone=target.zone
+            )
+            key = decide.alert_id(reminders.alert_source(payload.item_id), target.name, "item")
+            entry = ledger.get(key)
+            if planned is None:
+                log.info("%s: item %s is dated in the past; no reminder", target.name, payload.item_id)
+            elif entry is None:
+                entry = DeliveryEntry.new(
+                    target=target.name,
+                    alert=planned.alert.to_json(),
+                    partition=event.message.partition if event is not None else None,
+                    now=now,
+                    source_topic=FEED_ITEMS.name,
+                    source_key=envelope.subject,
+                    source_value=event.message.value.decode(errors="replace") if event is not None else "",
+                    not_before=planned.send_at,
+                )
+                await ledger.record(key, entry)
+            elif isinstance(payload, FeedItemUpdated) and entry.state is DeliveryState.PENDING:
+                await ledger.record(key, entry.rescheduled(planned.alert.to_json(), planned.send_at, now))
+            lanes[target.name].wake.set()

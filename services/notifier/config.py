@@ -9,14 +9,25 @@ one `NotifierConfigError` naming the setting and the field, raised at start-up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from shared.localtime import LONDON, QuietHours, Schedule, zone_named
 from shared.secret_ref import SecretRef
 from shared.settings import HeraldSettings
 
@@ -77,6 +88,40 @@ class RetryConfig(BaseModel):
     timeout: float = Field(default=10.0, gt=0, description="Seconds one call may take.")
 
 
+class TargetQuietHours(QuietHours):
+    """A target's quiet hours: its alerts wait in the ledger until `end`, then go out."""
+
+    except_severity: Severity | None = Field(
+        default=None, description="Alerts at or above this severity go out even in quiet hours."
+    )
+
+
+DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+class ItemRouting(BaseModel):
+    """Feed items a target hears of: announced when found, or as a reminder `remind_before` their
+    date (the item's published time: an events feed dates each item with its event)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feeds: list[str] = Field(min_length=1, description="Feed ids whose items this target hears of.")
+    remind_before: timedelta | None = Field(
+        default=None, description='E.g. "1d", "2h", "1d12h", "90m"; unset: announce when found.'
+    )
+
+    @field_validator("remind_before", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        match = DURATION.match(value.strip())
+        if not value.strip() or match is None:
+            raise ValueError(f"not a duration like 1d, 2h, 1d12h or 90m: {value!r}")
+        days, hours, minutes = (int(part or 0) for part in match.groups())
+        return timedelta(days=days, hours=hours, minutes=minutes)
+
+
 class Security(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
@@ -98,6 +143,11 @@ class TargetConfig(BaseModel):
         description="A directory of this target's own templates (relative: to the targets file), "
         "searched before the defaults; checked at start-up.",
     )
+    quiet_hours: TargetQuietHours | None = None
+    digest: Schedule | None = Field(
+        default=None, description="Hear what it wants in one digest per window instead of at once."
+    )
+    items: ItemRouting | None = None
     # webhooks (all chat kinds and the generic one)
     url: SecretRef | None = None
     token: SecretRef | None = None  # generic webhook: bearer; matrix: access token
@@ -138,7 +188,14 @@ class NotifierConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    timezone: str = Field(default=LONDON, description="Zone of quiet hours and digest schedules.")
     targets: list[TargetConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        zone_named(value)
+        return value
 
     @model_validator(mode="after")
     def _unique(self) -> NotifierConfig:

@@ -3,11 +3,14 @@ are passed in, refusals are data.
 
 - `alert_id`: derived from the cause (source event id, target, alert kind), so a redelivered or
   replayed event maps to the entry it already has and is never alerted twice.
-- `wanted`: whether a target wants an alert (event kinds, channels, feeds, lowest severity).
+- `wanted`: whether a target wants an alert (event kinds, channels, feeds, lowest severity); a
+  target for feed items only (`items:`, no `wants:`) wants none.
 - `after_failure`: capped exponential backoff with jitter, `Retry-After` honoured, until the give-up
   age; permanent failures give up at once. An ambiguous failure on a target without idempotency
   marks the entry `maybe_sent`, so the re-send says it may be a repeat (docs/adr/0009).
 - `resume`: an entry found `sending` (a stop during the call) is an ambiguous failure.
+- `quiet_until`: when a target's quiet hours hold an alert back (it waits in the ledger).
+- `latency`: how long an alert took, from its source event to its delivery.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.notifier.config import SEVERITIES, RetryConfig, TargetConfig
 from services.notifier.ledger import DeliveryEntry, DeliveryState
 from services.notifier.render import Alert
 from shared.backoff import equal_jitter
+from shared.localtime import quiet_window_end
+from shared.topics import FEED_ITEMS
 
 #: Namespace of alert ids (uuid5): fixed forever, or every past alert id changes.
 ALERT_NAMESPACE = uuid.UUID("6f6e1b8e-3d0c-5b8a-9a59-3c1d4e2f0a17")
@@ -32,6 +38,10 @@ def alert_id(source_event_id: str, target: str, kind: str = "event") -> str:
 
 
 def wanted(target: TargetConfig, alert: Alert) -> bool:
+    """Whether a target wants an event's alert. A target for feed items (`items:`) without a
+    `wants:` of its own hears only its items."""
+    if target.items is not None and "wants" not in target.model_fields_set:
+        return False
     wants = target.wants
     if wants.kinds and alert.event_type not in wants.kinds:
         return False
@@ -91,3 +101,25 @@ def as_sent(alert: Alert, entry: DeliveryEntry) -> Alert:
     if not entry.maybe_sent:
         return alert
     return Alert(**{**alert.to_json(), "possible_repeat": True})
+
+
+def quiet_until(target: TargetConfig, severity: str, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """When the target's quiet hours end, if they hold back an alert of `severity` at `now`
+    (None: it may go now). An alert at or above `except_severity` is never held."""
+    quiet = target.quiet_hours
+    if quiet is None:
+        return None
+    if quiet.except_severity is not None and SEVERITIES.index(severity) >= SEVERITIES.index(  # type: ignore[arg-type]
+        quiet.except_severity
+    ):
+        return None
+    return quiet_window_end(quiet, now, zone)
+
+
+def latency(alert: Alert, entry: DeliveryEntry, delivered_at: datetime) -> float:
+    """Seconds from the source event's time (a digest's: its window's end) to delivery, quiet hours
+    and retries included; a routed feed item, planned for later, counts from when it was due."""
+    start = datetime.fromisoformat(alert.occurred_at) if alert.occurred_at else None
+    if start is None or entry.source_topic == FEED_ITEMS.name:
+        start = datetime.fromisoformat(entry.first_at)
+    return max(0.0, (delivered_at - start).total_seconds())

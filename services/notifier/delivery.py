@@ -6,7 +6,10 @@ app is ready and neither rebalancing nor recovering its tables, and only on entr
 partitions this worker is assigned — so after a restart or a rebalance the lanes resume from the
 ledger alone. A transient failure pauses the lane until that entry's next try (the target is
 down: the later alerts wait behind it instead of hammering it); they keep their own first-try time,
-so the give-up age counts from when each was read.
+so the give-up age counts from when each was read. Each try is counted in `herald_alerts_total`
+(target, result: delivered, failed, given_up) and each delivery's latency from its source event in
+`herald_alert_latency_seconds`. In the target's quiet hours an alert waits
+in the ledger (its entry untouched) and goes out when they end, unless its severity is excepted.
 """
 
 from __future__ import annotations
@@ -25,12 +28,29 @@ from services.notifier.targets import Target
 from shared.dead_letters import dead_letter_headers
 from shared.events import ForumAlertSent
 from shared.runtime import ServiceRuntime
-from shared.topics import FORUM_ALERTS, POSTS, dead_letter
+from shared.topics import FORUM_ALERTS, POSTS, TopicSpec, dead_letter
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
 WORKING = (DeliveryState.PENDING, DeliveryState.SENDING)
+#: Alert latency buckets, seconds: from a prompt delivery to one after an hour of retries.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class AlertMetrics:
+    """The lanes' metrics, made once on the runtime's registry and shared by every lane."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.alerts = runtime.counter(
+            "herald_alerts", "Alert delivery tries by target and result.", ("target", "result")
+        )
+        self.latency = runtime.histogram(
+            "herald_alert_latency_seconds",
+            "Seconds from an alert's source event to its delivery, by target.",
+            ("target",),
+            buckets=LATENCY_BUCKETS,
+        )
 
 
 class Lane:
@@ -40,10 +60,12 @@ class Lane:
         ledger: DeliveryLedger,
         target: Target,
         *,
+        metrics: AlertMetrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.runtime = runtime
+        self.metrics = metrics
         self.ledger = ledger
         self.target = target
         self.clock = clock
@@ -65,7 +87,7 @@ class Lane:
                 log.exception("lane %s failed; going on", self.target.name)
 
     async def work(self) -> None:
-        if not _can_work(self.runtime):
+        if not can_work(self.runtime):
             return
         now = self.clock()
         if self._paused_until is not None and now < self._paused_until:
@@ -75,15 +97,18 @@ class Lane:
             if entry.state is DeliveryState.DELIVERED or entry.state is DeliveryState.DEAD:
                 await self.tell(key, entry)
                 continue
+            severity = entry.alert.get("severity", "info")
+            if decide.quiet_until(self.target.config, severity, now, self.target.zone) is not None:
+                continue  # quiet hours: it waits, untouched, and goes when they end
             if not await self.attempt(key, entry):
                 return
 
     def due(self, now: datetime) -> list[tuple[str, DeliveryEntry]]:
-        assigned = _assigned(self.runtime)
+        held = assigned(self.runtime, POSTS)
         mine = [
             (key, entry)
             for key, entry in self.ledger.for_target(self.target.name)
-            if (assigned is None or entry.partition is None or entry.partition in assigned)
+            if (held is None or entry.partition is None or entry.partition in held)
             and (
                 (entry.state in WORKING and datetime.fromisoformat(entry.next_at) <= now)
                 or (entry.state not in WORKING and not entry.event_sent)
@@ -112,7 +137,9 @@ class Lane:
                 jitter=self.jitter,
             )
             await self.ledger.record(key, after)
-            if after.state is DeliveryState.DEAD:
+            given_up = after.state is DeliveryState.DEAD
+            self.metrics.alerts.labels(self.target.name, "given_up" if given_up else "failed").inc()
+            if given_up:
                 await self.tell(key, after)
                 return True  # this one is over; the next may fare better (e.g. a refused address)
             log.warning(
@@ -129,8 +156,11 @@ class Lane:
                 )
             self._paused_until = datetime.fromisoformat(after.next_at)
             return False
-        done = intent.delivered(self.clock())
+        delivered_at = self.clock()
+        done = intent.delivered(delivered_at)
         await self.ledger.record(key, done)
+        self.metrics.alerts.labels(self.target.name, "delivered").inc()
+        self.metrics.latency.labels(self.target.name).observe(decide.latency(alert, done, delivered_at))
         if self.failing:
             self.failing = False
             log.info("%s: delivering again", self.target.name)
@@ -166,17 +196,18 @@ class Lane:
         await sent
 
 
-def _can_work(runtime: ServiceRuntime) -> bool:
+def can_work(runtime: ServiceRuntime) -> bool:
     app = runtime.app
     return bool(
         runtime.ready and not getattr(app, "rebalancing", False) and not getattr(app, "in_recovery", False)
     )
 
 
-def _assigned(runtime: ServiceRuntime) -> set[int] | None:
-    """The source partitions this worker holds (the ledger is co-partitioned with them)."""
+def assigned(runtime: ServiceRuntime, spec: TopicSpec) -> set[int] | None:
+    """The partitions of `spec` this worker holds (the notifier's source topics, its digest topic
+    and its tables have the same count, and faust assigns the same numbers of each together)."""
     try:
-        topic = runtime.settings.topic_namespace + POSTS.name
+        topic = runtime.settings.topic_namespace + spec.name
         return {tp.partition for tp in runtime.app.consumer.assignment() if tp.topic == topic}
     except Exception:
         return None

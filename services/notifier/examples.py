@@ -5,12 +5,15 @@ first real alert would be lost to it. Pure."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from services.notifier import digest, reminders
 from services.notifier.render import render
 from shared.envelope import EventPayload, wrap
 from shared.events import (
+    FeedItemDiscovered,
     FeedMoved,
     FeedStatusChanged,
     PostApproved,
@@ -86,3 +89,45 @@ def examples() -> Iterator[tuple[str, dict[str, Any]]]:
         if alert.kind == "staff_erased":
             yield "staff_changed", alert.facts
     yield "plain", {"headline": "An alert", "text": "Its words as stored."}
+    yield from _scheduled()
+
+
+def _scheduled() -> Iterator[tuple[str, dict[str, Any]]]:
+    """A digest with every section, and a routed feed item as a reminder and undated."""
+    zone = ZoneInfo("Europe/London")
+    notes = [
+        digest.DigestNote(
+            target="forum",
+            event_id=f"e-{section}",
+            event_type="herald.post.published.v1",
+            occurred_at=AT,
+            section=section,
+            line=f"An alert ({section})",
+            channel="x" if section == "published" else None,
+            link="https://x.example/1" if section == "published" else None,
+        )
+        for section in digest.SECTION_TITLES
+    ]
+    built = digest.build("forum", notes, window_start=AT - timedelta(days=1), window_end=AT, zone=zone)
+    yield built.kind, built.facts
+    for published, summary in ((AT + timedelta(days=2), "At the civic centre."), (None, "")):
+        item = FeedItemDiscovered(
+            item_id="meet-1",
+            feed_id="forum-events",
+            feed_url="https://council.example/forum/events.rss",
+            content_hash="h",
+            discovered_at=AT,
+            title="Forum meeting",
+            link="https://council.example/forum/1" if summary else None,
+            summary=summary,
+            published=published,
+        )
+        planned = reminders.plan(
+            wrap(item, source="/herald/notifier/examples", time=AT),
+            item,
+            remind_before=timedelta(days=1),
+            now=AT,
+            zone=zone,
+        )
+        assert planned is not None
+        yield planned.alert.kind, planned.alert.facts

@@ -64,20 +64,28 @@ class DeliveryEntry:
         source_topic: str,
         source_key: str | None,
         source_value: str,
+        not_before: datetime | None = None,
     ) -> DeliveryEntry:
+        """A new entry, due now or (a reminder) at `not_before`, from when its give-up age counts."""
         at = now.isoformat()
+        due = max(now, not_before).isoformat() if not_before is not None else at
         return cls(
             state=DeliveryState.PENDING,
             target=target,
             alert=alert,
             partition=partition,
-            first_at=at,
-            next_at=at,
+            first_at=due,
+            next_at=due,
             updated_at=at,
             source_topic=source_topic,
             source_key=source_key,
             source_value=source_value,
         )
+
+    def rescheduled(self, alert: dict[str, Any], not_before: datetime, now: datetime) -> DeliveryEntry:
+        """A pending entry with new words and a new time (a reminder whose item changed)."""
+        due = max(now, not_before).isoformat()
+        return replace(self, alert=alert, first_at=due, next_at=due, updated_at=now.isoformat())
 
     def sending(self, now: datetime) -> DeliveryEntry:
         return replace(

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from services.notifier.adapters import Adapter
 from services.notifier.adapters.chat import QUERIES, RENDERERS, ChatAdapter
@@ -27,6 +28,7 @@ from services.notifier.config import (
 )
 from services.notifier.examples import examples
 from services.notifier.templating import DEFAULT_TEMPLATES, TemplateProblem, Templates
+from shared.localtime import LONDON
 from shared.settings import HeraldSettings
 
 DEFAULT_SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -37,6 +39,7 @@ class Target:
     config: TargetConfig
     adapter: Adapter
     retry: RetryConfig
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(LONDON))  # of its quiet hours and digests
 
     @property
     def name(self) -> str:
@@ -67,8 +70,9 @@ def build_targets(
     *,
     forum_members: Callable[[], list[str]] = lambda: [],
 ) -> list[Target]:
+    zone = ZoneInfo(config.timezone)
     return [
-        Target(t, _adapter(t, config.retry_for(t), environ, forum_members), config.retry_for(t))
+        Target(t, _adapter(t, config.retry_for(t), environ, forum_members), config.retry_for(t), zone)
         for t in config.targets
     ]
 

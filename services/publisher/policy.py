@@ -21,21 +21,12 @@ import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-LONDON = "Europe/London"
-
-
-class QuietHours(BaseModel):
-    """Nothing goes out from `start` until `end` (local time; may cross midnight)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    start: time = Field(description="Local time the quiet window opens, e.g. 22:00.")
-    end: time = Field(description="Local time it closes, e.g. 07:00.")
+from shared.localtime import LONDON, QuietHours, quiet_window_end, zone_named
 
 
 class Blackout(BaseModel):
@@ -88,10 +79,7 @@ class PolicyConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+        zone_named(value)
         return value
 
     @property
@@ -124,20 +112,6 @@ class Hold:
 
 def _local(value: datetime, zone: ZoneInfo) -> datetime:
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
-
-
-def quiet_window_end(window: QuietHours, now: datetime, zone: ZoneInfo) -> datetime | None:
-    """If `now` is inside the window, when it closes (UTC); else None."""
-    local = now.astimezone(zone)
-    clock = local.time().replace(tzinfo=None)
-    start, end = window.start, window.end
-    if start == end:
-        return None
-    inside = start <= clock < end if start < end else (clock >= start or clock < end)
-    if not inside:
-        return None
-    day = local.date() if clock < end else local.date() + timedelta(days=1)
-    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
 
 
 def _quiet_for(target: str, policy: PolicyConfig) -> QuietHours | None:

@@ -1,8 +1,9 @@
 """Items found in feeds.
 
 Published by: feed_ingest to `herald.feed-items`, keyed by item id (so all events of one item are
-ordered). Consumed by: publisher (posts it), `herald preview ITEM_ID`, other teams' consumers. The
-forum hears of an item through what the publisher did with it (`herald.posts`), not from here.
+ordered). Consumed by: publisher (posts it), `herald preview ITEM_ID`, other teams' consumers, and
+the notifier for the feeds a forum target asks for (`items:`: announcements, meeting reminders).
+Otherwise the forum hears of an item through what the publisher did with it (`herald.posts`).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
@@ -28,6 +29,7 @@ from shared.topics import DIRECTORY_COMMANDS, FORUM_ALERTS, OPS_ERRORS, POSTS, d
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import FakeWebhook, ReceivedRequest
 from tests.support.kafka import collect_events, raw_records, wait_until
+from tests.support.metrics import metric
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
 
@@ -320,6 +322,30 @@ async def test_a_target_down_gets_its_alerts_once_when_it_recovers_and_delays_no
         assert dead.key == b"item-f" and failed.id.encode() in dead.value
         assert dict(dead.headers)["herald-dlq-target"] == b"gone"
         assert len(refusing.requests) == 1
+
+        # The same workload as the notifier's metrics count it: each target's deliveries, the
+        # down one's failed tries, the refused one given up; latency from each source event.
+        delivered = count + 1  # the published posts and the failed one, to slack and to down
+
+        async def counted() -> str | None:
+            async with httpx.AsyncClient(timeout=5) as client:
+                text = (await client.get(f"http://127.0.0.1:{notifier.port}/metrics")).text
+            done = [
+                metric(text, "herald_alerts_total", target=t, result="delivered") for t in ("slack", "down")
+            ]
+            return text if done == [delivered, delivered] else None
+
+        text = await wait_until(counted, timeout=30)
+        assert metric(text, "herald_alerts_total", target="gone", result="given_up") == 1
+        assert metric(text, "herald_alerts_total", target="gone", result="delivered") is None
+        assert metric(text, "herald_alerts_total", target="slack", result="failed") is None
+        assert (metric(text, "herald_alerts_total", target="down", result="failed") or 0) >= 1
+        for name in ("slack", "down"):
+            assert metric(text, "herald_alert_latency_seconds_count", target=name) == delivered
+        # The down target's first alerts waited out the outage (≥ OUTAGE_SECONDS after their events):
+        # at most the last, sent after it recovered, is in a bucket below that.
+        assert OUTAGE_SECONDS > 5
+        assert (metric(text, "herald_alert_latency_seconds_bucket", target="down", le="5.0") or 0) <= 1
         print(  # noqa: T201  (the figures the report quotes; no timed assert)
             f"\noutage {OUTAGE_SECONDS:.0f}s: healthy target's slowest alert {latency:.2f}s after "
             f"it was sent; down target caught up {caught_up - recovered:.2f}s after it came back"

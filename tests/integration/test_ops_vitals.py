@@ -6,7 +6,6 @@ error."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from pathlib import Path
 
@@ -17,22 +16,11 @@ from aiokafka import AIOKafkaProducer
 from shared.topics import FEED_ITEMS, OPS_HEARTBEAT
 from tests.integration.test_publisher import make_item, outcome, publisher_env, send
 from tests.support.kafka import collect_events, wait_until
+from tests.support.metrics import metric
 from tests.support.ports import free_port
 from tests.support.publisher_harness import PublisherProcess
 
 pytestmark = pytest.mark.integration
-
-
-def _metric(text: str, name: str, **labels: str) -> float | None:
-    """The value of one sample of the Prometheus text format, or None when absent."""
-    for line in text.splitlines():
-        match = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\S+)", line)
-        if not match or match.group(1) != name:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
-        if all(found.get(key) == value for key, value in labels.items()):
-            return float(match.group(3))
-    return None
 
 
 async def _ready_answers(port: int, deadline: float) -> list[tuple[int, list[str]]]:
@@ -87,24 +75,24 @@ async def test_ready_health_metrics_and_heartbeats_say_what_the_worker_does(
             async def counted() -> str | None:
                 text = (await client.get(f"{base}/metrics")).text
                 invalid = {"topic": FEED_ITEMS.name, "type": "(unreadable)", "outcome": "invalid"}
-                return text if _metric(text, "herald_events_consumed_total", **invalid) == 1 else None
+                return text if metric(text, "herald_events_consumed_total", **invalid) == 1 else None
 
             text = await wait_until(counted, timeout=30)
             discovered = {"topic": FEED_ITEMS.name, "type": "herald.feed.item.discovered.v1", "outcome": "ok"}
-            assert _metric(text, "herald_events_consumed_total", **discovered) == 5
-            published = _metric(
+            assert metric(text, "herald_events_consumed_total", **discovered) == 5
+            published = metric(
                 text, "herald_events_published_total", topic="herald.posts", type="herald.post.published.v1"
             )
             assert published == 5
-            assert _metric(text, "faust_messages_received_total") is not None  # faust's own sensors
-            assert _metric(text, "herald_posts_total", channel="outbox", result="published") == 5
-            assert _metric(text, "herald_publisher_call_seconds_count", channel="x") == 5
-            assert _metric(text, "herald_publisher_queued_to_call_seconds_count") == 5
+            assert metric(text, "faust_messages_received_total") is not None  # faust's own sensors
+            assert metric(text, "herald_posts_total", channel="outbox", result="published") == 5
+            assert metric(text, "herald_publisher_call_seconds_count", channel="x") == 5
+            assert metric(text, "herald_publisher_queued_to_call_seconds_count") == 5
 
             async def caught_up() -> str | None:
                 text = (await client.get(f"{base}/metrics")).text
                 lags = [
-                    _metric(text, "herald_consumer_lag", topic=namespace + FEED_ITEMS.name, partition=str(p))
+                    metric(text, "herald_consumer_lag", topic=namespace + FEED_ITEMS.name, partition=str(p))
                     for p in range(FEED_ITEMS.partitions)
                 ]
                 known_lags = [lag for lag in lags if lag is not None]

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Literal, Protocol
 
 from services.notifier.render import Alert, withhold_addresses
-from services.notifier.templating import TemplateProblem
+from services.notifier.templating import TemplateProblem, Templates
 
 Failure = Literal["transient", "permanent", "ambiguous"]
 
@@ -51,6 +51,7 @@ class Adapter(Protocol):
     kind: str
     internal: bool
     idempotent: bool
+    templates: Templates  # the target's words (its directory over the defaults)
 
     async def send(self, alert: Alert, alert_id: str) -> None: ...
 

@@ -146,13 +146,13 @@ class ChatAdapter:
         self.internal = internal
         self._url = url
         self._render = render
-        self._templates = templates
+        self.templates = templates
         self._query = query or {}
         self._http = HttpSender(f"{kind} {host_label(url.get_secret_value())}", timeout)
 
     async def send(self, alert: Alert, alert_id: str) -> None:
         with rendering(self.name):
-            body = self._render(alert, self._templates)
+            body = self._render(alert, self.templates)
         await self._http.call(
             "POST",
             self._url.get_secret_value(),

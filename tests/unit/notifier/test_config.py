@@ -24,6 +24,7 @@ def test_the_example_loads_and_builds_every_kind(tmp_path: Path) -> None:
     assert {t.kind for t in config.targets} == set(TargetKind)
     assert [t.name for t in config.targets if t.internal] == [
         "forum-mail",
+        "forum-digest",
         "digital-teams",
         "ops-mattermost",
         "ops-matrix",
@@ -45,6 +46,7 @@ def test_the_example_loads_and_builds_every_kind(tmp_path: Path) -> None:
         for name in (
             "HERALD_SMTP_PASSWORD",
             "SLACK_WEBHOOK_URL",
+            "FORUM_SLACK_WEBHOOK_URL",
             "DISCORD_WEBHOOK_URL",
             "MATTERMOST_WEBHOOK_URL",
             "MATRIX_ACCESS_TOKEN",
@@ -160,3 +162,31 @@ def test_only_an_internal_email_target_may_write_to_the_forum_members(tmp_path: 
     path.write_text(f"targets: [{mail}, internal: true}}]")
     [target] = build_targets(load_config(path), {}, forum_members=lambda: ["a@council.example"])
     assert isinstance(target.adapter, EmailAdapter) and target.adapter.to() == ["a@council.example"]
+
+
+def test_one_target_takes_templates_forum_members_quiet_hours_and_a_digest(tmp_path: Path) -> None:
+    """The fields of templates and forum-member e-mail and those of schedules, on one target."""
+    (tmp_path / "words" / "headlines").mkdir(parents=True)
+    (tmp_path / "words" / "headlines" / "digest.j2").write_text("Forum digest: {{ summary }}\n")
+    path = tmp_path / "n.yaml"
+    path.write_text(
+        """
+timezone: Europe/London
+targets:
+  - name: forum-mail
+    kind: email
+    internal: true
+    host: 127.0.0.1
+    from: herald@council.example
+    to: forum_members
+    templates: words
+    quiet_hours: {start: "22:00", end: "07:00"}
+    digest: {every: weekly, at: "08:30", weekday: monday}
+    items: {feeds: [forum-events], remind_before: 2h}
+"""
+    )
+    [target] = build_targets(load_config(path), {}, forum_members=lambda: ["a@council.example"])
+    assert target.config.templates == tmp_path / "words" and target.config.to == "forum_members"
+    assert target.config.digest is not None and target.config.quiet_hours is not None
+    assert target.config.items is not None and str(target.zone) == "Europe/London"
+    assert target.adapter.templates.headline("digest", {"summary": "2 posted"}) == "Forum digest: 2 posted"

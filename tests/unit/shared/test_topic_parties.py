@@ -350,21 +350,20 @@ def test_the_readmes_flow_diagram_claims_only_what_the_catalogue_says() -> None:
     assert sorted(claimed - catalogue_flows()) == []
 
 
-def test_the_diagram_that_had_the_notifier_reading_items_is_caught() -> None:
-    """The check can fail: the diagram the README once had, items branching off to the notifier."""
+def test_a_diagram_with_the_directory_reading_items_is_caught() -> None:
+    """The check can fail: the README's old diagram with its items branch drawn to the directory."""
     old = [
         " feeds ──poll──▶ feed_ingest ──▶ herald.feed-items ──┬─▶ publisher ──▶ X",
         "                                                     │       └──▶ herald.posts",
-        " herald feeds add ──▶ herald.feeds (compacted)       └─▶ notifier ◀── herald.posts",
+        " herald feeds add ──▶ herald.feeds (compacted)       └─▶ directory",
     ]
     claimed = diagram_flows(old)
     assert {
         ("herald.feed-items", "publisher", "reads"),
         ("herald.posts", "publisher", "writes"),
         ("herald.feeds", "cli", "writes"),
-        ("herald.posts", "notifier", "reads"),
     } <= claimed
-    assert claimed - catalogue_flows() == {("herald.feed-items", "notifier", "reads")}
+    assert claimed - catalogue_flows() == {("herald.feed-items", "directory", "reads")}
 
 
 def test_the_command_line_given_a_service_by_name_reads_every_dead_letter_topic() -> None:
