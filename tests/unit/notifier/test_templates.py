@@ -168,10 +168,15 @@ def test_a_query_string_survives_in_every_formats_link() -> None:
 
 
 def hostile(value: object) -> object:
+    """Every text in a fact made hostile, its shape kept (a digest's sections hold groups of notes)."""
     if isinstance(value, str):
         return HOSTILE
+    if isinstance(value, dict):
+        return {key: hostile(inner) for key, inner in value.items()}
     if isinstance(value, list):
-        return [HOSTILE, HOSTILE]
+        return (
+            [hostile(inner) for inner in value] if value and not isinstance(value[0], str) else [HOSTILE] * 2
+        )
     return value
 
 
