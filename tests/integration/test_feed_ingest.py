@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
 from shared.envelope import CloudEvent
 from shared.events import FeedSubscribed
@@ -26,6 +25,7 @@ from shared.producer import EventProducer
 from shared.topics import FEED_HEALTH, FEED_ITEMS, FEEDS, OPS_ERRORS, dead_letter
 from tests.fakes.feed_server import FeedServer, rss_xml
 from tests.support.kafka import collect_events, raw_records, wait_until
+from tests.support.metrics import Samples, samples
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
 
@@ -268,14 +268,8 @@ async def _at_least(found: Awaitable[list[tuple[str, CloudEvent]]], count: int) 
     return records if len(records) >= count else None
 
 
-def _metrics(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """The worker's /metrics, parsed by prometheus_client's own parser: name → (labels, value)."""
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return samples
+def _metrics(port: int) -> Samples:
+    return samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
 
 
 def _health(port: int) -> dict:
