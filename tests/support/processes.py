@@ -43,6 +43,21 @@ def run_herald(*args: str, env: Mapping[str, str], timeout: float = 60) -> subpr
     )
 
 
+def run_service(
+    service: str, env: Mapping[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m services.<service>` to its end with `env` over this process's (a start-up that
+    must fail, and how)."""
+    return subprocess.run(
+        [sys.executable, "-m", f"services.{service}"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class ServiceProcess:
     """`python -m services.<name>`; `start()` waits for `/ready` to say ready; `stop()` reaps it."""
 

@@ -4,8 +4,6 @@ going when the file turns unreadable, refuses an instant without an offset."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.notifier.clock import ClockFileError, FileClock
+from tests.support.processes import run_service
 
 
 def write(path: Path, text: str, written: float) -> None:
@@ -51,19 +50,11 @@ def test_the_service_refuses_to_start_on_a_bad_clock_file_with_one_line(tmp_path
     path = tmp_path / "clock"
     path.write_text("tomorrow at nine")
     env = {
-        **os.environ,
         "HERALD_NOTIFIER_CLOCK_FILE": str(path),
         "HERALD_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
         "HERALD_STATE_DIR": str(tmp_path / "state"),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "services.notifier"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[3],
-    )
+    done = run_service("notifier", env)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"herald notifier: HERALD_NOTIFIER_CLOCK_FILE={path}: not an ISO-8601 instant")

@@ -1,9 +1,6 @@
 """The targets file: the shipped example loads, credentials resolve from env or file, a bad file is
 one line naming HERALD_NOTIFIER_CONFIG, and without a file the flat settings give the default set."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from services.notifier.adapters.webhook import WebhookAdapter
 from services.notifier.config import NotifierConfigError, TargetKind, load_config
 from services.notifier.targets import build_targets, configured_targets
 from shared.settings import HeraldSettings
+from tests.support.processes import run_service
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "notifier.example.yaml"
 
@@ -127,19 +125,11 @@ def test_the_service_refuses_to_start_on_a_bad_file_with_one_line(tmp_path: Path
     path = tmp_path / "notifier.yaml"
     path.write_text("targets: [{name: chat, kind: slack, url: https://hooks.example/secret-path}]")
     env = {
-        **os.environ,
         "HERALD_NOTIFIER_CONFIG": str(path),
         "HERALD_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
         "HERALD_STATE_DIR": str(tmp_path / "state"),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "services.notifier"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[3],
-    )
+    done = run_service("notifier", env)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert lines[-1] == (
