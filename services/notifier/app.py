@@ -23,17 +23,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import timedelta
 
 import faust
 
-from services.notifier import decide, digest, reminders
+from services.notifier import decide, digest, grouping, reminders
 from services.notifier.clock import Clock, ClockFileError, FileClock, system_clock
 from services.notifier.config import NotifierConfigError
 from services.notifier.delivery import AlertMetrics, Lane
 from services.notifier.digest_book import DigestBook
 from services.notifier.directory_words import is_routine
+from services.notifier.grouping import Join
 from services.notifier.ledger import DeliveryEntry, DeliveryLedger, DeliveryState
-from services.notifier.render import render
+from services.notifier.render import Alert, render
 from services.notifier.staff import Known, StaffView
 from services.notifier.targets import Target, configured_targets
 from services.notifier.templating import DEFAULT_TEMPLATES, TEXT
@@ -45,6 +47,7 @@ from shared.events import (
     FeedMoved,
     FeedStatusChanged,
     ForumAlertSent,
+    PostPublished,
     StaffAccountChangeRejected,
     StaffChanged,
     StaffErased,
@@ -117,7 +120,24 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
                 note = digest.note_for(target.name, alert, payload, envelope.time, target.adapter.templates)
                 await digests.send(note)
                 continue
-            key = decide.alert_id(envelope.id, target.name)
+            not_before = None
+            if isinstance(payload, PostPublished) and target.group_published > 0:
+                key = grouping.group_key(payload.item_id, target.name)
+                group = ledger.get(key)
+                join = grouping.joining(group, envelope.id)
+                if join is Join.ALREADY:
+                    continue
+                if join is Join.JOIN:
+                    assert group is not None
+                    merged = grouping.joined(Alert.from_json(group.alert), alert, target.adapter.templates)
+                    await ledger.record(key, group.with_alert(merged.to_json(), now))
+                    continue
+                if join is Join.OPEN:
+                    not_before = now + timedelta(seconds=target.group_published)
+                else:
+                    key = decide.alert_id(envelope.id, target.name)
+            else:
+                key = decide.alert_id(envelope.id, target.name)
             if ledger.get(key) is not None:
                 log.info("%s already has alert %s about %s", target.name, key, envelope.id)
                 continue
@@ -129,6 +149,7 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
                 source_topic=spec.name,
                 source_key=envelope.subject,
                 source_value=raw_value,
+                not_before=not_before,
             )
             await ledger.record(key, entry)
             lanes[target.name].wake.set()

@@ -189,6 +189,13 @@ class NotifierConfig(BaseModel):
 
     retry: RetryConfig = Field(default_factory=RetryConfig)
     timezone: str = Field(default=LONDON, description="Zone of quiet hours and digest schedules.")
+    group_published: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="Seconds an item's published alert waits for the item's other channels, so the "
+        "forum hears of all of them in one message (0: one message per channel).",
+    )
     targets: list[TargetConfig] = Field(default_factory=list)
 
     @field_validator("timezone")

@@ -119,6 +119,7 @@ class Lane:
     async def attempt(self, key: str, entry: DeliveryEntry) -> bool:
         """One try; True when delivered (the lane goes on), False when the lane should pause."""
         adapter = self.target.adapter
+        entry = self.ledger.get(key) or entry  # as it is now: a group may have grown since `due`
         entry = decide.resume(entry, idempotent=adapter.idempotent)
         alert = decide.as_sent(Alert.from_json(entry.alert), entry)
         intent = entry.sending(self.clock())

@@ -87,6 +87,11 @@ class DeliveryEntry:
         due = max(now, not_before).isoformat()
         return replace(self, alert=alert, first_at=due, next_at=due, updated_at=now.isoformat())
 
+    def with_alert(self, alert: dict[str, Any], now: datetime) -> DeliveryEntry:
+        """A pending entry with new words, due when it was (a published alert its item's next
+        channel joined)."""
+        return replace(self, alert=alert, updated_at=now.isoformat())
+
     def sending(self, now: datetime) -> DeliveryEntry:
         return replace(
             self, state=DeliveryState.SENDING, attempts=self.attempts + 1, updated_at=now.isoformat()

@@ -95,6 +95,8 @@ def render(
         if facts_of is None:
             raise UnsupportedEvent(f"no alert for {envelope.type}")
         kind, facts = facts_of(payload, internal)
+    if kind == "post_published":
+        facts = with_posts(facts, [{**{name: facts[name] for name in POST_FACTS}, "event_id": envelope.id}])
     if not internal:
         facts = _withheld(facts)
     return Alert(
@@ -111,6 +113,18 @@ def render(
 
 
 Facts = tuple[str, dict[str, Any]]
+
+#: The facts of each post a `post_published` alert lists in `posts` (one, or its item's group).
+POST_FACTS = ("channel", "account", "dry_run", "text", "post_url", "post_id", "published_at")
+
+
+def with_posts(facts: dict[str, Any], posts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A published alert's facts listing `posts` (each with the event it came from): the
+    `channels` they went to in words, and whether all were dry runs. The first post's facts stay at
+    the top level, for templates written for one post."""
+    names = [f"{post['channel']} ({post['account']})" for post in posts]
+    channels = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return {**facts, "posts": posts, "channels": channels, "all_dry_run": all(p["dry_run"] for p in posts)}
 
 
 def _post(p: PostPublished | PostFailed | PostHeld | PostApproved | PostDropped) -> dict[str, Any]:

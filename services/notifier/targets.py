@@ -40,6 +40,7 @@ class Target:
     adapter: Adapter
     retry: RetryConfig
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(LONDON))  # of its quiet hours and digests
+    group_published: float = 0.0  # seconds an item's published alert waits for its other channels
 
     @property
     def name(self) -> str:
@@ -72,7 +73,13 @@ def build_targets(
 ) -> list[Target]:
     zone = ZoneInfo(config.timezone)
     return [
-        Target(t, _adapter(t, config.retry_for(t), environ, forum_members), config.retry_for(t), zone)
+        Target(
+            t,
+            _adapter(t, config.retry_for(t), environ, forum_members),
+            config.retry_for(t),
+            zone,
+            group_published=config.group_published,
+        )
         for t in config.targets
     ]
 

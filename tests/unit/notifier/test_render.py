@@ -123,6 +123,20 @@ def test_the_alert_carries_no_event_data_and_survives_the_ledger() -> None:
         "post_url",
         "post_id",
         "published_at",
+        "posts",
+        "channels",
+        "all_dry_run",
+    }
+    [post] = alert.facts["posts"]  # a group of one, listing each post's own facts and its event
+    assert set(post) == {
+        "channel",
+        "account",
+        "dry_run",
+        "text",
+        "post_url",
+        "post_id",
+        "published_at",
+        "event_id",
     }
     assert Alert.from_json(alert.to_json()) == alert
     assert alert.channel == "x" and alert.severity == "info"
