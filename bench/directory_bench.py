@@ -1,5 +1,6 @@
-"""The directory's one decider (ADR 13): how fast a council's import is decided, and how long a
-`POST /staff/commands?wait=` takes through the worker that does not decide.
+"""Two directory workers splitting the people by partition (ADR 14): how fast a council's import is
+decided, and how long a `POST /staff/commands?wait=` takes through the worker that does not decide
+that person.
 
 What it does (about a minute a round on 2 cores, plus the broker's start):
 1. a Kafka broker: `HERALD_KAFKA_BOOTSTRAP_SERVERS` if set, else Herald's local broker in a temp
@@ -8,8 +9,9 @@ What it does (about a minute a round on 2 cores, plus the broker's start):
    (`python -m services.directory`); `--people` `put_staff` commands (each with an X and a
    Mastodon account, as an import sends them) produced at once to herald.directory.commands, timed
    from the first send to the last outcome read back on herald.directory.events; then `--posts`
-   `add_account` commands, one at a time, through the *other* worker's `POST ?wait=` (its answer
-   comes from the decider through Kafka), each timed;
+   `add_account` commands (each a new handle, so each claimed on the claims log), one at a time,
+   each through the `POST ?wait=` of the worker that does *not* decide that person (its answer
+   comes from the other worker through Kafka), each timed;
 3. `--rounds` rounds (default 3); prints a table of each round and their median, then one JSON
    line (`{"bench": "directory", ...}`).
 
@@ -107,7 +109,7 @@ async def one_round(bootstrap: str, people: int, posts: int, workdir: Path) -> d
         await _await_outcomes(consumer, wanted)
         import_s = time.perf_counter() - started
         async with httpx.AsyncClient(timeout=40) as http:
-            other = await _not_deciding(http, workers)
+            deciders = await _deciders(http, workers)
             latencies = []
             for n in range(posts):
                 command = StaffCommand(
@@ -117,6 +119,8 @@ async def one_round(bootstrap: str, people: int, posts: int, workdir: Path) -> d
                     platform="bluesky",
                     handle=f"person{n}.bsky.social",
                 )
+                partition = DIRECTORY_COMMANDS.partition_for(command.staff_id.encode())
+                other = next(w for w in workers if partition not in deciders[w.port])
                 began = time.perf_counter()
                 response = await http.post(
                     f"http://127.0.0.1:{other.port}/staff/commands",
@@ -153,18 +157,21 @@ async def _await_outcomes(consumer: AIOKafkaConsumer, wanted: set[str]) -> None:
         )
 
 
-async def _not_deciding(http: httpx.AsyncClient, workers: list[ServiceProcess]) -> ServiceProcess:
+async def _deciders(http: httpx.AsyncClient, workers: list[ServiceProcess]) -> dict[int, set[int]]:
+    """Each worker's port → the commands partitions it decides (its /health says)."""
+    found: dict[int, set[int]] = {}
     for worker in workers:
-        health = (await http.get(f"http://127.0.0.1:{worker.port}/health")).json()
-        if health.get("deciding") == "no":
-            return worker
-    raise SystemExit("both workers say they decide")
+        said = str((await http.get(f"http://127.0.0.1:{worker.port}/health")).json().get("deciding", "no"))
+        found[worker.port] = {int(p) for p in said.split(",") if p.isdigit()}
+    if any(not partitions for partitions in found.values()):
+        raise SystemExit(f"a worker decides nobody: {found}")
+    return found
 
 
 def show(result: dict[str, Any]) -> None:
     table = Table(
         title=f"directory: {result['people']} people imported at once, then {result['posts']} POST ?wait= "
-        f"through the worker that does not decide (two workers, {len(result['rounds'])} rounds)"
+        f"through the worker that does not decide that person (two workers, {len(result['rounds'])} rounds)"
     )
     table.add_column("round")
     for name in FIGURES:

@@ -25,6 +25,7 @@ from shared.events import (
     FeedSubscribed,
     FeedUnsubscribed,
     ForumAlertSent,
+    HandleClaimed,
     PostApproved,
     PostDecisionRequested,
     PostDropped,
@@ -186,11 +187,9 @@ DIRECTORY_COMMANDS = TopicSpec(
         " directory only. Short retention: it holds personal data that erasure cannot tombstone."
     ),
     payloads=(StaffCommand,),
-    # One partition: one worker at a time decides every command, so a handle is never given to
-    # two people (docs/adr/0013-directory-one-decider.md).
-    partitions=1,
     retention_ms=1 * DAY_MS,
-    key_description="the person's staff id; one partition, so every request is decided in order",
+    key_description="the person's staff id: one person's requests are decided in order, by the "
+    "worker holding their partition",
     producers=("cli", "directory"),
     consumers=("directory",),
     classification="personal",
@@ -223,6 +222,24 @@ DIRECTORY_SNAPSHOT = TopicSpec(
     key_description="the person's staff id; compaction keeps the latest record per person",
     producers=("directory",),
     consumers=("directory", "notifier", "cli"),
+    classification="personal",
+)
+DIRECTORY_HANDLE_CLAIMS = TopicSpec(
+    name="herald.directory.handle-claims",
+    key="platform, handle, staff_id",
+    description="Who holds each handle: the directory's workers claim a handle here before giving it "
+    "to a person; the earliest claim still standing holds it, a release is a tombstone.",
+    payloads=(HandleClaimed,),
+    # One partition: one order of claims that every worker reads alike
+    # (docs/adr/0014-directory-split-by-partition.md).
+    partitions=1,
+    cleanup_policy="compact",
+    retention_ms=None,
+    extra_config={"segment.ms": str(60 * 60 * 1000), "delete.retention.ms": str(DAY_MS)},
+    key_description="platform, handle and staff id: compaction keeps each person's latest claim or "
+    "release of each handle",
+    producers=("directory",),
+    consumers=("directory",),
     classification="personal",
 )
 FORUM_ALERTS = TopicSpec(
@@ -299,6 +316,7 @@ _WORK_TOPICS: tuple[TopicSpec, ...] = (
     POSTS,
     DIRECTORY_EVENTS,
     DIRECTORY_SNAPSHOT,
+    DIRECTORY_HANDLE_CLAIMS,
     FORUM_ALERTS,
     OPS_HEARTBEAT,
     OPS_ERRORS,

@@ -3,7 +3,7 @@ token), `POST /staff/commands` with the token, and the OpenAPI 3.1 document desc
 (`openapi.py`). Handlers only parse, authorise and serialise; what is answered is decided in
 `queries.py` and `atom.py`.
 
-A caller can wait for its own write on any worker (docs/adr/0013-directory-one-decider.md): the
+A caller can wait for its own write on any worker (docs/adr/0014-directory-split-by-partition.md): the
 `POST` can wait for the outcome (`?wait=`, answered by whichever worker decides, seen through
 `outcomes.py`) and return the version; `GET /staff/{id}?min_version=` waits until this worker's
 view holds it. Every wait is bounded by `HERALD_DIRECTORY_MAX_WAIT_SECONDS`.

@@ -1,10 +1,10 @@
 """Waiting for a command's outcome, on whichever worker took the HTTP request.
 
-The worker that decides a command is the one that owns `herald.directory.commands`' partition
-(ADR 0013), not necessarily the one that received `POST /staff/commands`. Every worker follows
-`herald.directory.events` from its end (`SnapshotFollower(from_end=True)`) into this sink; a
-request that wants its answer registers its request id before the command is sent, so the outcome
-cannot pass unseen.
+The worker that decides a command is the one that owns its partition of
+`herald.directory.commands` (ADR 0014), not necessarily the one that received
+`POST /staff/commands`. Every worker follows `herald.directory.events` from its end
+(`SnapshotFollower(from_end=True)`) into this sink; a request that wants its answer registers its
+request id before the command is sent, so the outcome cannot pass unseen.
 """
 
 from __future__ import annotations

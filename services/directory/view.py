@@ -11,12 +11,13 @@ view, any worker answers for everyone, and one worker works trivially.
 
 Each entry remembers the snapshot offset it came from, so the worker that made a change can apply it
 at once (read-your-writes) and the follower, reading the same record later, neither repeats it nor
-brings back an older value. The view is also what commands are decided against: one worker at a
-time decides every command (`herald.directory.commands` has one partition), and before its first
-decision after an assignment it waits until the view has read the whole snapshot
-(`SnapshotFollower.barrier`), so it sees every handle its predecessor gave out
-(docs/adr/0013-directory-one-decider.md). On the other workers the view trails the decider by the
-follower's lag; `reached` lets a read wait for a version the caller knows was written.
+brings back an older value. The view is also what commands are decided against: each worker
+decides the people of its partitions of `herald.directory.commands`, and before its first decision
+after an assignment it waits until the view has read the whole snapshot
+(`SnapshotFollower.barrier`), so it holds every decision its predecessor made for them. For other
+workers' people the view trails by the follower's lag, so a handle's holder comes from the claims
+log first (docs/adr/0014-directory-split-by-partition.md); `reached` lets a read wait for a
+version the caller knows was written.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Each module's docstring says who publishes and who consumes its events; the topi
 
 from shared.envelope import EventPayload
 from shared.events.directory import (
+    HandleClaimed,
     StaffAccountChangeRejected,
     StaffChanged,
     StaffCommand,
@@ -45,6 +46,7 @@ ALL_EVENTS: dict[str, type[EventPayload]] = {
         StaffChanged,
         StaffErased,
         StaffAccountChangeRejected,
+        HandleClaimed,
         ForumAlertSent,
         ServiceHeartbeat,
         ServiceError,
@@ -61,6 +63,7 @@ __all__ = [
     "FeedSubscribed",
     "FeedUnsubscribed",
     "ForumAlertSent",
+    "HandleClaimed",
     "PostApproved",
     "PostDecisionRequested",
     "PostDropped",

@@ -192,6 +192,30 @@ class StaffChanged(EventPayload):
         return self.staff_id
 
 
+class HandleClaimed(EventPayload):
+    """A worker claims a handle for a person, before giving it to them: the value of the compacted
+    `herald.directory.handle-claims` (one partition, keyed by platform, handle and staff id),
+    published and consumed by directory only. The earliest claim of a handle still standing holds
+    it; a release is a tombstone (docs/adr/0014-directory-split-by-partition.md)."""
+
+    event_type = "herald.directory.handle.claimed.v1"
+
+    staff_id: str = Field(description="Who the handle is claimed for.")
+    platform: Platform = Field(description="Social platform.")
+    handle: str = Field(description="The handle as uniqueness compares it (casefolded).")
+    request_id: str = Field(description="The request that claimed it.")
+    claimed_at: datetime = Field(description="When, UTC.")
+
+    def subject(self) -> str:
+        return claim_key(self.platform, self.handle, self.staff_id)
+
+
+def claim_key(platform: str, handle: str, staff_id: str) -> str:
+    """The claims topic's key: one record per (handle, person), so compaction keeps each
+    person's latest claim or release of each handle."""
+    return f"{platform}|{handle}|{staff_id}"
+
+
 class StaffErased(EventPayload):
     """A person was erased: their record is tombstoned; the id now names nobody."""
 

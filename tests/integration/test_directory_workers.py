@@ -1,12 +1,14 @@
-"""Two directory workers on the real broker (issue 13, point 6; docs/adr/0013).
+"""Two directory workers on the real broker, splitting the people by partition of the commands
+topic (docs/adr/0014-directory-split-by-partition.md).
 
 Either worker answers reads for everyone, whoever decided them, and both rebuild their state from
-the compacted snapshot after a restart; one handle sent for two or three different people at once,
-through both workers' HTTP and the commands topic, goes to exactly one of them; when the deciding
-worker is SIGKILLed, the other takes over and still knows every handle given out.
+the compacted snapshot after a restart; one handle sent for three different people at once, through
+both workers' HTTP and the commands topic, goes to exactly one of them although two workers decide
+them; when a worker is SIGKILLed, the other takes its people over and still knows every handle given
+out.
 
-The people of each test have staff ids in different partitions of the (4-partition) snapshot: with
-commands decided per staff partition, as before ADR 0013, two workers would decide them apart.
+The people of each test have staff ids in different partitions of the (4-partition) commands topic,
+so both workers decide some of them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 
 from shared.events import StaffCommand
 from shared.events.directory import AccountSpec
-from shared.topics import DIRECTORY_EVENTS, DIRECTORY_SNAPSHOT
+from shared.topics import DIRECTORY_COMMANDS, DIRECTORY_EVENTS
 from tests.integration.test_directory import (
     CHANGED,
     REJECTED,
@@ -43,11 +45,11 @@ WAIT = 30  # seconds a POST may wait for its outcome (a rebalance takes a few)
 
 
 def spread(prefix: str, count: int) -> list[str]:
-    """`count` staff ids that fall in `count` different snapshot partitions."""
+    """`count` staff ids that fall in `count` different partitions of the commands topic."""
     found: dict[int, str] = {}
     for n in itertools.count():
         staff_id = f"{prefix}-{n}"
-        found.setdefault(DIRECTORY_SNAPSHOT.partition_for(staff_id.encode()), staff_id)
+        found.setdefault(DIRECTORY_COMMANDS.partition_for(staff_id.encode()), staff_id)
         if len(found) == count:
             return list(found.values())
     raise AssertionError("unreachable")
@@ -103,8 +105,10 @@ async def read(http: httpx.AsyncClient, worker: ServiceProcess, staff_id: str, v
     return response.json()
 
 
-async def deciding(http: httpx.AsyncClient, workers: list[ServiceProcess]) -> ServiceProcess:
-    """The worker that holds the commands partition now (its /health says so)."""
+async def deciding(http: httpx.AsyncClient, workers: list[ServiceProcess], staff_id: str) -> ServiceProcess:
+    """The worker that decides `staff_id`'s commands now: the one holding its partition (its
+    /health lists the commands partitions it decides)."""
+    partition = str(DIRECTORY_COMMANDS.partition_for(staff_id.encode()))
 
     async def which() -> ServiceProcess | None:
         owners = []
@@ -113,7 +117,7 @@ async def deciding(http: httpx.AsyncClient, workers: list[ServiceProcess]) -> Se
                 health = (await http.get(f"{url(worker)}/health", timeout=2)).json()
             except httpx.HTTPError:
                 continue
-            if health.get("deciding") == "yes":
+            if partition in str(health.get("deciding", "")).split(","):
                 owners.append(worker)
         return owners[0] if len(owners) == 1 else None
 
@@ -268,7 +272,7 @@ async def test_a_handle_sent_for_different_people_at_once_goes_to_exactly_one(
                     assert len(record["accounts"]) == wins
 
 
-async def test_when_the_deciding_worker_is_killed_the_other_takes_over(
+async def test_when_a_deciding_worker_is_killed_the_other_takes_its_people_over(
     kafka_bootstrap: str, herald_topics: str, tmp_path: Path
 ) -> None:
     ns = herald_topics
@@ -281,7 +285,7 @@ async def test_when_the_deciding_worker_is_killed_the_other_takes_over(
                 cmd("add_staff", first, name="Decided Before", accounts=(x_account("taken"),)),
             )
             assert made["outcome"] == "changed"
-            owner = await deciding(http, workers)  # the one that decided it: kill that one
+            owner = await deciding(http, workers, first)  # the one that decided it: kill that one
             survivor = next(w for w in workers if w is not owner)
             owner.kill()
             # The survivor decides after the broker gives it the partition (the session timeout).
@@ -294,7 +298,8 @@ async def test_when_the_deciding_worker_is_killed_the_other_takes_over(
                 "outcome": "changed",
                 "version": 1,
             }
-            assert (await deciding(http, [survivor])) is survivor
+            for staff_id in (first, second, third):  # it decides everyone now
+                assert (await deciding(http, [survivor], staff_id)) is survivor
             # It knows what the dead worker decided: that handle is still taken.
             refused = await post(
                 http, survivor, cmd("add_staff", third, name="Too Late", accounts=(x_account("TAKEN"),))

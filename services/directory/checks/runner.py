@@ -2,10 +2,10 @@
 checker, each conclusive result sent as a `record_check` command on herald.directory.commands, so
 the directory decides it like any other change.
 
-One worker runs them: the one that decides, holding herald.directory.commands' one partition
-(ADR 0013; the `leading` the wiring passes in), so two workers never check the same account
-twice. A platform that rate limits is left alone until its reset; an account whose result is on
-its way is not checked again meanwhile.
+One worker runs them: the one holding partition 0 of herald.directory.commands (ADR 0014; the
+`leading` the wiring passes in), so two workers never check the same account twice. A platform
+that rate limits is left alone until its reset; an account whose result is on its way is not
+checked again meanwhile.
 """
 
 from __future__ import annotations

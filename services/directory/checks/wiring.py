@@ -1,7 +1,7 @@
 """The directory's rounds, installed on its faust app: platform checks (when
 HERALD_DIRECTORY_CHECKS names platforms) and the X List (when HERALD_DIRECTORY_X_LIST_ID is set).
-Both run only in the worker that decides (holds herald.directory.commands' one partition, ADR 0013):
-`leading` says whether this one does now. (faust's assignor records no active partitions for an
+Both run only in the worker holding partition 0 of herald.directory.commands (ADR 0014): `leading`
+says whether this one does now. (faust's assignor records no active partitions for an
 app without tables, so it cannot be asked.)"""
 
 from __future__ import annotations

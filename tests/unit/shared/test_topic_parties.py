@@ -3,8 +3,8 @@ catalogue's.
 
 Who reads and writes each topic is derived from the source: every use of a catalogue topic in a
 service package, in `herald/` (the command line) or in `shared/` (the runtime every service builds),
-classified by the call it is used in. Writes: `send`, `publish`, `publish_nowait`, `send_record`
-given the topic, and `.send` on `runtime.topic(T)`. Reads: `consumer`, `read_to_end` and
+classified by the call it is used in. Writes: `send`, `publish`, `publish_nowait`, `send_record`,
+`write_compacted` given the topic, and `.send` on `runtime.topic(T)`. Reads: `consumer`, `read_to_end` and
 `SnapshotFollower` given the topic, `runtime.topic(T)` given to `app.agent`, `decode(…, T.accepts)`,
 and `namespace + T.name` given to `AIOKafkaConsumer` or `TopicPartition`. Any other use (partition
 counts, metric labels) is neither.
@@ -29,7 +29,7 @@ from shared.topic_docs import contract_table, service_table, topic_table
 from shared.topics import ALL_TOPICS, PARTIES, SERVICES, TopicSpec, dead_letter
 
 REPO = Path(__file__).resolve().parents[3]
-WRITE_CALLS = {"send", "publish", "publish_nowait", "send_record"}
+WRITE_CALLS = {"send", "publish", "publish_nowait", "send_record", "write_compacted"}
 READ_CALLS = {"consumer", "read_to_end", "SnapshotFollower"}
 CONSUMER_CLASSES = {"AIOKafkaConsumer", "TopicPartition"}
 CATALOGUE = {name: value for name, value in vars(topics).items() if isinstance(value, TopicSpec)}
