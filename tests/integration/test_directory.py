@@ -22,9 +22,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from herald.staff_file import plan_import, read_staff_file
 from shared.envelope import CloudEvent, decode
 from shared.events import StaffCommand, StaffMember
-from shared.events.directory import AccountSpec
+from shared.events.directory import AccountSpec, claim_key
 from shared.producer import EventProducer
-from shared.topics import DIRECTORY_COMMANDS, DIRECTORY_EVENTS, DIRECTORY_SNAPSHOT, PUBLIC_TOPICS
+from shared.topics import (
+    DIRECTORY_COMMANDS,
+    DIRECTORY_EVENTS,
+    DIRECTORY_HANDLE_CLAIMS,
+    DIRECTORY_SNAPSHOT,
+    PUBLIC_TOPICS,
+)
 from tests.support.kafka import collect_events, wait_until
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
@@ -273,6 +279,11 @@ async def test_the_example_list_twice_privacy_and_erase(
     )
     assert table[pip.encode()] is None
     assert not any(b"piptucker" in (value or b"") for value in table.values())
+    # So does the claims log read as a table: Pip's claim is a tombstone, the others' stand.
+    claims = latest(await everything(kafka_bootstrap, ns + DIRECTORY_HANDLE_CLAIMS.name, 1))
+    assert claims[claim_key("x", "piptucker", pip).encode()] is None
+    assert not any(pip.encode() in (value or b"") for value in claims.values())
+    assert claims[claim_key("x", "rcarter", by_name["Richard Carter"]).encode()] is not None
     events_text = b"\n".join(
         r.value
         for r in await everything(kafka_bootstrap, ns + DIRECTORY_EVENTS.name, DIRECTORY_EVENTS.partitions)
