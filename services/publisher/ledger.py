@@ -100,6 +100,9 @@ class LedgerEntry:
     cost: float = 0.0
     posted_at: str | None = None
     queued_at: str | None = None
+    # transient failures (services.publisher.retry): when the first one was, when to try again
+    first_failed_at: str | None = None
+    retry_at: str | None = None
 
     @classmethod
     def intent(cls, text: str, *, attempts: int) -> LedgerEntry:
