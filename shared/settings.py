@@ -176,6 +176,12 @@ class PublisherSettings(_Section):
     publisher_retry_cap_seconds: float = Field(
         default=300.0, ge=0, description="Longest backoff after them, while the channel stays down."
     )
+    publisher_settle_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="After a call whose answer was lost and a first look that did not find the post, "
+        "how long to wait before looking again (a timeline can lag).",
+    )
     publisher_give_up_seconds: float = Field(
         default=86400.0,
         ge=0,

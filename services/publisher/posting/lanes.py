@@ -45,7 +45,7 @@ class Lanes:
         if lane is None or key in self.busy or key in self.delayed:
             return
         urgent = entry.urgent or entry.state is LedgerState.INTENT
-        if entry.retry_at is not None and entry.state is LedgerState.QUEUED:
+        if entry.retry_at is not None and entry.state in (LedgerState.QUEUED, LedgerState.INTENT):
             wait = (datetime.fromisoformat(entry.retry_at) - datetime.now(UTC)).total_seconds()
             if wait > 0:
                 self.put_later(key, lane, wait, urgent=urgent)

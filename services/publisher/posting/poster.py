@@ -56,7 +56,14 @@ class Poster:
             spend=spend,
             lanes=self.lanes,
             outcomes=outcomes,
-            resolver=Resolver(runtime, ledger, outcomes),
+            resolver=Resolver(
+                runtime,
+                ledger,
+                outcomes,
+                self.lanes,
+                retry=retry,
+                settle_seconds=runtime.settings.publisher.publisher_settle_seconds,
+            ),
         )
         self.sweeper = Sweeper(runtime, ledger, channels, spend=spend, lanes=self.lanes, outcomes=outcomes)
         self.decisions = Decisions(runtime, ledger, channels, lanes=self.lanes, outcomes=outcomes)

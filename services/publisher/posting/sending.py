@@ -115,6 +115,9 @@ class Sender:
             await self._transient(key, intent, exc, lane)
             return
         except DuplicatePostError as exc:
+            if intent.guarded_retry:  # the call whose answer was lost did post: record it
+                await self.resolver.confirm_duplicate(key, intent, channel)
+                return
             await self._final_failure(key, intent, exc.code, exc.reason, channel)
             return
         except PermanentPostError as exc:
