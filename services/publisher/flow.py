@@ -1,10 +1,12 @@
-"""Flow control (issue 4, point 4): one queue and one worker per channel account.
+"""Flow control: one queue per channel account, and `flow.in_flight` workers taking from it.
 
 Why per account: an account waiting for its rate-limit reset (X sends `x-rate-limit-remaining` and
 `x-rate-limit-reset`, and no Retry-After) or for its spacing must not hold up other accounts, nor
 the Kafka consumer. The FEED_ITEMS handler therefore only *admits* posts: it writes them to the
 ledger as `queued` (awaiting the broker's ack) and puts their ledger keys on the account's lane.
-The lane's worker takes the most urgent job once the account may send again:
+A lane's workers take the most urgent job once the account may send again (several in flight at
+once, each with its own intent durable before its call; one where spacing or a cost cap counts
+posts one at a time):
 
 - never before `blocked_until` (a 429's reset, or `remaining == 0` on a success, plus a margin);
 - never sooner than `spacing` after the account's previous post;
