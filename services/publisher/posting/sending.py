@@ -86,6 +86,7 @@ class Sender:
                 await self.runtime.report_error("post_error", f"{key}: {type(exc).__name__}: {exc}")
             finally:
                 self.lanes.busy.discard(key)
+                lane.done()
 
     async def process(self, key: str, lane: AccountLane) -> None:
         entry = self.ledger.get(key)
@@ -101,9 +102,13 @@ class Sender:
         if hold is not None:
             await self.outcomes.hold(key, entry, hold, channel)
             return
+        if entry.attempts == 0 and entry.queued_at:
+            waited = datetime.now(UTC) - datetime.fromisoformat(entry.queued_at)
+            self.outcomes.steps.labels("lane_wait").observe(max(waited.total_seconds(), 0.0))
         intent = entry.to_state(LedgerState.INTENT, attempts=entry.attempts + 1)
         # Durable before the call: a crash during the call leaves an intent, never a blind re-post.
-        await self.ledger.record(key, intent)
+        with self.outcomes.steps.labels("intent").time():
+            await self.ledger.record(key, intent)
         try:
             result = await self._call(channel, key, intent)
         except TransientPostError as exc:
