@@ -170,7 +170,23 @@ class PublisherSettings(_Section):
     publisher_backoff_base_seconds: float = Field(
         default=1.0, ge=0, description="First backoff; doubles each try."
     )
-    publisher_backoff_max_seconds: float = Field(default=30.0, ge=0, description="Longest single backoff.")
+    publisher_backoff_max_seconds: float = Field(
+        default=30.0, ge=0, description="Longest backoff within the first max_attempts calls."
+    )
+    publisher_retry_cap_seconds: float = Field(
+        default=300.0, ge=0, description="Longest backoff after them, while the channel stays down."
+    )
+    publisher_settle_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="After a call whose answer was lost and a first look that did not find the post, "
+        "how long to wait before looking again (a timeline can lag).",
+    )
+    publisher_give_up_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="After this long failing, a post is held for a person instead of tried again.",
+    )
 
     _unset_when_empty = field_validator(
         "publisher_config",

@@ -157,6 +157,7 @@ def _post_failed(p: PostFailed, internal: bool) -> Facts:
         "error_code": p.error_code,
         "retryable": p.retryable,
         "failed_at": p.failed_at.isoformat(),
+        "retry_until": p.retry_until.isoformat() if p.retry_until else None,
     }
 
 

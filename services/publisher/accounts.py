@@ -112,6 +112,11 @@ class AccountConfig(BaseModel):
     visibility: str = Field(default="public", description="Mastodon: status visibility.")
     stands_in_for: str | None = Field(default=None, description="Outbox: the kind it pretends to be.")
     dry_run: bool = Field(default=False, description="Post to the outbox instead of the service.")
+    idempotent: bool = Field(
+        default=False,
+        description="Webhook: the receiver answers a repeated Idempotency-Key as it answered the first "
+        "(so a call whose answer was lost is retried; else it is held for a person).",
+    )
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_image_bytes: int = Field(default=DEFAULT_MAX_IMAGE_BYTES, gt=0)
     credentials: dict[str, SecretRef] = Field(default_factory=dict)
@@ -299,6 +304,7 @@ def _build(account: AccountConfig, settings: HeraldSettings, environ: Mapping[st
         token=secrets.get("token"),
         signing_secret=secrets.get("signing_secret"),
         ca_bundle=account.ca_bundle,
+        idempotent=account.idempotent,
         **common,
     )
 

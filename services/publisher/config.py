@@ -45,9 +45,20 @@ class FlowConfig(BaseModel):
     reset_margin_seconds: float = Field(
         default=0.5, ge=0, description="Wait this long past a rate-limit reset (clocks differ)."
     )
+    in_flight: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Posts to one account being posted at once, each with its intent durable before its "
+        "call (1 for an account with spacing or a cost cap: those count posts one at a time).",
+    )
 
     def spacing_for(self, target: str) -> float:
         return self.spacing.get(target, self.spacing_seconds)
+
+    def in_flight_for(self, target: str, *, cost_capped: bool) -> int:
+        """How many of one account's posts may be in flight at once."""
+        return 1 if cost_capped or self.spacing_for(target) > 0 else self.in_flight
 
 
 class PublisherConfig(BaseModel):

@@ -1,10 +1,12 @@
-"""Flow control (issue 4, point 4): one queue and one worker per channel account.
+"""Flow control: one queue per channel account, and `flow.in_flight` workers taking from it.
 
 Why per account: an account waiting for its rate-limit reset (X sends `x-rate-limit-remaining` and
 `x-rate-limit-reset`, and no Retry-After) or for its spacing must not hold up other accounts, nor
 the Kafka consumer. The FEED_ITEMS handler therefore only *admits* posts: it writes them to the
 ledger as `queued` (awaiting the broker's ack) and puts their ledger keys on the account's lane.
-The lane's worker takes the most urgent job once the account may send again:
+A lane's workers take the most urgent job once the account may send again (several in flight at
+once, each with its own intent durable before its call; one where spacing or a cost cap counts
+posts one at a time):
 
 - never before `blocked_until` (a 429's reset, or `remaining == 0` on a success, plus a margin);
 - never sooner than `spacing` after the account's previous post;
@@ -63,6 +65,10 @@ class AccountLane:
         self._keys: set[str] = set()
         self._seq = itertools.count()
         self._wake = asyncio.Event()
+        # Several workers may post at once, but only once the account has answered: the first post,
+        # and the first after a rate-limit wait, goes alone (a probe), the others wait for its success.
+        self._probe = True
+        self._out = 0  # jobs handed out and not yet done
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -82,8 +88,9 @@ class AccountLane:
         return True
 
     def block_until(self, epoch: float) -> None:
-        """Send nothing to this account before `epoch` (+ margin)."""
+        """Send nothing to this account before `epoch` (+ margin), and then one post alone."""
         self.blocked_until = max(self.blocked_until, epoch + self.margin)
+        self._probe = True
         self._wake.set()
 
     def note_rate_limit(self, remaining: int | None, reset_at: float | None) -> None:
@@ -92,17 +99,26 @@ class AccountLane:
             self.block_until(reset_at)
 
     def sent(self) -> None:
+        """A post went out: the account answers, so several may be in flight again."""
         self.last_sent = self._clock()
+        self._probe = False
+        self._wake.set()
+
+    def done(self) -> None:
+        """A job handed out by `next_job` is over (posted, failed, held or back on the lane)."""
+        self._out = max(0, self._out - 1)
+        self._wake.set()
 
     def ready_at(self) -> float:
         return next_send_at(blocked_until=self.blocked_until, last_sent=self.last_sent, spacing=self.spacing)
 
     def pop_ready(self) -> str | None:
         """The next job if the account may send now (no waiting): for tests and the loop below."""
-        if not self._heap or self._clock() < self.ready_at():
+        if not self._heap or self._clock() < self.ready_at() or (self._probe and self._out > 0):
             return None
         job = heapq.heappop(self._heap)
         self._keys.discard(job.key)
+        self._out += 1
         return job.key
 
     async def next_job(self) -> str:
@@ -111,7 +127,7 @@ class AccountLane:
             if key is not None:
                 return key
             self._wake.clear()
-            if not self._heap:
+            if not self._heap or (self._probe and self._out > 0):  # nothing, or a probe is out
                 await self._wake.wait()
                 continue
             delay = max(0.0, self.ready_at() - self._clock())

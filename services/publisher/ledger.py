@@ -100,6 +100,12 @@ class LedgerEntry:
     cost: float = 0.0
     posted_at: str | None = None
     queued_at: str | None = None
+    # transient failures (services.publisher.retry): when the first one was, when to try again
+    first_failed_at: str | None = None
+    retry_at: str | None = None
+    # an intent without a result (services.publisher.posting.unconfirmed)
+    looked_at: str | None = None  # when a first look at the account did not find it
+    guarded_retry: bool = False  # queued again because the channel's guard makes a retry safe
 
     @classmethod
     def intent(cls, text: str, *, attempts: int) -> LedgerEntry:

@@ -52,6 +52,11 @@ class PostFailed(EventPayload):
     title: str = Field(default="", description="The item's title, for readers of the event.")
     link: str | None = Field(default=None, description="The item's link.")
     failed_at: datetime = Field(description="When it failed, UTC.")
+    retry_until: datetime | None = Field(
+        default=None,
+        description="Retryable: Herald tries again by itself until then (UTC), then holds the post for "
+        "a person; a `herald.post.published.v1` follows if a try succeeds.",
+    )
 
     def subject(self) -> str:
         return self.item_id

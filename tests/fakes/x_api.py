@@ -15,7 +15,9 @@ does). Every answer carries `x-rate-limit-*` headers (`rate_limit_remaining` cou
 The directory's routes (user lookup, its users' timelines, an X List's members) are
 `fake.directory` (`tests/fakes/x_directory.py`), with their own scripted answers.
 Switches for recovery tests: `hide_timeline()` (the timeline lookup finds nothing, as if X had not
-shown the post yet) and `fail_every_call("500")` (every create-tweet call answers so, until `None`).
+shown the post yet), `timeline_reads` (how often it was looked at), `drop_held_call()` (a held
+call ends without the post, as if it never reached X) and `fail_every_call("500")` (every
+create-tweet call answers so, until `None`).
 """
 
 from __future__ import annotations
@@ -95,8 +97,10 @@ class FakeXApi:
         self._scripted: list[str] = []
         self._every_call: str | None = None
         self.timeline_hidden = False
+        self.timeline_reads = 0  # the account's own timeline read (the "was it posted?" lookup)
         self.in_flight = 0
         self._release: asyncio.Event | None = None
+        self._drop_held = False
         self._ids = itertools.count(1_800_000_000_000_000_000)
         self._lock = threading.Lock()
         self.directory = XDirectoryRoutes(self._check_oauth, self._answer)
@@ -138,6 +142,12 @@ class FakeXApi:
         """Let calls held by a scripted "hang" answer (they are then accepted, as X would)."""
         if self._loop is not None and self._release is not None:
             self._loop.call_soon_threadsafe(self._release.set)
+
+    def drop_held_call(self) -> None:
+        """End calls held by a scripted "hang" without taking the post (it never reached X: a
+        connection dropped on the way), answering 503."""
+        self._drop_held = True
+        self.release()
 
     def texts(self) -> list[str]:
         return [post["text"] for post in self.posts]
@@ -204,10 +214,14 @@ class FakeXApi:
         with self._lock:
             scripted = self._scripted.pop(0) if self._scripted else self._every_call
         if scripted == "hang":  # hold the call until release(): a crash test kills the client meanwhile
+            if self._release is None or self._release.is_set():
+                self._release = asyncio.Event()  # a new hold after an earlier release
             self.in_flight += 1
-            assert self._release is not None
             await self._release.wait()
             self.in_flight -= 1
+            if self._drop_held:
+                self._drop_held = False
+                return self._answer(text, oauth, 503, {"title": "Service Unavailable", "status": 503})
         elif scripted is not None:
             return self._scripted_answer(scripted, text, oauth)
         if text in self.texts():
@@ -283,6 +297,7 @@ class FakeXApi:
         if scripted is not None:
             return self._scripted_answer(scripted, "", oauth)
         limit = int(request.query.get("max_results", "10"))
+        self.timeline_reads += 1
         data = []
         for post in [] if self.timeline_hidden else reversed(self.posts[-limit:]):
             # X shows links as t.co in `text`; entities.urls keep the expanded URL.

@@ -27,7 +27,6 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from services.publisher.ledger import LEDGER_TABLE, LedgerEntry, LedgerState, ledger_key
-from shared.dead_letters import DLQ_HEADER_PREFIX
 from shared.envelope import CloudEvent
 from shared.events import FeedItemDiscovered, FeedItemUpdated
 from shared.producer import EventProducer
@@ -124,33 +123,47 @@ def write_config(tmp_path: Path, config: dict[str, Any]) -> str:
     return str(path)
 
 
-async def test_unconfirmed_post_not_on_the_timeline_is_held_not_reposted(
-    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+async def kill_while_x_holds_the_call(
+    env: dict, port: int, tmp_path: Path, fake_x: FakeXApi, item: FeedItemDiscovered, *, accept: bool
 ) -> None:
-    """SIGKILL while X holds the call; X then accepts the post but its timeline does not show it:
-    after the restart the intent cannot be confirmed, so the post is held for a person (rule
-    `unconfirmed`), ops get `post_unconfirmed`, and X has exactly one post."""
-    namespace = herald_topics
-    port = free_port()
-    env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x)
-    item = make_item("Gritting routes tonight")
-    text = f"{item.title} {item.link}"
+    """SIGKILL the publisher while X holds its call for `item`; then X takes the post (`accept`) or
+    never does: the intent is on the broker, the result never will be."""
+    namespace = env["HERALD_TOPIC_NAMESPACE"]
     fake_x.script("hang")
-    fake_x.hide_timeline()
     service = ServiceProcess("publisher", env, port, tmp_path).start()
     try:
-        await send(kafka_bootstrap, namespace, item)
+        await send(env["HERALD_KAFKA_BOOTSTRAP_SERVERS"], namespace, item)
         await wait_until(lambda: fake_x.in_flight == 1, timeout=30)
-        service.kill()  # the intent is on the broker; the result never will be
-        fake_x.release()  # X accepts the post after all, but does not show it yet
-        await wait_until(lambda: fake_x.texts() == [text], timeout=10)
+        service.kill()
+        if accept:
+            fake_x.release()
+            await wait_until(lambda: fake_x.texts() == [f"{item.title} {item.link}"], timeout=10)
+        else:
+            fake_x.drop_held_call()
     finally:
         service.stop()
+
+
+async def test_a_lost_answer_x_refuses_again_as_a_duplicate_is_looked_up_or_held_never_posted_twice(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+) -> None:
+    """X took the post but its timeline does not show it: looked at twice (the settle delay between),
+    then posted again under X's duplicate guard — X refuses it, so the first call did post; the
+    timeline still cannot show it, so it is held for a person with that said, ops get
+    `post_unconfirmed`, and X has exactly one post."""
+    namespace = herald_topics
+    port = free_port()
+    env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x, HERALD_PUBLISHER_SETTLE_SECONDS="0.5")
+    item = make_item("Gritting routes tonight")
+    text = f"{item.title} {item.link}"
+    fake_x.hide_timeline()
+    await kill_while_x_holds_the_call(env, port, tmp_path, fake_x, item, accept=True)
 
     service = ServiceProcess("publisher", env, port, tmp_path).start()
     try:
         [held] = await outcomes(kafka_bootstrap, namespace, item.item_id, kind=HELD)
         assert held.data["rule"] == "unconfirmed", held.data
+        assert "refused a second copy as a duplicate, so the first call did post" in held.data["reason"]
         assert held.data["channel"] == "x" and held.data["text"] == text
         errors = await collect_events(
             kafka_bootstrap,
@@ -163,20 +176,66 @@ async def test_unconfirmed_post_not_on_the_timeline_is_held_not_reposted(
         after = behind(item, "Gritting routes: a follow-up")  # so the redelivery was handled too
         await send(kafka_bootstrap, namespace, after)
         await outcomes(kafka_bootstrap, namespace, after.item_id, kind=PUBLISHED)
-        assert fake_x.texts() == [text, f"{after.title} {after.link}"]
-        assert [call.text for call in fake_x.calls].count(text) == 1  # no second create call at all
+        assert fake_x.texts() == [text, f"{after.title} {after.link}"]  # one post each
+        assert [call.status for call in fake_x.calls if call.text == text] == [201, 403]
+        assert fake_x.timeline_reads >= 3  # two looks before the guarded retry, one after
         events = await outcomes(kafka_bootstrap, namespace, item.item_id, count=2, within=3)
         assert [event.type for event in events] == [HELD]  # nothing published, nothing failed
     finally:
         service.stop()
 
 
-async def test_transient_failures_exhausted_dead_letter_and_the_next_item_is_posted(
+async def test_a_lost_answer_is_settled_by_machine_whether_x_took_the_post_or_not(
     kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
 ) -> None:
+    """Two calls whose answers were lost: one X took (its timeline shows it only after a while),
+    one X never got. Both end published once, with nobody asked: the first found on the second
+    look, the second posted again under X's duplicate guard."""
     namespace = herald_topics
     port = free_port()
-    env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x, HERALD_PUBLISHER_MAX_ATTEMPTS="2")
+    env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x, HERALD_PUBLISHER_SETTLE_SECONDS="1")
+    took, lost = make_item("Bus timetable changes"), make_item("Bridge closed for repairs")
+    fake_x.hide_timeline()
+    await kill_while_x_holds_the_call(env, port, tmp_path, fake_x, took, accept=True)
+    service = ServiceProcess("publisher", env, port, tmp_path).start()
+    try:
+        await wait_until(lambda: fake_x.timeline_reads >= 1, timeout=60)  # the first look: not shown yet
+        fake_x.hide_timeline(False)
+        [found] = await outcomes(kafka_bootstrap, namespace, took.item_id, kind=PUBLISHED)
+        assert found.data["post_id"] == fake_x.posts[0]["id"]
+    finally:
+        service.stop()
+    await kill_while_x_holds_the_call(env, port, tmp_path, fake_x, lost, accept=False)
+    service = ServiceProcess("publisher", env, port, tmp_path).start()
+    try:
+        [posted] = await outcomes(kafka_bootstrap, namespace, lost.item_id, kind=PUBLISHED)
+        assert sorted(fake_x.texts()) == sorted(f"{i.title} {i.link}" for i in (took, lost))  # once each
+        assert posted.data["post_id"] == fake_x.posts[1]["id"]
+        for item in (took, lost):
+            events = await outcomes(kafka_bootstrap, namespace, item.item_id, count=2, within=2)
+            assert [e.type for e in events] == [PUBLISHED]
+    finally:
+        service.stop()
+
+
+async def test_an_outage_strands_nothing_the_forum_hears_once_and_the_post_goes_out_after_it(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+) -> None:
+    """X answers 500 to everything: after the first tries the forum hears once that Herald keeps
+    trying (and until when); nothing is dead-lettered; other items are not held up; when X
+    recovers the post goes out by itself, once."""
+    namespace = herald_topics
+    port = free_port()
+    env = x_env(
+        kafka_bootstrap,
+        namespace,
+        state_dir,
+        port,
+        fake_x,
+        HERALD_PUBLISHER_MAX_ATTEMPTS="2",
+        HERALD_PUBLISHER_BACKOFF_BASE_SECONDS="0.2",
+        HERALD_PUBLISHER_RETRY_CAP_SECONDS="1",
+    )
     bad = make_item("Household waste recycling centre closed")
     bad_text = f"{bad.title} {bad.link}"
     fake_x.fail_every_call("500")
@@ -187,24 +246,70 @@ async def test_transient_failures_exhausted_dead_letter_and_the_next_item_is_pos
         assert failed.data["retryable"] is True, failed.data
         assert failed.data["error_code"] == "http_500" and failed.data["attempts"] == 2
         assert failed.data["reason"].startswith("500"), failed.data  # X's answer, as the API gave it
-        assert [call.status for call in fake_x.calls if call.text == bad_text] == [500, 500]
+        until = datetime.fromisoformat(failed.data["retry_until"])
+        assert (
+            timedelta(hours=23)
+            < until - datetime.fromisoformat(failed.data["failed_at"])
+            <= timedelta(hours=24)
+        )
+        await wait_until(
+            lambda: [c.text for c in fake_x.calls].count(bad_text) >= 4, timeout=30
+        )  # still trying
 
-        [record] = await raw_records(kafka_bootstrap, namespace + dead_letter("publisher").name, count=1)
-        headers = {name: value.decode() for name, value in record.headers}
-        assert failed.data["reason"] in headers[f"{DLQ_HEADER_PREFIX}reason"]
-        assert "after 2 tries" in headers[f"{DLQ_HEADER_PREFIX}reason"]
-        assert headers[f"{DLQ_HEADER_PREFIX}ledger-key"] == f"{bad.item_id}|x:corporate"
-        parked = CloudEvent.model_validate_json(record.value)
-        assert parked.type == "herald.feed.item.discovered.v1" and parked.data["item_id"] == bad.item_id
-
-        # One bad item never stops the service: X recovers and the next item goes out.
         fake_x.fail_every_call(None)
         good = make_item("Library opening hours over Christmas")
         await send(kafka_bootstrap, namespace, good)
-        [published] = await outcomes(kafka_bootstrap, namespace, good.item_id, kind=PUBLISHED)
-        assert fake_x.texts() == [f"{good.title} {good.link}"]
-        assert published.data["post_id"] == fake_x.posts[0]["id"]
-        assert [call.text for call in fake_x.calls].count(bad_text) == 2  # the failed one stays failed
+        await outcomes(kafka_bootstrap, namespace, good.item_id, kind=PUBLISHED)
+        [published] = await outcomes(kafka_bootstrap, namespace, bad.item_id, kind=PUBLISHED)
+        assert sorted(fake_x.texts()) == sorted([bad_text, f"{good.title} {good.link}"])  # each once
+        events = await outcomes(kafka_bootstrap, namespace, bad.item_id, count=3, within=3)
+        assert [e.type for e in events] == [FAILED, PUBLISHED], "told once it was failing, once it went out"
+        assert published.data["post_id"] in {post["id"] for post in fake_x.posts}
+        dead = await raw_records(
+            kafka_bootstrap, namespace + dead_letter("publisher").name, count=1, timeout=2
+        )
+        assert dead == []
+    finally:
+        service.stop()
+
+
+async def test_past_the_give_up_age_the_post_is_held_for_a_person_with_the_reason(
+    kafka_bootstrap: str, herald_topics: str, state_dir: Path, tmp_path: Path, fake_x: FakeXApi
+) -> None:
+    namespace = herald_topics
+    port = free_port()
+    env = x_env(
+        kafka_bootstrap,
+        namespace,
+        state_dir,
+        port,
+        fake_x,
+        HERALD_PUBLISHER_MAX_ATTEMPTS="2",
+        HERALD_PUBLISHER_BACKOFF_BASE_SECONDS="0.2",
+        HERALD_PUBLISHER_RETRY_CAP_SECONDS="0.5",
+        HERALD_PUBLISHER_GIVE_UP_SECONDS="3",
+    )
+    bad = make_item("Park and ride suspended")
+    fake_x.fail_every_call("500")
+    service = ServiceProcess("publisher", env, port, tmp_path).start()
+    try:
+        await send(kafka_bootstrap, namespace, bad)
+        [held] = await outcomes(kafka_bootstrap, namespace, bad.item_id, kind=HELD)
+        assert held.data["rule"] == "gave_up", held.data
+        assert held.data["reason"].startswith("x:corporate kept failing for 0.0 h (http_500: 500"), held.data
+        assert held.data["reason"].endswith("approve to try again")
+        errors = await collect_events(
+            kafka_bootstrap,
+            OPS_ERRORS,
+            namespace=namespace,
+            where=lambda e: e.data.get("kind") == "post_gave_up" and bad.item_id in e.data["message"],
+            timeout=15,
+        )
+        assert len(errors) == 1
+        tries = len(fake_x.calls)
+        assert tries >= 3
+        later = await outcomes(kafka_bootstrap, namespace, bad.item_id, count=3, within=3)
+        assert [e.type for e in later] == [FAILED, HELD] and len(fake_x.calls) == tries  # no more tries
     finally:
         service.stop()
 

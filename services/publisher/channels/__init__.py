@@ -24,6 +24,7 @@ from services.publisher.channels.base import (
     PostError,
     PostResult,
     RateLimit,
+    RetryGuard,
     TransientPostError,
 )
 from services.publisher.channels.facebook import FacebookPageChannel
@@ -64,6 +65,7 @@ __all__ = [
     "PostError",
     "PostResult",
     "RateLimit",
+    "RetryGuard",
     "TransientPostError",
     "WebhookChannel",
     "XChannel",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
@@ -144,6 +145,21 @@ class DuplicatePostError(PermanentPostError):
     """The service refuses the text as a duplicate of a post it already has."""
 
 
+class RetryGuard(StrEnum):
+    """What makes a second call safe when the first one's result is unknown (docs/adr/0011).
+
+    `DUPLICATE_REFUSAL`: the service refuses the same text again (X's 403 duplicate), so a retry
+    cannot make a second post; `IDEMPOTENCY_KEY`: it answers a retried request with the same key
+    as the first (Mastodon's `Idempotency-Key`); `OWN_RECORD`: the lookup reads where the post
+    is written, so "not found" means it is not there (the outbox file); `NONE`: nothing (Facebook,
+    a generic webhook) — a person decides."""
+
+    DUPLICATE_REFUSAL = "duplicate_refusal"
+    IDEMPOTENCY_KEY = "idempotency_key"
+    OWN_RECORD = "own_record"
+    NONE = "none"
+
+
 @runtime_checkable
 class Channel(Protocol):
     """One account on one service."""
@@ -158,6 +174,11 @@ class Channel(Protocol):
 
     @property
     def limits(self) -> ChannelLimits: ...
+
+    @property
+    def retry_guard(self) -> RetryGuard:
+        """What makes a retry safe after a call whose result is unknown."""
+        ...
 
     @property
     def can_find_recent(self) -> bool:

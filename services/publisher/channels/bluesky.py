@@ -38,6 +38,7 @@ from services.publisher.channels.base import (
     PermanentPostError,
     PostResult,
     RateLimit,
+    RetryGuard,
     TransientPostError,
     prefixed_rate_limit,
     same_link,
@@ -81,6 +82,7 @@ class BlueskyChannel:
     name = "bluesky"
     limits: ChannelLimits = BLUESKY_LIMITS
     can_find_recent = True
+    retry_guard = RetryGuard.NONE
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ from services.publisher.channels.base import (
     PermanentPostError,
     PostResult,
     RateLimit,
+    RetryGuard,
     TransientPostError,
     json_object,
 )
@@ -81,6 +82,7 @@ class FacebookPageChannel:
     name = "facebook"
     limits: ChannelLimits = FACEBOOK_LIMITS
     can_find_recent = False
+    retry_guard = RetryGuard.NONE
 
     def __init__(
         self,

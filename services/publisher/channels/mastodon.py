@@ -32,6 +32,7 @@ from services.publisher.channels.base import (
     PermanentPostError,
     PostResult,
     RateLimit,
+    RetryGuard,
     TransientPostError,
     header_int,
     same_link,
@@ -68,6 +69,7 @@ class MastodonChannel:
     name = "mastodon"
     limits: ChannelLimits = MASTODON_LIMITS
     can_find_recent = True
+    retry_guard = RetryGuard.IDEMPOTENCY_KEY
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from services.publisher.channels.base import (
     ChannelLimits,
     OutgoingPost,
     PostResult,
+    RetryGuard,
     TransientPostError,
     same_link,
 )
@@ -39,6 +40,7 @@ class OutboxChannel:
 
     name = "outbox"
     can_find_recent = True
+    retry_guard = RetryGuard.OWN_RECORD
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ from services.publisher.channels.base import (
     PermanentPostError,
     PostResult,
     RateLimit,
+    RetryGuard,
     TransientPostError,
     json_object,
 )
@@ -48,6 +49,7 @@ class WebhookChannel:
     name = "webhook"
     limits: ChannelLimits = WEBHOOK_LIMITS
     can_find_recent = False
+    retry_guard = RetryGuard.NONE
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class WebhookChannel:
         signing_secret: SecretStr | None = None,
         ca_bundle: Path | None = None,
         timeout: float = 30.0,
+        idempotent: bool = False,
     ) -> None:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"webhook URL must be http(s)://…, got {url!r}")
@@ -68,6 +71,8 @@ class WebhookChannel:
         self._verify: bool | str = str(ca_bundle) if ca_bundle else True
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        # A receiver that honours Idempotency-Key makes a retry safe (the account's `idempotent`).
+        self.retry_guard = RetryGuard.IDEMPOTENCY_KEY if idempotent else RetryGuard.NONE
 
     async def post(self, outgoing: OutgoingPost) -> PostResult:
         body = json.dumps(

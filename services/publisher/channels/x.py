@@ -36,6 +36,7 @@ from services.publisher.channels.base import (
     PermanentPostError,
     PostResult,
     RateLimit,
+    RetryGuard,
     TransientPostError,
     prefixed_rate_limit,
     same_link,
@@ -62,6 +63,7 @@ class XChannel:
     name = "x"
     limits: ChannelLimits = X_LIMITS
     can_find_recent = True
+    retry_guard = RetryGuard.DUPLICATE_REFUSAL
 
     def __init__(
         self,

@@ -103,7 +103,8 @@ class Admission:
         if hold is not None:
             await self.outcomes.hold(key, queued, hold, channel)
             return
-        await self.ledger.record(key, queued)  # durable before this record's offset can be committed
+        with self.outcomes.steps.labels("admit").time():
+            await self.ledger.record(key, queued)  # durable before this record's offset can be committed
         self.lanes.enqueue(key, queued)
 
     async def _resume(self, key: str, entry: LedgerEntry, decision: Decision, channel: Channel) -> None:

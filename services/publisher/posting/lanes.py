@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 
 from services.publisher.config import FlowConfig
 from services.publisher.flow import AccountLane
@@ -38,11 +39,18 @@ class Lanes:
 
     def enqueue(self, key: str, entry: LedgerEntry) -> None:
         """On its account's lane, unless it is being posted or waits out a backoff (an intent goes
-        first: it is resolved before anything new is sent)."""
+        first: it is resolved before anything new is sent). A post whose entry says when to try
+        again (`retry_at`, across a restart) waits until then."""
         lane = self.by_target.get(entry.target)
         if lane is None or key in self.busy or key in self.delayed:
             return
-        lane.put(key, urgent=entry.urgent or entry.state is LedgerState.INTENT)
+        urgent = entry.urgent or entry.state is LedgerState.INTENT
+        if entry.retry_at is not None and entry.state in (LedgerState.QUEUED, LedgerState.INTENT):
+            wait = (datetime.fromisoformat(entry.retry_at) - datetime.now(UTC)).total_seconds()
+            if wait > 0:
+                self.put_later(key, lane, wait, urgent=urgent)
+                return
+        lane.put(key, urgent=urgent)
 
     def put_later(self, key: str, lane: AccountLane, delay: float, *, urgent: bool) -> None:
         """Back on `lane` after `delay` seconds; until then `enqueue` leaves it alone."""

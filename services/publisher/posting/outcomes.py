@@ -26,6 +26,26 @@ from shared.topics import FEED_ITEMS, POSTS, dead_letter
 log = logging.getLogger(__name__)
 
 RESULTS = {PostPublished: "published", PostFailed: "failed", PostHeld: "held", PostDropped: "dropped"}
+#: Step times, seconds: a broker acknowledgement takes a millisecond or two, a wait in a lane seconds.
+STEP_BUCKETS = (
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 Outcome = PostPublished | PostFailed | PostHeld | PostDropped
 
@@ -98,6 +118,15 @@ class Outcomes:
         self.posts = runtime.counter(
             "herald_posts", "Post outcomes on herald.posts, by channel and result.", ("channel", "result")
         )
+        # Where a post's time goes (bench/publisher_bench.py prints it): `admit` (the queued entry
+        # acknowledged), `lane_wait` (admitted → taken by a worker), `intent` (acknowledged), `result`
+        # (acknowledged), `outcome` (the event acknowledged); the call is herald_publisher_call_seconds.
+        self.steps = runtime.histogram(
+            "herald_publisher_step_seconds",
+            "Seconds of each step of posting, by step.",
+            ("step",),
+            buckets=STEP_BUCKETS,
+        )
 
     async def hold(self, key: str, entry: LedgerEntry, hold: Hold, channel: Channel | None) -> None:
         release_at = hold.release_at.isoformat() if hold.release_at else None
@@ -122,10 +151,12 @@ class Outcomes:
             ),
             cost=cost,
         )
-        await self.ledger.record(key, done)
+        with self.steps.labels("result").time():
+            await self.ledger.record(key, done)
         self.spend.add(entry.target, cost, datetime.now(UTC))
         log.info("posted %s as %s", key, post_id)
-        await self.emit(key, done, channel)
+        with self.steps.labels("outcome").time():
+            await self.emit(key, done, channel)
 
     async def emit(self, key: str, entry: LedgerEntry, channel: Channel | None) -> None:
         """The event for a recorded state, then mark the ledger entry as told."""

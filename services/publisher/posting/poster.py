@@ -37,6 +37,8 @@ class Poster:
     ) -> None:
         spend = SpendBook(zone=config.policy.zone)
         self.lanes = Lanes(channels, config.flow)
+        self.flow = config.flow
+        self.cost_caps = set(config.policy.cost.caps)
         outcomes = Outcomes(runtime, ledger, config.policy, spend)
         self.admission = Admission(
             runtime,
@@ -56,15 +58,25 @@ class Poster:
             spend=spend,
             lanes=self.lanes,
             outcomes=outcomes,
-            resolver=Resolver(runtime, ledger, outcomes),
+            resolver=Resolver(
+                runtime,
+                ledger,
+                outcomes,
+                self.lanes,
+                retry=retry,
+                settle_seconds=runtime.settings.publisher.publisher_settle_seconds,
+            ),
         )
         self.sweeper = Sweeper(runtime, ledger, channels, spend=spend, lanes=self.lanes, outcomes=outcomes)
         self.decisions = Decisions(runtime, ledger, channels, lanes=self.lanes, outcomes=outcomes)
         self._tasks: list[asyncio.Task[None]] = []
 
     def start_workers(self) -> None:
+        """`in_flight` workers per account lane: each takes the lane's next post when the account
+        may send, so posts start in the lane's order and up to `in_flight` are in flight at once."""
         for lane in self.lanes:
-            self._tasks.append(asyncio.ensure_future(self.sender.run(lane)))
+            workers = self.flow.in_flight_for(lane.target, cost_capped=lane.target in self.cost_caps)
+            self._tasks.extend(asyncio.ensure_future(self.sender.run(lane)) for _ in range(workers))
 
     async def stop_workers(self) -> None:
         for task in self._tasks:

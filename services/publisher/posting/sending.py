@@ -4,9 +4,11 @@ durably, call the channel, record the result.
 The intent is in the ledger before the call, so a crash during the call leaves an intent (resolved
 by `unconfirmed`), never a blind re-post. A 429 with a reset time puts the post back first on its
 lane and blocks the account until the reset, without counting the refused call as an attempt.
-Other transient errors retry with exponential backoff and jitter (`retry.RetryPolicy`); past
-`max_attempts` → PostFailed(retryable) and the dead-letter topic. Permanent errors → PostFailed
-with the API's reason; a duplicate answer is final.
+Other transient errors retry with exponential backoff and jitter (`retry.RetryPolicy`), the time
+of the next try in the entry (so a restart keeps it); once `max_attempts` are spent the forum is
+told (PostFailed, retryable, with `retry_until`) and the tries go on until the give-up age, then
+the post is held for a person (rule `gave_up`). Permanent errors → PostFailed with the API's
+reason; a duplicate answer is final.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ from services.publisher.channels import (
 )
 from services.publisher.flow import AccountLane
 from services.publisher.ledger import LedgerEntry, LedgerState, PostingLedger
-from services.publisher.policy import PolicyConfig, SpendBook, evaluate
+from services.publisher.policy import Hold, PolicyConfig, SpendBook, evaluate
 from services.publisher.posting.entries import candidate, item_from
 from services.publisher.posting.lanes import Lanes
-from services.publisher.posting.outcomes import Outcomes
+from services.publisher.posting.outcomes import Outcomes, event_for
 from services.publisher.posting.unconfirmed import Resolver
-from services.publisher.retry import RetryPolicy
+from services.publisher.retry import GiveUp, RetryPolicy
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ class Sender:
                 await self.runtime.report_error("post_error", f"{key}: {type(exc).__name__}: {exc}")
             finally:
                 self.lanes.busy.discard(key)
+                lane.done()
 
     async def process(self, key: str, lane: AccountLane) -> None:
         entry = self.ledger.get(key)
@@ -99,9 +102,13 @@ class Sender:
         if hold is not None:
             await self.outcomes.hold(key, entry, hold, channel)
             return
+        if entry.attempts == 0 and entry.queued_at:
+            waited = datetime.now(UTC) - datetime.fromisoformat(entry.queued_at)
+            self.outcomes.steps.labels("lane_wait").observe(max(waited.total_seconds(), 0.0))
         intent = entry.to_state(LedgerState.INTENT, attempts=entry.attempts + 1)
         # Durable before the call: a crash during the call leaves an intent, never a blind re-post.
-        await self.ledger.record(key, intent)
+        with self.outcomes.steps.labels("intent").time():
+            await self.ledger.record(key, intent)
         try:
             result = await self._call(channel, key, intent)
         except TransientPostError as exc:
@@ -113,6 +120,9 @@ class Sender:
             await self._transient(key, intent, exc, lane)
             return
         except DuplicatePostError as exc:
+            if intent.guarded_retry:  # the call whose answer was lost did post: record it
+                await self.resolver.confirm_duplicate(key, intent, channel)
+                return
             await self._final_failure(key, intent, exc.code, exc.reason, channel)
             return
         except PermanentPostError as exc:
@@ -144,25 +154,35 @@ class Sender:
             log.warning("%s: %s; account %s waits until %.0f", key, exc.reason, lane.target, exc.retry_at)
             lane.put(key, urgent=back.urgent, first=True)
             return
-        if intent.attempts >= self.retry.max_attempts:
-            failed = intent.to_state(
-                LedgerState.FAILED,
-                error_code=exc.code,
-                reason=exc.reason,
-                retryable=True,
+        now = datetime.now(UTC)
+        first = datetime.fromisoformat(intent.first_failed_at) if intent.first_failed_at else now
+        step = self.retry.after_failure(intent.attempts, first, now, random)
+        channel = self.channels[intent.target]
+        if isinstance(step, GiveUp):
+            hours = step.failing_for.total_seconds() / 3600
+            reason = (
+                f"{intent.target} kept failing for {hours:.1f} h ({exc.code}: {exc.reason}); "
+                "approve to try again"
             )
-            await self.ledger.record(key, failed)
-            await self.outcomes.emit(key, failed, self.channels[intent.target])
-            await self.outcomes.dead_letter(
-                key, failed, f"{intent.target}: {exc.reason} after {intent.attempts} tries"
-            )
+            fresh = replace(intent, first_failed_at=None, retry_at=None)  # approved: a new give-up age
+            await self.outcomes.hold(key, fresh, Hold("gave_up", reason, None), channel)
+            await self.runtime.report_error("post_gave_up", f"{key}: {reason}")
             return
-        delay = self.retry.backoff(intent.attempts, random)
-        back = intent.to_state(LedgerState.QUEUED)
+        back = intent.to_state(
+            LedgerState.QUEUED, first_failed_at=first.isoformat(), retry_at=step.at.isoformat()
+        )
         await self.ledger.record(key, back)
+        delay = max(0.0, (step.at - now).total_seconds())
         log.warning(
             "%s attempt %d failed (%s: %s); again in %.1fs", key, intent.attempts, exc.code, exc.reason, delay
         )
+        if step.tell:  # the first tries are spent: the forum hears it is down, and until when Herald tries
+            told = intent.to_state(LedgerState.FAILED, error_code=exc.code, reason=exc.reason, retryable=True)
+            failed = event_for(key, told, channel, now).model_copy(update={"retry_until": step.until})
+            await self.outcomes.publish(failed, key, back)
+            await self.runtime.report_error(
+                "post_retrying", f"{key}: {exc.reason}; retrying until {step.until}"
+            )
         self.lanes.put_later(key, lane, delay, urgent=back.urgent)
 
     async def _final_failure(

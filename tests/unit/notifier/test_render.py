@@ -84,6 +84,24 @@ def test_failed_post() -> None:
     assert "http_403" in text(alert) and "will NOT try again" in text(alert)
 
 
+def test_a_failing_channel_says_until_when_herald_keeps_trying() -> None:
+    until = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    failing = PostFailed(
+        item_id="item-1",
+        channel="x",
+        account="corporate",
+        reason="503 Service Unavailable",
+        error_code="http_503",
+        retryable=True,
+        attempts=4,
+        failed_at=NOW,
+        retry_until=until,
+    )
+    words = text(alert_for(failing))
+    assert f"Herald keeps trying by itself until {until.isoformat()}" in words
+    assert "held for a person" in words and "will NOT" not in words
+
+
 def test_an_outside_target_never_sees_an_email_address() -> None:
     post = published(
         text="Ask sue.tylcoat@devon.gov.uk or press@council.example", title="Mail press@council.example"

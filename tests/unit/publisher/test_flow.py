@@ -30,12 +30,27 @@ def test_urgent_jumps_the_queue_and_each_key_is_queued_once() -> None:
     lane = AccountLane("x:corporate", clock=Clock())
     assert lane.put("a") and lane.put("b") and not lane.put("a")
     lane.put("urgent", urgent=True)
-    assert [lane.pop_ready(), lane.pop_ready(), lane.pop_ready(), lane.pop_ready()] == [
-        "urgent",
-        "a",
-        "b",
-        None,
-    ]
+    assert lane.pop_ready() == "urgent"
+    lane.sent()  # the account answered: the rest may go at once
+    assert [lane.pop_ready(), lane.pop_ready(), lane.pop_ready()] == ["a", "b", None]
+
+
+def test_the_first_post_and_the_first_after_a_rate_limit_go_alone() -> None:
+    clock = Clock()
+    lane = AccountLane("x:a", clock=clock, margin=0.0)
+    for key in "abcde":
+        lane.put(key)
+    assert lane.pop_ready() == "a" and lane.pop_ready() is None  # a probe: the others wait for it
+    lane.sent()
+    lane.done()
+    assert [lane.pop_ready(), lane.pop_ready()] == ["b", "c"]  # several in flight now
+    lane.block_until(clock.now + 5)  # c was refused with a reset time
+    lane.done()
+    lane.done()
+    clock.now += 5
+    assert lane.pop_ready() == "d" and lane.pop_ready() is None  # alone again after the wait
+    lane.done()  # d failed without an answer (no `sent`): still one at a time
+    assert lane.pop_ready() == "e"
 
 
 def test_rate_limit_blocks_until_reset_plus_margin_and_nothing_is_dropped() -> None:
