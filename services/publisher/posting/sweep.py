@@ -70,14 +70,13 @@ class Sweeper:
         if not self.can_sweep():
             return
         assigned = self._assigned()
-        entries = self.ledger.entries()
         if not self._spend_built:
-            for _, entry in entries:
+            for _, entry in self.ledger.entries():
                 if entry.state is LedgerState.POSTED and entry.cost and entry.posted_at:
                     self.spend.add(entry.target, entry.cost, datetime.fromisoformat(entry.posted_at))
             self._spend_built = True
         now = datetime.now(UTC)
-        for key, entry in entries:
+        for key, entry in self.ledger.needing_attention():
             if assigned is not None and entry.partition is not None and entry.partition not in assigned:
                 continue
             if self._untold(key, entry, now):
