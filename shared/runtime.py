@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=EventPayload)
 Handler = Callable[[CloudEvent, Any], Awaitable[None]]
+#: A batch consumer's handler: the event, its payload and its record's partition.
+PartitionHandler = Callable[[CloudEvent, Any, int], Awaitable[None]]
 
 #: Latency buckets in seconds, from a local call (5 ms) to a slow outside one (a minute).
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -321,6 +323,42 @@ class ServiceRuntime:
 
         return decorator
 
+    def batch_consumer(
+        self,
+        spec: TopicSpec,
+        *,
+        accepts: tuple[type[EventPayload], ...] | None = None,
+        batch: int = 64,
+        within: float = 0.005,
+    ) -> Callable[[PartitionHandler], PartitionHandler]:
+        """Like `consumer`, for a handler whose each call waits on the broker (a durable write):
+        up to `batch` records (or what came within `within` seconds) are handled at once, one
+        task per record key — a key's records still one after another, in order — and faust acks
+        the batch only when every handler of it has returned (`Stream.take_events`), so no offset
+        moves past a record still in hand. The handler is given the record's partition."""
+        wanted = tuple(accepts or spec.payloads)
+
+        def decorator(handler: PartitionHandler) -> PartitionHandler:
+            async def agent(stream: faust.StreamT) -> None:
+                async for events in stream.take_events(batch, within):
+                    by_key: dict[Any, list[EventT]] = {}
+                    for event in events:
+                        by_key.setdefault(event.message.key, []).append(event)
+
+                    async def in_order(chain: list[EventT]) -> None:
+                        for event in chain:
+                            bound = _with_partition(handler, event.message.partition)
+                            await self._dispatch(spec, wanted, event, bound)
+
+                    await asyncio.gather(*(in_order(chain) for chain in by_key.values()))
+
+            agent.__name__ = handler.__name__
+            agent.__qualname__ = f"{self.service}.{handler.__name__}"
+            self.app.agent(self.topic(spec), name=f"herald.{self.service}.{handler.__name__}")(agent)
+            return handler
+
+        return decorator
+
     async def _dispatch(
         self, spec: TopicSpec, wanted: tuple[type[EventPayload], ...], event: EventT, handler: Handler
     ) -> None:
@@ -491,6 +529,13 @@ class _Route:
         """A sent record's acknowledgement callback: counted (a failure is the awaiting caller's)."""
         if not done.cancelled() and done.exception() is None:
             self.count()
+
+
+def _with_partition(handler: PartitionHandler, partition: int) -> Handler:
+    async def bound(envelope: CloudEvent, payload: Any) -> None:
+        await handler(envelope, payload, partition)
+
+    return bound
 
 
 def current_partition() -> int | None:

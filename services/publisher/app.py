@@ -57,9 +57,12 @@ def create_runtime(settings: HeraldSettings, bootstrap: str) -> ServiceRuntime:
     )
     announce_mode(runtime, channels, settings)
 
-    @runtime.consumer(FEED_ITEMS, accepts=(FeedItemDiscovered, FeedItemUpdated))
-    async def publish_item(envelope: CloudEvent, item: FeedItemDiscovered | FeedItemUpdated) -> None:
-        await poster.admit(item)
+    # Admitting waits for the broker (the queued entry); a batch of items waits for all at once.
+    @runtime.batch_consumer(FEED_ITEMS, accepts=(FeedItemDiscovered, FeedItemUpdated))
+    async def publish_item(
+        envelope: CloudEvent, item: FeedItemDiscovered | FeedItemUpdated, partition: int
+    ) -> None:
+        await poster.admit(item, partition)
 
     @runtime.consumer(PUBLISHER_COMMANDS)
     async def decide(envelope: CloudEvent, command: PostDecisionRequested) -> None:

@@ -23,6 +23,7 @@ partition explicitly, so an item's entries always live in its own partition.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -237,14 +238,20 @@ class PostingLedger:
         """Every entry this worker holds (its partitions), for the queue rebuild and listings."""
         return [(key, LedgerEntry.from_json(raw)) for key, raw in list(self.table.data.items()) if raw]
 
-    def needing_attention(self) -> list[tuple[str, LedgerEntry]]:
-        """The entries the sweep may act on: still to post, held, or recorded but not told —
-        filtered on the stored dicts first, since most entries are long posted and told."""
-        working = (LedgerState.QUEUED.value, LedgerState.INTENT.value, LedgerState.HELD.value)
+    def needing_attention(self, in_hand: Callable[[str, str], bool]) -> list[tuple[str, LedgerEntry]]:
+        """The entries the sweep may act on: still to post (unless `in_hand(key, target)`: a lane
+        has it), held, or recorded but not told — filtered on the stored dicts before decoding,
+        since most entries are long posted and told, and in a backlog most of the rest are queued."""
+        to_post = (LedgerState.QUEUED.value, LedgerState.INTENT.value)
         return [
             (key, LedgerEntry.from_json(raw))
             for key, raw in list(self.table.data.items())
-            if raw and (raw.get("state") in working or not raw.get("event_sent"))
+            if raw
+            and (
+                (raw.get("state") in to_post and not in_hand(key, raw.get("target", "")))
+                or raw.get("state") == LedgerState.HELD.value
+                or (raw.get("state") not in to_post and not raw.get("event_sent"))
+            )
         ]
 
     def item_entries(self, item_id: str) -> list[tuple[str, LedgerEntry]]:

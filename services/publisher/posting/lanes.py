@@ -37,6 +37,11 @@ class Lanes:
     def sizes(self) -> dict[str, int]:
         return {target: len(lane) for target, lane in self.by_target.items()}
 
+    def in_hand(self, key: str, target: str) -> bool:
+        """Whether a post is on its lane, being posted or waiting out a backoff."""
+        lane = self.by_target.get(target)
+        return key in self.busy or key in self.delayed or (lane is not None and key in lane)
+
     def enqueue(self, key: str, entry: LedgerEntry) -> None:
         """On its account's lane, unless it is being posted or waits out a backoff (an intent goes
         first: it is resolved before anything new is sent). A post whose entry says when to try

@@ -76,7 +76,7 @@ class Sweeper:
                     self.spend.add(entry.target, entry.cost, datetime.fromisoformat(entry.posted_at))
             self._spend_built = True
         now = datetime.now(UTC)
-        for key, entry in self.ledger.needing_attention():
+        for key, entry in self.ledger.needing_attention(in_hand=self.lanes.in_hand):
             if assigned is not None and entry.partition is not None and entry.partition not in assigned:
                 continue
             if self._untold(key, entry, now):

@@ -30,7 +30,7 @@ from shared.topics import ALL_TOPICS, PARTIES, SERVICES, TopicSpec, dead_letter
 
 REPO = Path(__file__).resolve().parents[3]
 WRITE_CALLS = {"send", "publish", "publish_nowait", "send_record", "write_compacted"}
-READ_CALLS = {"consumer", "read_to_end", "SnapshotFollower"}
+READ_CALLS = {"consumer", "batch_consumer", "read_to_end", "SnapshotFollower"}
 CONSUMER_CLASSES = {"AIOKafkaConsumer", "TopicPartition"}
 CATALOGUE = {name: value for name, value in vars(topics).items() if isinstance(value, TopicSpec)}
 
