@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from aiokafka import AIOKafkaProducer
 
 from herald.staff_file import plan_import, read_staff_file
 from shared.events import PostFailed, PostPublished
@@ -28,7 +27,7 @@ from shared.producer import EventProducer
 from shared.topics import DIRECTORY_COMMANDS, FORUM_ALERTS, OPS_ERRORS, POSTS, dead_letter
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import FakeWebhook, ReceivedRequest
-from tests.support.kafka import collect_events, raw_records, wait_until
+from tests.support.kafka import collect_events, raw_records, send_again, wait_until
 from tests.support.metrics import metric
 from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
@@ -176,14 +175,7 @@ async def test_every_target_hears_each_alert_once_and_outside_ones_see_nothing_p
 
         # Replayed: the very same record again, then a marker behind it on the same partition.
         [record] = await raw_records(kafka_bootstrap, herald_topics + POSTS.name, count=1)
-        raw = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-        await raw.start()
-        try:
-            await raw.send_and_wait(
-                herald_topics + POSTS.name, record.value, key=record.key, headers=list(record.headers)
-            )
-        finally:
-            await raw.stop()
+        await send_again(kafka_bootstrap, herald_topics + POSTS.name, record)
         async with EventProducer(
             kafka_bootstrap, source="/herald/tests", namespace=herald_topics
         ) as producer:

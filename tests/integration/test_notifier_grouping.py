@@ -9,14 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from shared.producer import EventProducer
 from shared.topics import POSTS
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import FakeWebhook
 from tests.integration.test_notifier import NOW, published, start_service, targets_file
-from tests.support.kafka import raw_records, wait_until
+from tests.support.kafka import raw_records, send_again, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -60,14 +59,7 @@ async def test_one_message_per_item_with_every_channels_link_and_a_late_channel_
                     await producer.send(POSTS, "item-roads", post)
             # The first post's record once more, as a redelivery after a rebalance would bring it.
             first, *_ = await raw_records(kafka_bootstrap, herald_topics + POSTS.name, count=3)
-            raw = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-            await raw.start()
-            try:
-                await raw.send_and_wait(
-                    herald_topics + POSTS.name, first.value, key=first.key, headers=list(first.headers)
-                )
-            finally:
-                await raw.stop()
+            await send_again(kafka_bootstrap, herald_topics + POSTS.name, first)
 
             await wait_until(lambda: receiver.requests and smtp.messages, timeout=60)
             [message] = smtp.messages

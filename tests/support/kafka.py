@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.envelope import CloudEvent
@@ -64,6 +64,16 @@ async def raw_records(bootstrap: str, topic: str, *, count: int, timeout: float 
 
     await _read(bootstrap, topic, take, timeout=timeout)
     return records
+
+
+async def send_again(bootstrap: str, topic: str, record: ConsumerRecord) -> None:
+    """The very same record (value, key, headers) once more, as a redelivery or a replay brings it."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, record.value, key=record.key, headers=list(record.headers))
+    finally:
+        await producer.stop()
 
 
 async def _read(
