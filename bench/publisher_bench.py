@@ -8,7 +8,7 @@ What it does (about a minute a round on 2 cores, plus the broker's start):
    rate-limit allowance out of reach ("limits off"), and one real publisher process
    (`python -m services.publisher`, live X mode against the fake, no config file: every feed → the
    default X account, `{title} {link}`, no spacing) in a fresh topic namespace;
-3. *warm-up*: `--warmup` items (default 300), not measured: a broker's JVM is several times slower
+3. *warm-up*: `--warmup` items (default 2000), not measured: a broker's JVM is several times slower
    in its first seconds, before its hot paths are compiled (bench/README.md);
 4. *burst*: `--items` FeedItemDiscovered (default 2000) sent at once to herald.feed-items; figures:
    posts/s as X sees them (first to last call) and end to end, each item's latency from its event's
@@ -107,7 +107,7 @@ class Phase:
 def arrivals(fake: KillSwitchX) -> dict[str, float]:
     """Item link → when its first call reached X (epoch seconds)."""
     found: dict[str, float] = {}
-    for text, at in list(fake.received.items()):
+    for text, at in fake.received.copy().items():  # copied at once: the fake adds to it meanwhile
         match = LINK_RE.search(text)
         if match:
             found.setdefault(match.group(0), at)
@@ -304,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--paced", type=int, default=300, help="items in the paced phase (default 300)")
     parser.add_argument("--rate", type=float, default=50.0, help="paced items/s (default 50)")
     parser.add_argument(
-        "--warmup", type=int, default=300, help="items sent first, not measured (default 300)"
+        "--warmup", type=int, default=2000, help="items sent first, not measured (default 2000)"
     )
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"rounds (default {ROUNDS})")
     parser.add_argument(
