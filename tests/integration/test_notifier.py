@@ -85,19 +85,24 @@ def chat_target(kind: str, base: str, *, internal: bool = False, env: dict[str, 
     return {"name": kind.replace("_", "-"), "kind": kind, "internal": internal, "url": {"env": variable}}
 
 
+def mail_target(smtp: FakeSMTP) -> dict[str, Any]:
+    """The forum's list on the loopback SMTP server: an internal target."""
+    return {
+        "name": "mail",
+        "kind": "email",
+        "internal": True,
+        "host": "127.0.0.1",
+        "port": smtp.port,
+        "from": "herald@council.example",
+        "to": ["forum@council.example"],
+    }
+
+
 def every_target(smtp: FakeSMTP, receiver: FakeWebhook, tmp_path: Path) -> dict[str, str]:
     base = f"http://127.0.0.1:{receiver.port}"
     env: dict[str, str] = {"TEST_MATRIX_TOKEN": "mx-token", "TEST_BOTS_SECRET": "s3cret"}
     targets: list[dict[str, Any]] = [
-        {
-            "name": "mail",
-            "kind": "email",
-            "internal": True,
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "from": "herald@council.example",
-            "to": ["forum@council.example"],
-        },
+        mail_target(smtp),
         *(chat_target(kind, base, env=env) for kind in CHAT_KINDS),
         {
             "name": "matrix",

@@ -14,7 +14,7 @@ from shared.producer import EventProducer
 from shared.topics import POSTS
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import FakeWebhook
-from tests.integration.test_notifier import NOW, published, start_service, targets_file
+from tests.integration.test_notifier import NOW, mail_target, published, start_service, targets_file
 from tests.support.kafka import raw_records, send_again, wait_until
 
 pytestmark = pytest.mark.integration
@@ -31,15 +31,7 @@ async def test_one_message_per_item_with_every_channels_link_and_a_late_channel_
 ) -> None:
     with FakeSMTP() as smtp, FakeWebhook(any_path=True) as receiver:
         env = {"TEST_SLACK_URL": f"http://127.0.0.1:{receiver.port}/slack"}
-        mail = {
-            "name": "mail",
-            "kind": "email",
-            "internal": True,
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "from": "herald@council.example",
-            "to": ["forum@council.example"],
-        }
+        mail = mail_target(smtp)
         slack = {"name": "slack", "kind": "slack", "url": {"env": "TEST_SLACK_URL"}}
         env |= targets_file(tmp_path / "notifier.yaml", [mail, slack], group_published=3)
         notifier = start_service("notifier", kafka_bootstrap, herald_topics, state_dir, tmp_path, **env)

@@ -103,6 +103,14 @@ async def outcomes(
     )
 
 
+#: Two quick tries, then retries at most a second apart: an outage test's pace.
+FAST_RETRIES = {
+    "HERALD_PUBLISHER_MAX_ATTEMPTS": "2",
+    "HERALD_PUBLISHER_BACKOFF_BASE_SECONDS": "0.2",
+    "HERALD_PUBLISHER_RETRY_CAP_SECONDS": "1",
+}
+
+
 def x_env(bootstrap: str, namespace: str, state_dir: Path, port: int, fake: FakeXApi, **extra: str) -> dict:
     return publisher_env(
         bootstrap,
@@ -226,16 +234,7 @@ async def test_an_outage_strands_nothing_the_forum_hears_once_and_the_post_goes_
     recovers the post goes out by itself, once."""
     namespace = herald_topics
     port = free_port()
-    env = x_env(
-        kafka_bootstrap,
-        namespace,
-        state_dir,
-        port,
-        fake_x,
-        HERALD_PUBLISHER_MAX_ATTEMPTS="2",
-        HERALD_PUBLISHER_BACKOFF_BASE_SECONDS="0.2",
-        HERALD_PUBLISHER_RETRY_CAP_SECONDS="1",
-    )
+    env = x_env(kafka_bootstrap, namespace, state_dir, port, fake_x, **FAST_RETRIES)
     bad = make_item("Household waste recycling centre closed")
     bad_text = f"{bad.title} {bad.link}"
     fake_x.fail_every_call("500")
@@ -284,9 +283,7 @@ async def test_past_the_give_up_age_the_post_is_held_for_a_person_with_the_reaso
         state_dir,
         port,
         fake_x,
-        HERALD_PUBLISHER_MAX_ATTEMPTS="2",
-        HERALD_PUBLISHER_BACKOFF_BASE_SECONDS="0.2",
-        HERALD_PUBLISHER_RETRY_CAP_SECONDS="0.5",
+        **FAST_RETRIES,
         HERALD_PUBLISHER_GIVE_UP_SECONDS="3",
     )
     bad = make_item("Park and ride suspended")
